@@ -50,14 +50,19 @@ int http_status(ErrorKind kind);
 }  // namespace edge
 
 // Propagates an error from an expression yielding Result/Status; evaluates to the value.
-#define EDGE_TRY(expr)                                             \
-  ({                                                               \
-    auto&& edge_try_r_ = (expr);                                   \
-    if (!edge_try_r_) return std::unexpected(edge_try_r_.error()); \
-    std::move(edge_try_r_).value();                                \
+// (A GNU statement expression; each use gets its own variable name so uses can nest.)
+#define EDGE_CONCAT_(a, b) a##b
+#define EDGE_CONCAT(a, b) EDGE_CONCAT_(a, b)
+#define EDGE_TRY(expr) EDGE_TRY_IMPL_(expr, EDGE_CONCAT(edge_try_, __COUNTER__))
+#define EDGE_TRY_IMPL_(expr, var)                \
+  ({                                             \
+    auto&& var = (expr);                         \
+    if (!var) return std::unexpected(var.error()); \
+    std::move(var).value();                      \
   })
-#define EDGE_TRY_VOID(expr)                                        \
-  do {                                                             \
-    auto&& edge_try_r_ = (expr);                                   \
-    if (!edge_try_r_) return std::unexpected(edge_try_r_.error()); \
+#define EDGE_TRY_VOID(expr) EDGE_TRY_VOID_IMPL_(expr, EDGE_CONCAT(edge_try_, __COUNTER__))
+#define EDGE_TRY_VOID_IMPL_(expr, var)           \
+  do {                                           \
+    auto&& var = (expr);                         \
+    if (!var) return std::unexpected(var.error()); \
   } while (0)

@@ -115,14 +115,15 @@ Response Router::dispatch(Request& req) const {
     if (route.method != req.method) continue;
 
     req.params = std::move(params);
+    // As upstream: PUT bodies must be JSON (415 otherwise) and are always parsed; POST and
+    // DELETE bodies are parsed when non-empty and JSON-typed, and ignored otherwise.
     const std::string* ct = req.header("content-type");
     if (req.method == "PUT") {
-      if (!ct || !is_json_type(ct)) return Response::error(415, "request body must be application/json");
+      if (!is_json_type(ct)) return Response::error(415, "request body must be application/json");
       auto json = parse_json(req.body);
       if (!json) return error_response(json.error());
       req.json = std::move(*json);
-    } else if (!req.body.empty()) {
-      if (!is_json_type(ct)) return Response::error(415, "request body must be application/json");
+    } else if (!req.body.empty() && is_json_type(ct)) {
       auto json = parse_json(req.body);
       if (!json) return error_response(json.error());
       req.json = std::move(*json);
@@ -135,4 +136,43 @@ Response Router::dispatch(Request& req) const {
   return Response::error(404, "not found");
 }
 
+}  // namespace edge::http
+
+#include "common/base64.h"
+
+namespace edge::http {
+namespace {
+std::unexpected<Error> schema_error(const std::string& message) {
+  return fail(ErrorKind::Unprocessable, message);
+}
+}  // namespace
+
+Result<std::optional<std::string>> optional_string_field(const Json& body, const char* name) {
+  if (!body.is_object()) return schema_error("request body must be a JSON object");
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) return std::optional<std::string>{};
+  if (!it->is_string()) return schema_error(std::string("invalid type for field `") + name + "`: expected a string");
+  return std::optional<std::string>{it->get<std::string>()};
+}
+
+Result<std::string> string_field(const Json& body, const char* name) {
+  auto v = EDGE_TRY(optional_string_field(body, name));
+  if (!v) return schema_error(std::string("missing field `") + name + "`");
+  return *v;
+}
+
+Result<std::string> bytes_field(const Json& body, const char* name) {
+  auto text = EDGE_TRY(string_field(body, name));
+  auto bytes = base64::decode(text);
+  if (!bytes) return schema_error(std::string("invalid base64 in field `") + name + "`");
+  return *bytes;
+}
+
+Result<const Json*> object_field(const Json& body, const char* name) {
+  if (!body.is_object()) return schema_error("request body must be a JSON object");
+  auto it = body.find(name);
+  if (it == body.end()) return schema_error(std::string("missing field `") + name + "`");
+  if (!it->is_object()) return schema_error(std::string("invalid type for field `") + name + "`: expected an object");
+  return &*it;
+}
 }  // namespace edge::http

@@ -46,3 +46,12 @@ Result<Json> parse_json(std::string_view text);
 Result<const Json*> require_body(const Request& request);
 
 }  // namespace edge::http
+
+namespace edge::http {
+// Typed access to request JSON fields; schema errors are 422 as upstream's typed bodies.
+Result<std::string> string_field(const Json& body, const char* name);
+Result<std::optional<std::string>> optional_string_field(const Json& body, const char* name);
+// A standard-base64 field decoded to bytes.
+Result<std::string> bytes_field(const Json& body, const char* name);
+Result<const Json*> object_field(const Json& body, const char* name);
+}  // namespace edge::http

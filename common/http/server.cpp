@@ -55,6 +55,12 @@ Result<int> systemd_socket(const std::string& name) {
   return invalid("no socket named " + name + " in LISTEN_FDNAMES");
 }
 
+bool socket_activated() {
+  const char* pid = std::getenv("LISTEN_PID");
+  const char* fds = std::getenv("LISTEN_FDS");
+  return pid && fds && std::atoi(pid) == ::getpid() && std::atoi(fds) > 0;
+}
+
 Server::Server(Handler handler, ServerOptions options)
     : handler_(std::move(handler)), options_(std::move(options)) {}
 
@@ -64,8 +70,11 @@ Server::~Server() {
 }
 
 Status Server::listen(const uri::Endpoint& endpoint) {
-  if (endpoint.kind == uri::Endpoint::Kind::Fd) {
-    int fd = EDGE_TRY(systemd_socket(endpoint.value));
+  bool adopt = endpoint.kind == uri::Endpoint::Kind::Fd ||
+               (!options_.systemd_name.empty() && socket_activated());
+  if (adopt) {
+    int fd = EDGE_TRY(systemd_socket(endpoint.kind == uri::Endpoint::Kind::Fd ? endpoint.value
+                                                                               : options_.systemd_name));
     listen_fds_.push_back(fd);
     return {};
   }

@@ -22,6 +22,9 @@ struct ServerOptions {
   mode_t socket_mode = 0660;
   Limits limits;
   std::chrono::milliseconds idle_timeout{60000};  // keep-alive wait for the next request
+  // When systemd passed sockets to this process (LISTEN_PID/LISTEN_FDS), a unix:// endpoint
+  // adopts the one with this name instead of binding: the same config works under systemd.
+  std::string systemd_name;
 };
 
 class Server {
@@ -53,5 +56,6 @@ class Server {
 // Systemd socket activation: the fd passed for `name` (LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES).
 // With a single passed fd its name is not checked, as upstream.
 Result<int> systemd_socket(const std::string& name);
+bool socket_activated();
 
 }  // namespace edge::http

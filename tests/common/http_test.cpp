@@ -114,6 +114,12 @@ TEST_CASE("router: body rules (422, 415, missing body)", "[integration]") {
   r = c.request_raw("PUT", "/put?api-version=2020-09-01", "{}", "text/plain");
   REQUIRE(r);
   CHECK(r->status == 415);
+  CHECK(r->message() == "request body must be application/json");
+  // A POST body that is not JSON-typed is ignored, as upstream.
+  r = c.request_raw("POST", "/echo/a?api-version=2021-05-01", "{}", "text/plain");
+  REQUIRE(r);
+  CHECK(r->status == 400);
+  CHECK(r->message() == "missing request body");
   r = c.request_raw("PUT", "/put?api-version=2020-09-01", "", "application/json");
   REQUIRE(r);
   CHECK(r->status == 422);

@@ -358,7 +358,9 @@ class Pkcs11SymmetricKey final : public SymmetricKey {
       std::string out(len, '\0');
       rv = m_->f()->C_Decrypt(s, reinterpret_cast<CK_BYTE_PTR>(body.data()), body.size(),
                               reinterpret_cast<CK_BYTE_PTR>(out.data()), &len);
-      if (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE)
+      // SoftHSM reports a failed GCM tag check as CKR_GENERAL_ERROR.
+      if (rv == CKR_ENCRYPTED_DATA_INVALID || rv == CKR_ENCRYPTED_DATA_LEN_RANGE ||
+          rv == CKR_GENERAL_ERROR || rv == CKR_FUNCTION_FAILED)
         return invalid("could not decrypt: ciphertext, iv or aad do not match the key");
       if (rv != CKR_OK) return p11_fail("C_Decrypt", rv);
       out.resize(len);

@@ -1,6 +1,7 @@
 #include "keyd/service.h"
 
 #include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/objects.h>
 
 #include "common/base64.h"
@@ -49,14 +50,21 @@ Result<std::string> public_parameter(EVP_PKEY* key, const std::string& name) {
     return edge::base64::encode(out);
   }
   if (type == EVP_PKEY_EC && name == "ec-point") {
-    edge::crypto::PKey copy(EVP_PKEY_dup(key));
-    EVP_PKEY_set_utf8_string_param(copy.get(), OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
-                                   OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_COMPRESSED);
     unsigned char buf[133];
     size_t len = 0;
-    if (!EVP_PKEY_get_octet_string_param(copy.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, buf, sizeof buf, &len))
+    if (!EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, buf, sizeof buf, &len))
       return edge::internal("could not read the EC point");
-    return edge::base64::encode(std::string_view(reinterpret_cast<char*>(buf), len));
+    // Re-encode in compressed form, as upstream returns it.
+    EC_GROUP* group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+    EC_POINT* point = EC_POINT_new(group);
+    unsigned char out[65];
+    size_t n = 0;
+    if (EC_POINT_oct2point(group, point, buf, len, nullptr) == 1)
+      n = EC_POINT_point2oct(group, point, POINT_CONVERSION_COMPRESSED, out, sizeof out, nullptr);
+    EC_POINT_free(point);
+    EC_GROUP_free(group);
+    if (n == 0) return edge::internal("could not encode the EC point");
+    return edge::base64::encode(std::string_view(reinterpret_cast<char*>(out), n));
   }
   if (type == EVP_PKEY_RSA && (name == "rsa-modulus" || name == "rsa-exponent")) {
     BIGNUM* bn = nullptr;

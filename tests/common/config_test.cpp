@@ -27,7 +27,7 @@ TEST_CASE("config.d drop-ins merge in sorted order", "[unit]") {
   CHECK((*principals)[2].as_table()->get("uid")->value<int64_t>() == 3);
 }
 
-TEST_CASE("config errors name the file, line and key", "[unit]") {
+TEST_CASE("config errors name the file line and key", "[unit]") {
   test::TempDir dir;
   test::write_file(dir / "config.toml", "a = 1\nb = [\n");
   auto t = config::load({dir / "config.toml", dir / "none"});

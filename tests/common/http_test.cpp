@@ -101,7 +101,7 @@ TEST_CASE("router: path parameters are decoded and peer credentials come from th
   CHECK(raw->json()->at("pid") == getpid());
 }
 
-TEST_CASE("router: body rules (422, 415, missing body)", "[integration]") {
+TEST_CASE("router: body rules for 422 415 and missing bodies", "[integration]") {
   TestServer s;
   UnixClient c(s.sock);
   auto r = c.request_raw("POST", "/echo/a?api-version=2021-05-01", "{not json", "application/json");
@@ -137,7 +137,7 @@ TEST_CASE("router: body rules (422, 415, missing body)", "[integration]") {
   CHECK(r->message() == "internal error");
 }
 
-TEST_CASE("server: oversized, malformed and slow requests", "[integration]") {
+TEST_CASE("server: oversized malformed and slow requests", "[integration]") {
   ServerOptions opts;
   opts.limits.max_body = 1024;
   opts.limits.read_timeout = std::chrono::milliseconds(300);

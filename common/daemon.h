@@ -10,6 +10,9 @@ namespace edge::daemon {
 // Upstream's "bad configuration, do not restart me" exit code.
 constexpr int kExitBadConfig = 153;
 
+// Process-wide set-up every daemon does first: few malloc arenas (one per thread would cost
+// resident memory for little gain with our short handlers), OpenSSL without its config file.
+void init_process();
 // Blocks SIGTERM/SIGINT in all threads and stops `server` when one arrives.
 void stop_on_signals(http::Server& server);
 // Logs "Failed to <verb>: <error>" and returns the exit code for it.

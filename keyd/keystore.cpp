@@ -71,7 +71,7 @@ std::unexpected<edge::Error> not_found(const char* what, const std::string& id) 
 }
 }  // namespace
 
-Result<std::unique_ptr<KeyPair>> KeyStore::load_key_pair(const std::string& id) {
+Result<std::shared_ptr<KeyPair>> KeyStore::load_key_pair(const std::string& id) {
   EDGE_TRY_VOID(validate_key_id(id));
   for (const auto& loc : EDGE_TRY(locations(id))) {
     auto k = loc.backend->open_key_pair(loc.where);
@@ -116,7 +116,7 @@ Status KeyStore::move_key_pair(const std::string& from, const std::string& to) {
   return not_found("key pair", from);
 }
 
-Result<std::unique_ptr<SymmetricKey>> KeyStore::load_key(const std::string& id) {
+Result<std::shared_ptr<SymmetricKey>> KeyStore::load_key(const std::string& id) {
   EDGE_TRY_VOID(validate_key_id(id));
   for (const auto& loc : EDGE_TRY(locations(id))) {
     auto k = loc.backend->open_key(loc.where);

@@ -19,13 +19,13 @@ class KeyStore {
 
   Status create_key_pair_if_not_exists(const std::string& id,
                                        const std::vector<KeyPairAlgorithm>& preferred);
-  Result<std::unique_ptr<KeyPair>> load_key_pair(const std::string& id);
+  Result<std::shared_ptr<KeyPair>> load_key_pair(const std::string& id);
   Status delete_key_pair(const std::string& id);
   Status move_key_pair(const std::string& from, const std::string& to);
 
   Status create_key_if_not_exists(const std::string& id, Usage usage);
   Status import_key(const std::string& id, const Secret& bytes, Usage usage);
-  Result<std::unique_ptr<SymmetricKey>> load_key(const std::string& id);
+  Result<std::shared_ptr<SymmetricKey>> load_key(const std::string& id);
   Status delete_key(const std::string& id);
 
   // The internal key that authenticates handles (created on first use, then cached).
@@ -43,7 +43,7 @@ class KeyStore {
   std::unique_ptr<Backend> pkcs11_;
   std::mutex create_mutex_;
   std::mutex validation_mutex_;
-  std::unique_ptr<SymmetricKey> validation_key_;
+  std::shared_ptr<SymmetricKey> validation_key_;
 };
 
 edge::Status validate_key_id(const std::string& id);

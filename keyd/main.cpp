@@ -8,6 +8,7 @@
 
 int main(int argc, char** argv) {
   using namespace edge;
+  daemon::init_process();
   log::init_from_env("AZIOT_LOG");
   if (argc > 1 && (std::strcmp(argv[1], "--version") == 0 || std::strcmp(argv[1], "-V") == 0)) {
     std::cout << "aziot-keyd " << EDGE_VERSION << "\n";

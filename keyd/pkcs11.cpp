@@ -387,21 +387,21 @@ class Pkcs11Backend final : public Backend {
  public:
   explicit Pkcs11Backend(std::shared_ptr<Module> m) : m_(std::move(m)) {}
 
-  Result<std::unique_ptr<KeyPair>> open_key_pair(const std::string& location) override {
+  Result<std::shared_ptr<KeyPair>> open_key_pair(const std::string& location) override {
     auto uri = EDGE_TRY(object_uri(location));
     EDGE_TRY_VOID(with_session(*m_, uri, [&](CK_SESSION_HANDLE s) -> Result<CK_OBJECT_HANDLE> {
       return find_object(*m_, s, CKO_PRIVATE_KEY, *uri.object);
     }));
-    return std::unique_ptr<KeyPair>(new Pkcs11KeyPair(m_, uri));
+    return std::shared_ptr<KeyPair>(new Pkcs11KeyPair(m_, uri));
   }
 
-  Result<std::unique_ptr<KeyPair>> create_key_pair(const std::string& location,
+  Result<std::shared_ptr<KeyPair>> create_key_pair(const std::string& location,
                                                    const std::vector<KeyPairAlgorithm>& preferred) override {
     auto uri = EDGE_TRY(object_uri(location));
     edge::Error last{ErrorKind::Internal, "no algorithm"};
     for (auto algorithm : preferred) {
       auto r = with_session(*m_, uri, [&](CK_SESSION_HANDLE s) { return generate(s, *uri.object, algorithm); });
-      if (r) return std::unique_ptr<KeyPair>(new Pkcs11KeyPair(m_, uri));
+      if (r) return std::shared_ptr<KeyPair>(new Pkcs11KeyPair(m_, uri));
       last = r.error();
       if (last.kind != ErrorKind::Unsupported) break;  // PKCS#11 tries each preference in order
     }
@@ -434,21 +434,21 @@ class Pkcs11Backend final : public Backend {
     });
   }
 
-  Result<std::unique_ptr<SymmetricKey>> open_key(const std::string& location) override {
+  Result<std::shared_ptr<SymmetricKey>> open_key(const std::string& location) override {
     auto uri = EDGE_TRY(object_uri(location));
     EDGE_TRY_VOID(with_session(*m_, uri, [&](CK_SESSION_HANDLE s) -> Result<CK_OBJECT_HANDLE> {
       return find_object(*m_, s, CKO_SECRET_KEY, *uri.object);
     }));
-    return std::unique_ptr<SymmetricKey>(new Pkcs11SymmetricKey(m_, uri));
+    return std::shared_ptr<SymmetricKey>(new Pkcs11SymmetricKey(m_, uri));
   }
 
-  Result<std::unique_ptr<SymmetricKey>> create_key(const std::string& location, Usage usage) override {
+  Result<std::shared_ptr<SymmetricKey>> create_key(const std::string& location, Usage usage) override {
     auto uri = EDGE_TRY(object_uri(location));
     bool aes = usage.encrypt && !usage.sign && !usage.derive;
     EDGE_TRY_VOID(with_session(*m_, uri, [&](CK_SESSION_HANDLE s) -> Status {
       return make_secret(s, *uri.object, aes, nullptr);
     }));
-    std::unique_ptr<SymmetricKey> key(new Pkcs11SymmetricKey(m_, uri));
+    std::shared_ptr<SymmetricKey> key(new Pkcs11SymmetricKey(m_, uri));
     if (aes) {
       // Tokens without AES-GCM cannot serve AEAD: delete the key and let the caller fall back.
       std::string iv(12, '\0');
@@ -460,7 +460,7 @@ class Pkcs11Backend final : public Backend {
     return key;
   }
 
-  Result<std::unique_ptr<SymmetricKey>> import_key(const std::string& location, const Secret& bytes,
+  Result<std::shared_ptr<SymmetricKey>> import_key(const std::string& location, const Secret& bytes,
                                                    Usage usage) override {
     auto uri = EDGE_TRY(object_uri(location));
     bool aes = usage.encrypt && !usage.sign && !usage.derive;
@@ -470,7 +470,7 @@ class Pkcs11Backend final : public Backend {
     EDGE_TRY_VOID(with_session(*m_, uri, [&](CK_SESSION_HANDLE s) -> Status {
       return make_secret(s, *uri.object, aes, &bytes);
     }));
-    return std::unique_ptr<SymmetricKey>(new Pkcs11SymmetricKey(m_, uri));
+    return std::shared_ptr<SymmetricKey>(new Pkcs11SymmetricKey(m_, uri));
   }
 
   Status delete_key(const std::string& location) override {

@@ -101,14 +101,14 @@ Result<KeyRef> Service::verify(const std::string& handle) {
   return verify_handle(*validation, handle);
 }
 
-Result<std::unique_ptr<KeyPair>> Service::key_pair_for(const std::string& handle) {
+Result<std::shared_ptr<KeyPair>> Service::key_pair_for(const std::string& handle) {
   auto ref = EDGE_TRY(verify(handle));
   if (ref.kind != KeyRef::Kind::KeyPair)
     return invalid("parameter \"handle\" has an invalid value\ncaused by: the handle is not for a key pair");
   return as_parameter_error(store_->load_key_pair(ref.id));
 }
 
-Result<std::unique_ptr<SymmetricKey>> Service::symmetric_key_for(const std::string& handle) {
+Result<std::shared_ptr<SymmetricKey>> Service::symmetric_key_for(const std::string& handle) {
   auto ref = EDGE_TRY(verify(handle));
   if (ref.kind == KeyRef::Kind::Key) return as_parameter_error(store_->load_key(ref.id));
   if (ref.kind != KeyRef::Kind::Derived)
@@ -118,7 +118,7 @@ Result<std::unique_ptr<SymmetricKey>> Service::symmetric_key_for(const std::stri
     return invalid("parameter \"handle\" has an invalid value\ncaused by: nested derived keys are not supported");
   auto base = EDGE_TRY(as_parameter_error(store_->load_key(base_ref.id)));
   Secret derived(EDGE_TRY(base->hmac_sha256(ref.derivation_data)));
-  return std::unique_ptr<SymmetricKey>(new MemoryKey(std::move(derived)));
+  return std::shared_ptr<SymmetricKey>(new MemoryKey(std::move(derived)));
 }
 
 void Service::add_routes() {

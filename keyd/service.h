@@ -18,8 +18,8 @@ class Service {
   void add_routes();
   Result<std::string> issue(const KeyRef& ref);
   Result<KeyRef> verify(const std::string& handle);
-  Result<std::unique_ptr<KeyPair>> key_pair_for(const std::string& handle);
-  Result<std::unique_ptr<SymmetricKey>> symmetric_key_for(const std::string& handle);
+  Result<std::shared_ptr<KeyPair>> key_pair_for(const std::string& handle);
+  Result<std::shared_ptr<SymmetricKey>> symmetric_key_for(const std::string& handle);
   edge::Status authorize(uid_t uid, const std::string& id) const;
 
   Config config_;

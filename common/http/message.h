@@ -79,6 +79,11 @@ class Connection {
   ~Connection();
   int fd() const { return fd_; }
   void close();
+  int release() {  // gives up ownership without closing
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
 
   // Waits until at least one byte is buffered; false on EOF, error or timeout.
   bool wait_readable(std::chrono::milliseconds timeout);

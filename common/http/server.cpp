@@ -66,6 +66,10 @@ Server::Server(Handler handler, ServerOptions options)
 
 Server::~Server() {
   stop();
+  // Connection threads refer to this object: wait until they are gone.
+  std::unique_lock lock(mutex_);
+  drained_.wait(lock, [this] { return connections_.empty(); });
+  lock.unlock();
   for (int fd : listen_fds_) ::close(fd);
 }
 
@@ -115,6 +119,8 @@ void Server::stop() {
   if (stopping_.exchange(true)) return;
   for (int fd : listen_fds_) ::shutdown(fd, SHUT_RDWR);
   for (const auto& p : socket_paths_) ::unlink(p.c_str());
+  std::lock_guard lock(mutex_);
+  for (int fd : connections_) ::shutdown(fd, SHUT_RDWR);
 }
 
 bool Server::try_acquire(uid_t uid) {
@@ -123,11 +129,6 @@ bool Server::try_acquire(uid_t uid) {
   if (n >= options_.max_requests_per_uid) return false;
   ++n;
   return true;
-}
-
-void Server::release(uid_t uid) {
-  std::lock_guard lock(mutex_);
-  if (--active_[uid] == 0) active_.erase(uid);
 }
 
 void Server::accept_loop(int listen_fd) {
@@ -152,15 +153,27 @@ void Server::accept_loop(int listen_fd) {
       ::close(fd);
       continue;
     }
+    {
+      std::lock_guard lock(mutex_);
+      connections_.insert(fd);
+    }
     std::thread([this, fd, peer] {
       serve_connection(fd, peer);
-      release(peer.uid);
+      std::lock_guard lock(mutex_);
+      connections_.erase(fd);
+      ::close(fd);  // after erase, so stop() never shuts down a reused fd number
+      if (--active_[peer.uid] == 0) active_.erase(peer.uid);
+      drained_.notify_all();
     }).detach();
   }
 }
 
 void Server::serve_connection(int fd, PeerCred peer) {
   Connection conn(fd);
+  struct Release {
+    Connection& c;
+    ~Release() { c.release(); }
+  } keep_open{conn};
   const auto& limits = options_.limits;
   for (;;) {
     if (!conn.wait_readable(options_.idle_timeout) || stopping_) return;

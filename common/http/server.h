@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <set>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -40,9 +42,8 @@ class Server {
 
  private:
   void accept_loop(int listen_fd);
-  void serve_connection(int fd, PeerCred peer);
+  void serve_connection(int fd, PeerCred peer);  // does not close fd
   bool try_acquire(uid_t uid);
-  void release(uid_t uid);
 
   Handler handler_;
   ServerOptions options_;
@@ -51,6 +52,8 @@ class Server {
   std::atomic<bool> stopping_{false};
   std::mutex mutex_;
   std::map<uid_t, size_t> active_;
+  std::set<int> connections_;  // open connection fds, shut down by stop()
+  std::condition_variable drained_;
 };
 
 // Systemd socket activation: the fd passed for `name` (LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES).

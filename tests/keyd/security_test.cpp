@@ -154,7 +154,9 @@ TEST_CASE("SIGKILL while creating keys leaves no partial key file", "[integratio
     for (int i = 0; !stop && i < 200; ++i)
       c.request("POST", api("/keypair"), Json{{"keyId", "k" + std::to_string(i)}, {"preferredAlgorithms", "rsa-2048"}});
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  // Kill once a few keys exist, while the creator is still writing more.
+  for (int i = 0; i < 500 && keyd.key_files().size() < 4; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   keyd.process->kill(SIGKILL);
   stop = true;
   creator.join();

@@ -9,4 +9,4 @@ for setup in "$root"/scripts/setup/*.sh; do
 done
 "$root/scripts/build.sh"
 cd "${BUILD_DIR:-$root/build}"
-ctest --output-on-failure --timeout 600 -j"$(nproc)" "$@"
+ctest --output-on-failure --timeout 300 -j"$(nproc)" "$@"

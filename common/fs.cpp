@@ -107,6 +107,8 @@ Status ensure_dir(const std::string& path, mode_t mode) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return internal(path + " is not a directory");
+  if ((st.st_mode & 07777) != mode && ::chmod(path.c_str(), mode) != 0)
+    return internal("could not set the mode of " + path + ": " + errno_text(errno));
   return {};
 }
 

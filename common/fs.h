@@ -17,7 +17,8 @@ constexpr size_t kDefaultReadLimit = 4 * 1024 * 1024;
 Status write_atomic(const std::string& path, std::string_view data, mode_t mode);
 Result<std::string> read_file(const std::string& path, size_t limit = kDefaultReadLimit);
 bool exists(const std::string& path);
-// Creates the directory (and parents) if missing; sets `mode` on the last component.
+// Creates the directory (and parents, 0755) if missing; the last component ends up with
+// exactly `mode`, whether it was created or already there (umask does not apply).
 Status ensure_dir(const std::string& path, mode_t mode);
 Status remove_file(const std::string& path);  // a missing file is not an error
 // Removes leftover temp files of write_atomic (".<name>.tmp.*") in a directory.

@@ -148,7 +148,7 @@ void put_est_auth(Table& t, const std::optional<CertdEstAuth>& a) {
 
 Table issuance_table(const CertdIssuance& c) {
   Table t;
-  t.set("method", c.method == IssuanceMethod::Est        ? "est"
+  t.set("method", c.method == IssuanceMethod::Est       ? "est"
                   : c.method == IssuanceMethod::LocalCa ? "local_ca"
                                                         : "self_signed");
   if (c.url) t.set("url", *c.url);
@@ -221,9 +221,11 @@ Table certd_table(const Model& m) {
 
 Table tpmd_table(const AziotConfig& c) {
   Table t;
-  if (c.aziot_max_requests.tpmd != kDefaultMaxRequests) t.set("max_requests", c.aziot_max_requests.tpmd);
+  if (c.aziot_max_requests.tpmd != kDefaultMaxRequests)
+    t.set("max_requests", c.aziot_max_requests.tpmd);
   if (c.tpm.tcti && *c.tpm.tcti != "device") t.set("tcti", *c.tpm.tcti);
-  if (c.tpm.auth_key_index && *c.tpm.auth_key_index != 0x100) t.set("auth_key_index", *c.tpm.auth_key_index);
+  if (c.tpm.auth_key_index && *c.tpm.auth_key_index != 0x100)
+    t.set("auth_key_index", *c.tpm.auth_key_index);
   Table auth;
   if (c.tpm.endorsement && !c.tpm.endorsement->empty()) auth.set("endorsement", *c.tpm.endorsement);
   if (c.tpm.owner && !c.tpm.owner->empty()) auth.set("owner", *c.tpm.owner);
@@ -476,7 +478,8 @@ Result<Table> read_additional_info(const std::string& url, const std::string& ro
   auto path = file_url_path(url);
   if (!path) return invalid("additional_info is an invalid URI");
   auto text = fs::read_file(root + *path, config::kMaxConfigFileSize);
-  if (!text) return invalid("failed to read additional_info from " + *path + ": " + text.error().message);
+  if (!text)
+    return invalid("failed to read additional_info from " + *path + ": " + text.error().message);
   auto parsed = config::parse(*text, *path);
   if (!parsed) return invalid("invalid toml at " + *path + ": " + parsed.error().message);
   Table out;

@@ -21,9 +21,9 @@ struct PrincipalUids {
 
 struct ServiceConfigs {
   Table keyd, certd, identityd, tpmd;
-  std::optional<Table> edged;                         // iotedge only
-  std::optional<std::string> device_id_key;           // raw bytes for keyd's device-id file
-  std::optional<std::string> master_encryption_key;   // raw bytes imported from IoT Edge 1.1
+  std::optional<Table> edged;                        // iotedge only
+  std::optional<std::string> device_id_key;          // raw bytes for keyd's device-id file
+  std::optional<std::string> master_encryption_key;  // raw bytes imported from IoT Edge 1.1
 };
 
 // `hostname` is used when the config sets none (the machine's hostname).

@@ -70,7 +70,8 @@ bool readable_by(const std::string& path, const User& user) {
     if (::stat(p.c_str(), &st) != 0) return false;
     mode_t need = S_ISDIR(st.st_mode) ? 05 : 04;
     if (!is_leaf && !S_ISDIR(st.st_mode)) return false;
-    bool ok = (st.st_mode & need) == need || (st.st_gid == user.gid && ((st.st_mode >> 3) & need) == need) ||
+    bool ok = (st.st_mode & need) == need ||
+              (st.st_gid == user.gid && ((st.st_mode >> 3) & need) == need) ||
               (st.st_uid == user.uid && ((st.st_mode >> 6) & need) == need) || user.uid == 0;
     if (!ok) return false;
     is_leaf = false;
@@ -157,8 +158,10 @@ Status check_hostname_change(const std::string& root, const std::string& new_hos
   auto endpoint = uri::parse_endpoint(moby_uri);
   if (!endpoint || endpoint->kind != uri::Endpoint::Kind::Unix) return {};
   http::UnixClient docker(root + endpoint->value, std::chrono::milliseconds(5000));
-  std::string filters = R"({"label":["net.azure-devices.edge.owner=Microsoft.Azure.Devices.Edge.Agent"]})";
-  auto resp = docker.request("GET", "/containers/json?all=true&filters=" + uri::percent_encode(filters));
+  std::string filters =
+      R"({"label":["net.azure-devices.edge.owner=Microsoft.Azure.Devices.Edge.Agent"]})";
+  auto resp =
+      docker.request("GET", "/containers/json?all=true&filters=" + uri::percent_encode(filters));
   if (!resp || resp->status != 200) {
     err << "Warning: could not list containers at " << moby_uri
         << " to check for modules created with the previous hostname " << *old_hostname << "\n";
@@ -204,7 +207,8 @@ int fail_with(std::ostream& err, const std::string& message) {
 
 bool is_ip_address(const std::string& host) {
   unsigned char buf[16];
-  return ::inet_pton(AF_INET, host.c_str(), buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
+  return ::inet_pton(AF_INET, host.c_str(), buf) == 1 ||
+         ::inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
 bool fits_certificate_issuer(const std::string& hostname) {
@@ -216,7 +220,8 @@ bool is_rfc1035_valid(const std::string& hostname) {
   size_t start = 0;
   while (true) {
     size_t end = hostname.find('.', start);
-    std::string label = hostname.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    std::string label =
+        hostname.substr(start, end == std::string::npos ? std::string::npos : end - start);
     if (label.empty() || label.size() > 63) return false;
     if (!std::isalpha(static_cast<unsigned char>(label.front()))) return false;
     if (!std::isalnum(static_cast<unsigned char>(label.back()))) return false;
@@ -232,30 +237,38 @@ int run_config_apply(const ApplyOptions& options, std::ostream& out, std::ostrea
   const bool iotedge = options.flavor == Flavor::Iotedge;
   const std::string root = preview ? "" : root_prefix();
   const bool is_root = ::geteuid() == 0;
-  if (!preview && !is_root && root.empty()) return fail_with(err, "this command must be run as root");
+  if (!preview && !is_root && root.empty())
+    return fail_with(err, "this command must be run as root");
 
-  std::string config_file = options.config_file.empty() ? root + "/etc/aziot/config.toml" : options.config_file;
+  std::string config_file =
+      options.config_file.empty() ? root + "/etc/aziot/config.toml" : options.config_file;
   auto text = fs::read_file(config_file, config::kMaxConfigFileSize);
-  if (!text) return fail_with(err, "could not read config file " + config_file + ": " + text.error().message);
+  if (!text)
+    return fail_with(err,
+                     "could not read config file " + config_file + ": " + text.error().message);
 
   ParseOutput parsed;
   std::optional<EdgeConfig> edge;
   std::optional<AziotConfig> aziot;
   if (iotedge) {
     auto c = parse_edge_config(*text, config_file, parsed);
-    for (const auto& w : parsed.warnings) err << (w.starts_with("Warning") ? "" : "Warning: ") << w << "\n";
+    for (const auto& w : parsed.warnings)
+      err << (w.starts_with("Warning") ? "" : "Warning: ") << w << "\n";
     if (!c) return fail_with(err, c.error().message);
     edge = std::move(*c);
   } else {
     auto c = parse_aziot_config(*text, config_file, parsed);
-    for (const auto& w : parsed.warnings) err << (w.starts_with("Warning") ? "" : "Warning: ") << w << "\n";
+    for (const auto& w : parsed.warnings)
+      err << (w.starts_with("Warning") ? "" : "Warning: ") << w << "\n";
     if (!c) return fail_with(err, c.error().message);
     aziot = std::move(*c);
   }
   const AziotConfig& common = iotedge ? edge->aziot : *aziot;
   std::string hostname = common.hostname ? *common.hostname : machine_hostname();
-  if (auto st = check_hostnames(common, hostname, err); !st) return fail_with(err, st.error().message);
-  if (auto st = check_files(parsed, preview, root, err); !st) return fail_with(err, st.error().message);
+  if (auto st = check_hostnames(common, hostname, err); !st)
+    return fail_with(err, st.error().message);
+  if (auto st = check_files(parsed, preview, root, err); !st)
+    return fail_with(err, st.error().message);
 
   // Service users: owners of the files and uids of the [[principal]] entries.
   std::map<std::string, User> users;
@@ -263,15 +276,19 @@ int run_config_apply(const ApplyOptions& options, std::ostream& out, std::ostrea
     if (!iotedge && std::string(name) == "iotedge") continue;
     auto u = lookup_user(name);
     if (!u) {
-      if (!preview) return fail_with(err, std::string("could not query ") + name + " user information");
-      err << "Warning: user " << name << " does not exist; using the current user's uid in the preview\n";
+      if (!preview)
+        return fail_with(err, std::string("could not query ") + name + " user information");
+      err << "Warning: user " << name
+          << " does not exist; using the current user's uid in the preview\n";
       u = User{name, ::getuid(), ::getgid()};
     }
     users[name] = *u;
   }
-  PrincipalUids uids{users["aziotcs"].uid, users["aziotid"].uid, iotedge ? users["iotedge"].uid : 0};
+  PrincipalUids uids{users["aziotcs"].uid, users["aziotid"].uid,
+                     iotedge ? users["iotedge"].uid : 0};
 
-  auto generated = iotedge ? apply_edge(*edge, hostname, uids, root) : apply_aziot(*aziot, hostname, uids);
+  auto generated =
+      iotedge ? apply_edge(*edge, hostname, uids, root) : apply_aziot(*aziot, hostname, uids);
   if (!generated) return fail_with(err, generated.error().message);
 
   const std::string head = header(options.flavor);
@@ -284,47 +301,61 @@ int run_config_apply(const ApplyOptions& options, std::ostream& out, std::ostrea
              {dir + "/certd.toml", head + to_toml(generated->certd), &users["aziotcs"]},
              {dir + "/identityd.toml", head + to_toml(generated->identityd), &users["aziotid"]},
              {dir + "/tpmd.toml", head + to_toml(generated->tpmd), &users["aziottpm"]}};
-    if (generated->edged) files.push_back({dir + "/edged.toml", head + to_toml(*generated->edged), &users["iotedge"]});
-    if (generated->device_id_key) secrets.push_back({dir + "/device-id", *generated->device_id_key, &users["aziotks"]});
+    if (generated->edged)
+      files.push_back({dir + "/edged.toml", head + to_toml(*generated->edged), &users["iotedge"]});
+    if (generated->device_id_key)
+      secrets.push_back({dir + "/device-id", *generated->device_id_key, &users["aziotks"]});
     if (generated->master_encryption_key)
-      secrets.push_back({dir + "/master-encryption-key", *generated->master_encryption_key, &users["aziotks"]});
+      secrets.push_back(
+          {dir + "/master-encryption-key", *generated->master_encryption_key, &users["aziotks"]});
     if (auto st = fs::ensure_dir(dir, 0755); !st) return fail_with(err, st.error().message);
   } else {
     if (iotedge) {
       if (auto st = check_hostname_change(root, hostname, edge->moby_uri, out, err); !st)
         return fail_with(err, st.error().message);
     }
-    auto svc = [&](const char* name) { return root + "/etc/aziot/" + name + "/config.d/00-super.toml"; };
+    auto svc = [&](const char* name) {
+      return root + "/etc/aziot/" + name + "/config.d/00-super.toml";
+    };
     files = {{svc("keyd"), head + to_toml(generated->keyd), &users["aziotks"]},
              {svc("certd"), head + to_toml(generated->certd), &users["aziotcs"]},
              {svc("identityd"), head + to_toml(generated->identityd), &users["aziotid"]},
              {svc("tpmd"), head + to_toml(generated->tpmd), &users["aziottpm"]}};
-    if (generated->edged) files.push_back({svc("edged"), head + to_toml(*generated->edged), &users["iotedge"]});
+    if (generated->edged)
+      files.push_back({svc("edged"), head + to_toml(*generated->edged), &users["iotedge"]});
     if (generated->device_id_key) {
       out << "Note: Symmetric key will be written to " << kDeviceIdKeyPath << "\n";
       secrets.push_back({root + kDeviceIdKeyPath, *generated->device_id_key, &users["aziotks"]});
     }
     if (generated->master_encryption_key) {
-      out << "Note: Imported master encryption key will be written to " << kImportedMasterKeyPath << "\n";
-      secrets.push_back({root + kImportedMasterKeyPath, *generated->master_encryption_key, &users["aziotks"]});
+      out << "Note: Imported master encryption key will be written to " << kImportedMasterKeyPath
+          << "\n";
+      secrets.push_back(
+          {root + kImportedMasterKeyPath, *generated->master_encryption_key, &users["aziotks"]});
     }
     for (const auto& f : files) {
       std::string dir = f.path.substr(0, f.path.find_last_of('/'));
-      if (auto st = ensure_owned_dir(dir, *f.owner, 0700, chown_files); !st) return fail_with(err, st.error().message);
+      if (auto st = ensure_owned_dir(dir, *f.owner, 0700, chown_files); !st)
+        return fail_with(err, st.error().message);
     }
     if (!secrets.empty()) {
-      if (auto st = ensure_owned_dir(root + "/var/secrets/aziot/keyd", users["aziotks"], 0700, chown_files); !st)
+      if (auto st = ensure_owned_dir(root + "/var/secrets/aziot/keyd", users["aziotks"], 0700,
+                                     chown_files);
+          !st)
         return fail_with(err, st.error().message);
     }
   }
   // Secrets first: a config that names /var/secrets/... must never appear before its file.
   for (const auto& f : secrets)
-    if (auto st = write_owned(f.path, f.content, *f.owner, chown_files); !st) return fail_with(err, st.error().message);
+    if (auto st = write_owned(f.path, f.content, *f.owner, chown_files); !st)
+      return fail_with(err, st.error().message);
   for (const auto& f : files)
-    if (auto st = write_owned(f.path, f.content, *f.owner, chown_files); !st) return fail_with(err, st.error().message);
+    if (auto st = write_owned(f.path, f.content, *f.owner, chown_files); !st)
+      return fail_with(err, st.error().message);
 
   if (preview) {
-    out << "Configuration preview written to " << *options.output_dir << " (nothing else was changed)\n";
+    out << "Configuration preview written to " << *options.output_dir
+        << " (nothing else was changed)\n";
     return 0;
   }
   out << (iotedge ? "Azure IoT Edge has been configured successfully!\n"
@@ -332,7 +363,8 @@ int run_config_apply(const ApplyOptions& options, std::ostream& out, std::ostrea
   out << "\n";
   auto services = iotedge ? iotedge_services() : identity_services();
   if (!systemd_running()) {
-    out << "systemd is not running on this machine; restart these services for the configuration to "
+    out << "systemd is not running on this machine; restart these services for the configuration "
+           "to "
            "take effect:";
     for (const auto& s : services) out << " " << s.service;
     out << "\n";

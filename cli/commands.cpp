@@ -23,7 +23,8 @@ int usage_error(const std::string& program, const std::string& message) {
 
 int leftover(const std::string& program, const Args& args) {
   if (!args.error().empty()) return usage_error(program, args.error());
-  if (!args.empty()) return usage_error(program, "unexpected argument '" + args.remaining().front() + "' found");
+  if (!args.empty())
+    return usage_error(program, "unexpected argument '" + args.remaining().front() + "' found");
   return 0;
 }
 
@@ -61,15 +62,21 @@ int config_command(const std::string& program, Flavor flavor, Args& args) {
   }
   if (*sub == "mp") {
     auto cs = args.option("-c", "--connection-string");
-    auto out = args.option("-o", "--out-config-file").value_or(root_prefix() + "/etc/aziot/config.toml");
+    auto out =
+        args.option("-o", "--out-config-file").value_or(root_prefix() + "/etc/aziot/config.toml");
     bool force = args.flag("-f", "--force");
     if (int rc = leftover(program, args)) return rc;
-    if (!cs) return usage_error(program, "the following required arguments were not provided:\n  --connection-string <CONNECTION_STRING>");
+    if (!cs)
+      return usage_error(program,
+                         "the following required arguments were not provided:\n  "
+                         "--connection-string <CONNECTION_STRING>");
     return run_config_mp(flavor, *cs, out, force, std::cout, std::cerr);
   }
   if (*sub == "import" && flavor == Flavor::Iotedge) {
-    auto in = args.option("-c", "--config-file").value_or(root_prefix() + "/etc/iotedge/config.yaml");
-    auto out = args.option("-o", "--out-config-file").value_or(root_prefix() + "/etc/aziot/config.toml");
+    auto in =
+        args.option("-c", "--config-file").value_or(root_prefix() + "/etc/iotedge/config.yaml");
+    auto out =
+        args.option("-o", "--out-config-file").value_or(root_prefix() + "/etc/aziot/config.toml");
     bool force = args.flag("-f", "--force");
     if (int rc = leftover(program, args)) return rc;
     return run_config_import(in, out, force, std::cout, std::cerr);
@@ -99,10 +106,13 @@ int system_command(const std::string& program, const std::vector<ServiceDefiniti
     auto level = args.next_positional();
     if (int rc = leftover(program, args)) return rc;
     static const std::vector<std::string> levels = {"error", "warn", "info", "debug", "trace"};
-    if (!level) return usage_error(program, "the following required arguments were not provided:\n  <log_level>");
+    if (!level)
+      return usage_error(program,
+                         "the following required arguments were not provided:\n  <log_level>");
     if (std::find(levels.begin(), levels.end(), *level) == levels.end())
-      return usage_error(program, "invalid value '" + *level +
-                                      "' for '<log_level>'\n  [possible values: error, warn, info, debug, trace]");
+      return usage_error(
+          program, "invalid value '" + *level +
+                       "' for '<log_level>'\n  [possible values: error, warn, info, debug, trace]");
     st = system_set_log_level(services, *level, program, std::cout);
   } else if (*sub == "reprovision" && iotedge) {
     if (int rc = leftover(program, args)) return rc;
@@ -127,7 +137,8 @@ int iotedge_main(std::vector<std::string> argv) {
     return args.empty() ? 2 : 0;
   }
   auto command = args.next_positional();
-  if (!command) return usage_error("iotedge", "unexpected argument '" + args.remaining().front() + "' found");
+  if (!command)
+    return usage_error("iotedge", "unexpected argument '" + args.remaining().front() + "' found");
   if (*command == "version") {
     if (int rc = leftover("iotedge", args)) return rc;
     std::cout << "iotedge " << EDGE_VERSION << "\n";
@@ -150,7 +161,8 @@ int aziotctl_main(std::vector<std::string> argv) {
     return args.empty() ? 2 : 0;
   }
   auto command = args.next_positional();
-  if (!command) return usage_error("aziotctl", "unexpected argument '" + args.remaining().front() + "' found");
+  if (!command)
+    return usage_error("aziotctl", "unexpected argument '" + args.remaining().front() + "' found");
   if (*command == "config") return config_command("aziotctl", Flavor::Aziotctl, args);
   if (*command == "system") return system_command("aziotctl", identity_services(), false, args);
   return usage_error("aziotctl", "unrecognized subcommand '" + *command + "'");

@@ -23,7 +23,8 @@ using Json = nlohmann::ordered_json;
 
 // libiothsm derived key file names from their alias, so this one is fixed.
 constexpr const char* kOldMasterKeyPath =
-    "/var/lib/iotedge/hsm/enc_keys/edgelet-masterWt5mT2xpO72EPKlt2Tt0Sq4uJCrMvfl2rzzKRB3pnyo_.enc.key";
+    "/var/lib/iotedge/hsm/enc_keys/"
+    "edgelet-masterWt5mT2xpO72EPKlt2Tt0Sq4uJCrMvfl2rzzKRB3pnyo_.enc.key";
 
 // iotedged's built-in defaults, merged under the user's file as 1.1 did.
 constexpr const char* kOldDefaults = R"(
@@ -83,8 +84,10 @@ Json to_json(const YAML::Node& n) {
       for (const auto& item : n) a.push_back(to_json(item));
       return a;
     }
-    case YAML::NodeType::Scalar: return scalar(n);
-    default: return nullptr;
+    case YAML::NodeType::Scalar:
+      return scalar(n);
+    default:
+      return nullptr;
   }
 }
 
@@ -117,7 +120,8 @@ std::string str(const Json& v, const std::string& what) {
   fail_import(what + ": invalid type, expected a string");
 }
 
-std::optional<std::string> opt_str(const Json& obj, const std::string& key, const std::string& path) {
+std::optional<std::string> opt_str(const Json& obj, const std::string& key,
+                                   const std::string& path) {
   if (!obj.is_object() || !obj.contains(key) || obj[key].is_null()) return std::nullopt;
   return str(obj[key], path + "." + key);
 }
@@ -141,11 +145,14 @@ std::string file_uri_or_path(const Json& v, const std::string& what) {
   std::string s = str(v, what);
   auto u = normalize_url(s);
   if (!u) {
-    if (s.empty() || s[0] != '/') fail_import(what + ": Could not parse value as a file path or a file:// URI: " + u.error().message);
+    if (s.empty() || s[0] != '/')
+      fail_import(what +
+                  ": Could not parse value as a file path or a file:// URI: " + u.error().message);
     return file_url_from_path(s);
   }
   if (url_scheme(*u) != "file")
-    fail_import(what + ": Value has invalid scheme \"" + url_scheme(*u) + "\". Only \"file://\" URIs are supported.");
+    fail_import(what + ": Value has invalid scheme \"" + url_scheme(*u) +
+                "\". Only \"file://\" URIs are supported.");
   return *u;
 }
 
@@ -177,10 +184,13 @@ std::tuple<std::string, std::string, std::string> old_connection_string(const st
     if (end == std::string::npos) break;
     start = end + 1;
   }
-  auto missing = [](const std::string& p) { return "the connection string is missing required parameter " + p; };
+  auto missing = [](const std::string& p) {
+    return "the connection string is missing required parameter " + p;
+  };
   if (!key || key->empty()) fail_import(missing("SharedAccessKey"));
   auto bytes = base64::decode(*key, false);
-  if (!bytes) fail_import("the connection string parameter is malformed SharedAccessKey: invalid base64");
+  if (!bytes)
+    fail_import("the connection string parameter is malformed SharedAccessKey: invalid base64");
   static const std::regex device_re(R"(^[A-Za-z0-9\-:.+%_#*?!(),=@;$']{1,128}$)");
   static const std::regex host_re(R"(^[a-zA-Z0-9_\-\.]+$)");
   if (!device || !std::regex_match(*device, device_re)) fail_import(missing("DeviceId"));
@@ -212,14 +222,20 @@ Table ordered_object(const Json& obj, const std::vector<std::string>& fields,
 Value ordered(const Json& v, const std::string& type) {
   if (v.is_object()) {
     if (type == "ContainerCreateBody")
-      return ordered_object(v, {"Hostname", "Env", "Cmd", "Image", "Volumes", "Entrypoint", "Labels", "HostConfig", "NetworkingConfig"},
-                            {{"HostConfig", "HostConfig"}, {"NetworkingConfig", "NetworkingConfig"}});
+      return ordered_object(
+          v,
+          {"Hostname", "Env", "Cmd", "Image", "Volumes", "Entrypoint", "Labels", "HostConfig",
+           "NetworkingConfig"},
+          {{"HostConfig", "HostConfig"}, {"NetworkingConfig", "NetworkingConfig"}});
     if (type == "HostConfig")
-      return ordered_object(v, {"Memory", "Binds", "PortBindings", "Mounts", "CapAdd", "CapDrop", "ExtraHosts", "Privileged"},
+      return ordered_object(v,
+                            {"Memory", "Binds", "PortBindings", "Mounts", "CapAdd", "CapDrop",
+                             "ExtraHosts", "Privileged"},
                             {{"PortBindings", "PortBindingsMap"}, {"Mounts", "Mount"}});
     if (type == "PortBinding") return ordered_object(v, {"HostPort"}, {});
     if (type == "Mount") return ordered_object(v, {"Target", "Source", "Type", "ReadOnly"}, {});
-    if (type == "NetworkingConfig") return ordered_object(v, {"EndpointsConfig"}, {{"EndpointsConfig", "EndpointsMap"}});
+    if (type == "NetworkingConfig")
+      return ordered_object(v, {"EndpointsConfig"}, {{"EndpointsConfig", "EndpointsMap"}});
     if (type == "EndpointSettings") return ordered_object(v, {"NetworkID"}, {});
     std::string child;
     if (type == "PortBindingsMap") child = "PortBinding";
@@ -249,29 +265,40 @@ Table provisioning(const Json& p, std::string& mode) {
   bool always = false;
   Table out;
   if (source == "manual") {
-    bool has_cs = p.contains("device_connection_string") && !p["device_connection_string"].is_null();
+    bool has_cs =
+        p.contains("device_connection_string") && !p["device_connection_string"].is_null();
     bool has_auth = p.contains("authentication") && !p["authentication"].is_null();
     if (has_cs && has_auth)
-      fail_import("Only one of provisioning.device_connection_string or provisioning.authentication must be set in the config.yaml.");
+      fail_import(
+          "Only one of provisioning.device_connection_string or provisioning.authentication must "
+          "be set in the config.yaml.");
     if (!has_cs && !has_auth)
-      fail_import("One of provisioning.device_connection_string or provisioning.authentication must be set in the config.yaml.");
+      fail_import(
+          "One of provisioning.device_connection_string or provisioning.authentication must be set "
+          "in the config.yaml.");
     out.set("source", "manual");
     std::string cs;
     if (has_cs) {
       cs = str(p["device_connection_string"], "provisioning.device_connection_string");
     } else {
       const Json& a = p["authentication"];
-      std::string method = str(need(a, "method", "provisioning.authentication"), "provisioning.authentication.method");
+      std::string method = str(need(a, "method", "provisioning.authentication"),
+                               "provisioning.authentication.method");
       if (method == "device_connection_string") {
-        cs = str(need(a, "device_connection_string", "provisioning.authentication"), "device_connection_string");
+        cs = str(need(a, "device_connection_string", "provisioning.authentication"),
+                 "device_connection_string");
       } else if (method == "x509") {
-        out.set("iothub_hostname", str(need(a, "iothub_hostname", "provisioning.authentication"), "iothub_hostname"));
+        out.set("iothub_hostname",
+                str(need(a, "iothub_hostname", "provisioning.authentication"), "iothub_hostname"));
         out.set("device_id", str(need(a, "device_id", "provisioning.authentication"), "device_id"));
         Table auth;
         auth.set("method", "x509");
-        auth.set("identity_cert", url(need(a, "identity_cert", "provisioning.authentication"), "identity_cert"));
-        auth.set("identity_pk", key_location(url(need(a, "identity_pk", "provisioning.authentication"), "identity_pk"),
-                                             "provisioning.authentication.identity_pk"));
+        auth.set("identity_cert",
+                 url(need(a, "identity_cert", "provisioning.authentication"), "identity_cert"));
+        auth.set(
+            "identity_pk",
+            key_location(url(need(a, "identity_pk", "provisioning.authentication"), "identity_pk"),
+                         "provisioning.authentication.identity_pk"));
         out.set("authentication", auth);
       } else {
         fail_import("provisioning.authentication.method: unknown variant `" + method +
@@ -290,34 +317,43 @@ Table provisioning(const Json& p, std::string& mode) {
     }
   } else if (source == "dps") {
     out.set("source", "dps");
-    out.set("global_endpoint", url(need(p, "global_endpoint", "provisioning"), "provisioning.global_endpoint"));
+    out.set("global_endpoint",
+            url(need(p, "global_endpoint", "provisioning"), "provisioning.global_endpoint"));
     out.set("id_scope", str(need(p, "scope_id", "provisioning"), "provisioning.scope_id"));
     always = boolean(p, "always_reprovision_on_startup");
     bool has_att = p.contains("attestation") && !p["attestation"].is_null();
     auto reg = opt_str(p, "registration_id", "provisioning");
     Table att;
-    if (has_att && reg) fail_import("Provisioning registration_id has to be set only in attestation");
+    if (has_att && reg)
+      fail_import("Provisioning registration_id has to be set only in attestation");
     if (!has_att && !reg) fail_import("Provisioning registration_id has to be set");
     if (!has_att) {
       att.set("method", "tpm");
       att.set("registration_id", *reg);
     } else {
       const Json& a = p["attestation"];
-      std::string method = str(need(a, "method", "provisioning.attestation"), "provisioning.attestation.method");
+      std::string method =
+          str(need(a, "method", "provisioning.attestation"), "provisioning.attestation.method");
       att.set("method", method);
       if (method == "tpm") {
-        att.set("registration_id", str(need(a, "registration_id", "provisioning.attestation"), "registration_id"));
+        att.set("registration_id",
+                str(need(a, "registration_id", "provisioning.attestation"), "registration_id"));
       } else if (method == "symmetric_key") {
-        att.set("registration_id", str(need(a, "registration_id", "provisioning.attestation"), "registration_id"));
+        att.set("registration_id",
+                str(need(a, "registration_id", "provisioning.attestation"), "registration_id"));
         Table key;
-        key.set("value", strict_base64(str(need(a, "symmetric_key", "provisioning.attestation"), "symmetric_key"),
+        key.set("value", strict_base64(str(need(a, "symmetric_key", "provisioning.attestation"),
+                                           "symmetric_key"),
                                        "provisioning.attestation.symmetric_key"));
         att.set("symmetric_key", key);
       } else if (method == "x509") {
-        if (auto r = opt_str(a, "registration_id", "provisioning.attestation")) att.set("registration_id", *r);
-        att.set("identity_cert", url(need(a, "identity_cert", "provisioning.attestation"), "identity_cert"));
-        att.set("identity_pk", key_location(url(need(a, "identity_pk", "provisioning.attestation"), "identity_pk"),
-                                            "provisioning.attestation.identity_pk"));
+        if (auto r = opt_str(a, "registration_id", "provisioning.attestation"))
+          att.set("registration_id", *r);
+        att.set("identity_cert",
+                url(need(a, "identity_cert", "provisioning.attestation"), "identity_cert"));
+        att.set("identity_pk",
+                key_location(url(need(a, "identity_pk", "provisioning.attestation"), "identity_pk"),
+                             "provisioning.attestation.identity_pk"));
       } else {
         fail_import("provisioning.attestation.method: unknown variant `" + method +
                     "`, expected one of `tpm`, `symmetric_key`, `x509`");
@@ -327,7 +363,8 @@ Table provisioning(const Json& p, std::string& mode) {
   } else if (source == "external") {
     fail_import("external provisioning is not supported.");
   } else {
-    fail_import("provisioning.source: unknown variant `" + source + "`, expected one of `manual`, `dps`, `external`");
+    fail_import("provisioning.source: unknown variant `" + source +
+                "`, expected one of `manual`, `dps`, `external`");
   }
   // Dynamic reprovisioning wins: it also reprovisions before the daemon restarts.
   mode = dynamic ? "Dynamic" : always ? "AlwaysOnStartup" : "OnErrorOnly";
@@ -341,7 +378,8 @@ Table agent(const Json& a) {
   std::string policy = "on-create";
   if (auto p = opt_str(a, "imagePullPolicy", "agent")) {
     if (*p != "on-create" && *p != "never")
-      fail_import("agent.imagePullPolicy: unknown variant `" + *p + "`, expected `on-create` or `never`");
+      fail_import("agent.imagePullPolicy: unknown variant `" + *p +
+                  "`, expected `on-create` or `never`");
     policy = *p;
   }
   out.set("imagePullPolicy", policy);
@@ -352,14 +390,16 @@ Table agent(const Json& a) {
   config.set("image", image);
   if (auto h = opt_str(c, "imageHash", "agent.config")) config.set("imageHash", *h);
   if (c.contains("createOptions") && !c["createOptions"].is_null()) {
-    if (!c["createOptions"].is_object()) fail_import("agent.config.createOptions: invalid type, expected a map");
+    if (!c["createOptions"].is_object())
+      fail_import("agent.config.createOptions: invalid type, expected a map");
     config.set("createOptions", ordered(c["createOptions"], "ContainerCreateBody"));
   } else {
     config.set("createOptions", Table{});
   }
   if (auto d = opt_str(c, "digest", "agent.config")) config.set("digest", *d);
   if (c.contains("auth") && c["auth"].is_object())
-    config.set("auth", ordered_object(c["auth"], {"username", "password", "email", "serveraddress"}, {}));
+    config.set("auth",
+               ordered_object(c["auth"], {"username", "password", "email", "serveraddress"}, {}));
   out.set("config", config);
   Table env;
   std::map<std::string, std::string> sorted;
@@ -412,7 +452,9 @@ Result<std::string> import_old_config(const std::string& yaml_text, const std::s
     doc = to_json(YAML::Load(kOldDefaults));
     YAML::Node user = YAML::Load(yaml_text);
     if (user.IsDefined() && !user.IsNull()) {
-      if (!user.IsMap()) return invalid("could not parse " + source_name + ": expected a YAML mapping at the top level");
+      if (!user.IsMap())
+        return invalid("could not parse " + source_name +
+                       ": expected a YAML mapping at the top level");
       merge(doc, to_json(user));
     }
   } catch (const YAML::Exception& e) {
@@ -427,7 +469,8 @@ Result<std::string> import_old_config(const std::string& yaml_text, const std::s
     std::optional<std::string> trust_bundle;
     if (doc.contains("certificates") && doc["certificates"].is_object()) {
       const Json& c = doc["certificates"];
-      bool device_cert = c.contains("device_ca_cert") && c.contains("device_ca_pk") && c.contains("trusted_ca_certs");
+      bool device_cert = c.contains("device_ca_cert") && c.contains("device_ca_pk") &&
+                         c.contains("trusted_ca_certs");
       Table ca;
       if (device_cert) {
         ca.set("cert", file_uri_or_path(c["device_ca_cert"], "certificates.device_ca_cert"));
@@ -438,7 +481,8 @@ Result<std::string> import_old_config(const std::string& yaml_text, const std::s
         if (c.contains("auto_generated_ca_lifetime_days")) {
           const Json& d = c["auto_generated_ca_lifetime_days"];
           if (!d.is_number_integer() || d.get<int64_t>() < 0 || d.get<int64_t>() > 65535)
-            fail_import("certificates.auto_generated_ca_lifetime_days: expected an integer 0..65535");
+            fail_import(
+                "certificates.auto_generated_ca_lifetime_days: expected an integer 0..65535");
           days = d.get<int64_t>();
         }
         ca.set("auto_generated_edge_ca_expiry_days", days);
@@ -447,26 +491,34 @@ Result<std::string> import_old_config(const std::string& yaml_text, const std::s
     }
     if (trust_bundle) out.set("trust_bundle_cert", *trust_bundle);
     out.set("auto_reprovisioning_mode", mode);
-    if (!old_master_key_path.empty()) out.set("imported_master_encryption_key", old_master_key_path);
+    if (!old_master_key_path.empty())
+      out.set("imported_master_encryption_key", old_master_key_path);
     out.set("hostname", str(need(doc, "hostname", ""), "hostname"));
     if (auto parent = opt_str(doc, "parent_hostname", "")) out.set("parent_hostname", *parent);
     out.set("prefer_module_identity_cache", false);
     out.set("provisioning", prov);
-    for (const char* empty : {"aziot_keys", "preloaded_keys", "cert_issuance", "preloaded_certs", "tpm"})
+    for (const char* empty :
+         {"aziot_keys", "preloaded_keys", "cert_issuance", "preloaded_certs", "tpm"})
       out.set(empty, Table{});
     out.set("agent", agent(need(doc, "agent", "")));
     const Json& connect = need(doc, "connect", "");
     const Json& listen = need(doc, "listen", "");
     Table c, l;
     c.set("workload_uri", url(need(connect, "workload_uri", "connect"), "connect.workload_uri"));
-    c.set("management_uri", url(need(connect, "management_uri", "connect"), "connect.management_uri"));
-    l.set("workload_uri", map_listen_uri(url(need(listen, "workload_uri", "listen"), "listen.workload_uri"), "workload_uri"));
-    l.set("management_uri", map_listen_uri(url(need(listen, "management_uri", "listen"), "listen.management_uri"), "management_uri"));
+    c.set("management_uri",
+          url(need(connect, "management_uri", "connect"), "connect.management_uri"));
+    l.set("workload_uri",
+          map_listen_uri(url(need(listen, "workload_uri", "listen"), "listen.workload_uri"),
+                         "workload_uri"));
+    l.set("management_uri",
+          map_listen_uri(url(need(listen, "management_uri", "listen"), "listen.management_uri"),
+                         "management_uri"));
     out.set("connect", c);
     out.set("listen", l);
     Table watchdog;
     Value retries("infinite");
-    if (doc.contains("watchdog") && doc["watchdog"].is_object() && doc["watchdog"].contains("max_retries")) {
+    if (doc.contains("watchdog") && doc["watchdog"].is_object() &&
+        doc["watchdog"].contains("max_retries")) {
       const Json& m = doc["watchdog"]["max_retries"];
       if (m.is_number_integer() && m.get<int64_t>() >= 0 && m.get<int64_t>() <= UINT32_MAX) {
         retries = Value(m.get<int64_t>());
@@ -483,7 +535,8 @@ Result<std::string> import_old_config(const std::string& yaml_text, const std::s
     m.set("network", network(need(moby, "network", "moby_runtime")));
     if (moby.contains("content_trust") && moby["content_trust"].is_object()) {
       Table ct;
-      const Json& ca_certs = moby["content_trust"].contains("ca_certs") ? moby["content_trust"]["ca_certs"] : Json();
+      const Json& ca_certs =
+          moby["content_trust"].contains("ca_certs") ? moby["content_trust"]["ca_certs"] : Json();
       if (ca_certs.is_object()) {
         std::map<std::string, std::string> sorted;
         for (const auto& [host, path] : ca_certs.items()) {
@@ -511,7 +564,8 @@ std::string already_configured(const std::string& file, const std::string& comma
   std::string product = edge ? "Azure IoT Edge" : "Azure IoT Identity Service";
   std::string tool = edge ? "iotedge" : "aziotctl";
   return "File " + file + " already exists. " + product +
-         " has already been configured.\n\nTo have the configuration take effect, run:\n\n    sudo " +
+         " has already been configured.\n\nTo have the configuration take effect, run:\n\n    "
+         "sudo " +
          tool + " config apply\n\nTo reconfigure " + (edge ? "IoT Edge" : "IoT Identity Service") +
          ", run:\n\n    sudo " + tool + " config " + command + " --force\n";
 }
@@ -548,7 +602,8 @@ int run_config_import(const std::string& old_config_file, const std::string& new
   }
   auto config = import_old_config(*text, old_config_file, master_key);
   if (!config) return failed(err, config.error().message);
-  if (auto st = fs::write_atomic(new_config_file, *config, 0600); !st) return failed(err, st.error().message);
+  if (auto st = fs::write_atomic(new_config_file, *config, 0600); !st)
+    return failed(err, st.error().message);
   out << "Azure IoT Edge has been configured successfully!\n"
       << "The configuration has been written to " << new_config_file << "\n"
       << "To apply the new configuration to services, run:\n\n"
@@ -566,7 +621,8 @@ Result<std::string> mp_config(Flavor flavor, const std::string& connection_strin
   prov.set("source", "manual");
   prov.set("connection_string", connection_string);
   t.set("provisioning", prov);
-  for (const char* empty : {"aziot_keys", "preloaded_keys", "cert_issuance", "preloaded_certs", "tpm"})
+  for (const char* empty :
+       {"aziot_keys", "preloaded_keys", "cert_issuance", "preloaded_certs", "tpm"})
     t.set(empty, Table{});
   if (flavor == Flavor::Iotedge) {
     t.set("agent", default_agent());
@@ -593,13 +649,17 @@ int run_config_mp(Flavor flavor, const std::string& connection_string,
     return failed(err, already_configured(out_config_file, "mp", flavor));
   auto config = mp_config(flavor, connection_string);
   if (!config) return failed(err, config.error().message);
-  if (auto st = fs::write_atomic(out_config_file, *config, 0600); !st) return failed(err, st.error().message);
+  if (auto st = fs::write_atomic(out_config_file, *config, 0600); !st)
+    return failed(err, st.error().message);
   bool edge = flavor == Flavor::Iotedge;
-  out << (edge ? "Azure IoT Edge" : "Azure IoT Identity Service") << " has been configured successfully!\n"
+  out << (edge ? "Azure IoT Edge" : "Azure IoT Identity Service")
+      << " has been configured successfully!\n"
       << "The configuration has been written to " << out_config_file << "\n"
       << "To apply the new configuration to services, run:\n\n"
-      << "    sudo " << (edge ? "iotedge" : "aziotctl") << " config apply -c '" << out_config_file << "'\n";
-  if (edge) out << "\nWARNING: This configuration is not suitable when using IoT Edge as a gateway.\n";
+      << "    sudo " << (edge ? "iotedge" : "aziotctl") << " config apply -c '" << out_config_file
+      << "'\n";
+  if (edge)
+    out << "\nWARNING: This configuration is not suitable when using IoT Edge as a gateway.\n";
   return 0;
 }
 

@@ -91,7 +91,8 @@ class Parser {
   Result<std::string> key_location(const Reader& r, std::string_view key) {
     auto text = EDGE_TRY(r.string(key));
     auto loc = normalize_key_location(text);
-    if (!loc) return r.error_at(key, "invalid key location \"" + text + "\": " + loc.error().message);
+    if (!loc)
+      return r.error_at(key, "invalid key location \"" + text + "\": " + loc.error().message);
     if (url_scheme(*loc) == "file") out_.files.push_back({r.key_path(key), *loc});
     return *loc;
   }
@@ -125,7 +126,8 @@ class Parser {
       unit = num.substr(num.size() - 3);
       num.resize(num.size() - 3);
     } else {
-      return r.error_at(key, "bad units for policy \"" + text + "\"; use \"<n>%\", \"<n>min\" or \"<n>day\"");
+      return r.error_at(
+          key, "bad units for policy \"" + text + "\"; use \"<n>%\", \"<n>min\" or \"<n>day\"");
     }
     int64_t value = 0;
     bool digits = !num.empty() && num.size() < 15;
@@ -138,7 +140,8 @@ class Parser {
       return std::to_string(value) + "%";
     }
     int64_t secs = unit == "min" ? value * 60 : value * 86400;
-    return secs % 86400 == 0 ? std::to_string(secs / 86400) + "day" : std::to_string(secs / 60) + "min";
+    return secs % 86400 == 0 ? std::to_string(secs / 86400) + "day"
+                             : std::to_string(secs / 60) + "min";
   }
 
   Result<AutoRenew> auto_renew(const Reader& r) {
@@ -167,14 +170,17 @@ class Parser {
       out_.warnings.push_back(
           "Warning: EST server URL \"" + u +
           "\" is configured with unencrypted HTTP, which may expose device to man-in-the-middle "
-          "attacks. To clear this warning, configure HTTPS for your EST server and update the URL.");
+          "attacks. To clear this warning, configure HTTPS for your EST server and update the "
+          "URL.");
   }
 
   // username/password plus identity_* or bootstrap_identity_* in the same table.
   Result<EstAuth> est_auth(const Reader& r) {
     EstAuth a;
     bool user = r.has("username"), pass = r.has("password");
-    if (user != pass) return r.error_at(user ? "username" : "password", "username and password must be set together");
+    if (user != pass)
+      return r.error_at(user ? "username" : "password",
+                        "username and password must be set together");
     if (user) {
       auto username = EDGE_TRY(r.string("username"));
       a.basic = EstAuthBasic{username, EDGE_TRY(r.string("password"))};
@@ -198,7 +204,7 @@ class Parser {
   Result<IssuanceOptions> issuance(const Reader& r, std::initializer_list<std::string_view> extra) {
     IssuanceOptions o;
     auto method = EDGE_TRY(enum_string(r, "method", {"est", "local_ca", "self_signed"}));
-    o.method = method == "est" ? IssuanceMethod::Est
+    o.method = method == "est"        ? IssuanceMethod::Est
                : method == "local_ca" ? IssuanceMethod::LocalCa
                                       : IssuanceMethod::SelfSigned;
     std::vector<std::string_view> allowed = {"method", "expiry_days", "auto_renew", "common_name",
@@ -221,11 +227,9 @@ class Parser {
     if (o.expiry_days && *o.expiry_days == 0)
       return r.error_at("expiry_days", "expiry_days must be greater than 0");
     if (r.has("auto_renew")) {
-
       Reader sub_reader = EDGE_TRY(sub(r, "auto_renew", true));
 
       o.auto_renew = EDGE_TRY(auto_renew(sub_reader));
-
     }
     o.subject = EDGE_TRY(subject(r));
     return o;
@@ -238,11 +242,9 @@ class Parser {
     if (!node) return r.error_at("identity_cert", "missing required key");
     if (node->is_table()) {
       {
-
         Reader sub_reader = EDGE_TRY(sub(r, "identity_cert", true));
 
         id.issued = EDGE_TRY(issuance(sub_reader, {}));
-
       }
       return id;
     }
@@ -272,7 +274,8 @@ class Parser {
     Reader r = EDGE_TRY(sub(root, "provisioning", true));
     Provisioning p;
     auto source = EDGE_TRY(r.opt_string("source"));
-    if (!source) return r.error_at("source", "missing required key (\"manual\", \"dps\" or \"none\")");
+    if (!source)
+      return r.error_at("source", "missing required key (\"manual\", \"dps\" or \"none\")");
     if (*source == "manual") {
       p.source = Provisioning::Source::Manual;
       if (r.has("connection_string")) {
@@ -282,7 +285,8 @@ class Parser {
         if (!cs) return r.error_at("connection_string", cs.error().message);
         return p;
       }
-      EDGE_TRY_VOID(check_keys(r, "provisioning", {"source", "iothub_hostname", "device_id", "authentication"}));
+      EDGE_TRY_VOID(check_keys(r, "provisioning",
+                               {"source", "iothub_hostname", "device_id", "authentication"}));
       p.iothub_hostname = EDGE_TRY(r.string("iothub_hostname"));
       p.device_id = EDGE_TRY(r.string("device_id"));
       Reader a = EDGE_TRY(sub(r, "authentication", true));
@@ -292,7 +296,8 @@ class Parser {
         p.manual_auth = Provisioning::ManualAuth::Sas;
         p.device_id_pk = EDGE_TRY(symmetric_key(a, "device_id_pk"));
       } else {
-        EDGE_TRY_VOID(check_keys(a, "provisioning.authentication", {"method", "identity_cert", "identity_pk"}));
+        EDGE_TRY_VOID(check_keys(a, "provisioning.authentication",
+                                 {"method", "identity_cert", "identity_pk"}));
         p.manual_auth = Provisioning::ManualAuth::X509;
         p.identity = EDGE_TRY(x509_identity(a));
       }
@@ -302,7 +307,8 @@ class Parser {
       p.source = Provisioning::Source::Dps;
       if (r.has("scope_id") && !r.has("id_scope"))
         return r.error_at("scope_id", "the DPS scope is named `id_scope` in config.toml");
-      EDGE_TRY_VOID(check_keys(r, "provisioning", {"source", "global_endpoint", "id_scope", "attestation", "payload"}));
+      EDGE_TRY_VOID(check_keys(
+          r, "provisioning", {"source", "global_endpoint", "id_scope", "attestation", "payload"}));
       p.global_endpoint = EDGE_TRY(url(r, "global_endpoint"));
       p.id_scope = EDGE_TRY(r.string("id_scope"));
       if (r.has("payload")) {
@@ -312,12 +318,14 @@ class Parser {
       Reader a = EDGE_TRY(sub(r, "attestation", true));
       auto method = EDGE_TRY(enum_string(a, "method", {"symmetric_key", "x509", "tpm"}));
       if (method == "symmetric_key") {
-        EDGE_TRY_VOID(check_keys(a, "provisioning.attestation", {"method", "registration_id", "symmetric_key"}));
+        EDGE_TRY_VOID(check_keys(a, "provisioning.attestation",
+                                 {"method", "registration_id", "symmetric_key"}));
         p.attestation = Provisioning::Attestation::SymmetricKey;
         p.registration_id = EDGE_TRY(a.string("registration_id"));
         p.symmetric_key = EDGE_TRY(symmetric_key(a, "symmetric_key"));
       } else if (method == "x509") {
-        EDGE_TRY_VOID(check_keys(a, "provisioning.attestation", {"method", "registration_id", "identity_cert", "identity_pk"}));
+        EDGE_TRY_VOID(check_keys(a, "provisioning.attestation",
+                                 {"method", "registration_id", "identity_cert", "identity_pk"}));
         p.attestation = Provisioning::Attestation::X509;
         p.registration_id = EDGE_TRY(a.opt_string("registration_id"));
         p.identity = EDGE_TRY(x509_identity(a));
@@ -340,29 +348,31 @@ class Parser {
   Result<std::optional<Est>> est(const Reader& ci) {
     if (!ci.has("est")) return std::optional<Est>{};
     Reader r = EDGE_TRY(sub(ci, "est", true));
-    EDGE_TRY_VOID(check_keys(r, "cert_issuance.est", {"trusted_certs", "identity_auto_renew", "auth", "urls"}));
+    EDGE_TRY_VOID(check_keys(r, "cert_issuance.est",
+                             {"trusted_certs", "identity_auto_renew", "auth", "urls"}));
     Est e;
     if (const toml::array* a = EDGE_TRY(r.opt_array("trusted_certs"))) {
       for (size_t i = 0; i < a->size(); ++i) {
         const auto* s = a->get(i)->as_string();
         if (!s) return r.error_at("trusted_certs", "expected an array of file:// URLs");
         auto u = normalize_url(s->get());
-        if (!u) return r.error_at("trusted_certs", "invalid URL \"" + s->get() + "\": " + u.error().message);
+        if (!u)
+          return r.error_at("trusted_certs",
+                            "invalid URL \"" + s->get() + "\": " + u.error().message);
         out_.files.push_back({"cert_issuance.est.trusted_certs[" + std::to_string(i) + "]", *u});
         e.trusted_certs.push_back(*u);
       }
     }
-    if (r.has("identity_auto_renew"))
-      {
+    if (r.has("identity_auto_renew")) {
+      Reader sub_reader = EDGE_TRY(sub(r, "identity_auto_renew", true));
 
-        Reader sub_reader = EDGE_TRY(sub(r, "identity_auto_renew", true));
-
-        e.identity_auto_renew = EDGE_TRY(auto_renew(sub_reader));
-
-      }
+      e.identity_auto_renew = EDGE_TRY(auto_renew(sub_reader));
+    }
     if (r.has("auth")) {
       Reader a = EDGE_TRY(sub(r, "auth", true));
-      EDGE_TRY_VOID(check_keys(a, "cert_issuance.est.auth", {"username", "password", "identity_cert", "identity_pk", "bootstrap_identity_cert", "bootstrap_identity_pk"}));
+      EDGE_TRY_VOID(check_keys(a, "cert_issuance.est.auth",
+                               {"username", "password", "identity_cert", "identity_pk",
+                                "bootstrap_identity_cert", "bootstrap_identity_pk"}));
       e.auth = EDGE_TRY(est_auth(a));
     }
     if (r.has("urls")) {
@@ -384,11 +394,9 @@ class Parser {
     if (cert && cert->is_table()) {
       EDGE_TRY_VOID(check_keys(r, "cert_issuance.local_ca", {"cert"}));
       {
-
         Reader sub_reader = EDGE_TRY(sub(r, "cert", true));
 
         l.issued = EDGE_TRY(issuance(sub_reader, {}));
-
       }
       return std::optional<LocalCa>{l};
     }
@@ -403,11 +411,14 @@ class Parser {
     AziotConfig c;
     c.hostname = EDGE_TRY(r.opt_string("hostname"));
     if (r.has("parent_hostname") && r.has("local_gateway_hostname"))
-      return r.error_at("local_gateway_hostname", "duplicate field: parent_hostname and local_gateway_hostname are the same setting");
+      return r.error_at(
+          "local_gateway_hostname",
+          "duplicate field: parent_hostname and local_gateway_hostname are the same setting");
     c.parent_hostname = EDGE_TRY(r.opt_string("parent_hostname"));
     if (!c.parent_hostname) c.parent_hostname = EDGE_TRY(r.opt_string("local_gateway_hostname"));
     if (auto t = EDGE_TRY(r.opt_int("cloud_timeout_sec", 0, INT64_MAX))) {
-      if (*t < 70) return r.error_at("cloud_timeout_sec", "cloud_timeout_sec must be at least 70 seconds");
+      if (*t < 70)
+        return r.error_at("cloud_timeout_sec", "cloud_timeout_sec must be at least 70 seconds");
       c.cloud_timeout_sec = *t;
     }
     if (auto t = EDGE_TRY(r.opt_int("cloud_retries", 0, UINT32_MAX))) c.cloud_retries = *t;
@@ -419,11 +430,14 @@ class Parser {
                                  {"tpmd", &c.aziot_max_requests.tpmd},
                                  {"identityd", &c.aziot_max_requests.identityd}}) {
         auto v = EDGE_TRY(m.opt_int(name, 1, INT32_MAX));
-        if (!v) return m.error_at(name, "missing required key (all of keyd, certd, tpmd, identityd must be set)");
+        if (!v)
+          return m.error_at(
+              name, "missing required key (all of keyd, certd, tpmd, identityd must be set)");
         *field = *v;
       }
     }
-    if (auto b = EDGE_TRY(r.opt_bool("prefer_module_identity_cache"))) c.prefer_module_identity_cache = *b;
+    if (auto b = EDGE_TRY(r.opt_bool("prefer_module_identity_cache")))
+      c.prefer_module_identity_cache = *b;
     c.provisioning = EDGE_TRY(provisioning(r));
     if (c.provisioning.source == Provisioning::Source::Dps && c.parent_hostname)
       return r.error_at(r.has("parent_hostname") ? "parent_hostname" : "local_gateway_hostname",
@@ -437,8 +451,11 @@ class Parser {
       Reader k = EDGE_TRY(sub(r, "aziot_keys", true));
       for (const auto& [key, v] : k.table()) {
         EDGE_TRY_VOID(check_misplaced(k, "aziot_keys", key.str()));
-        if (key.str() != "pkcs11_lib_path" && key.str() != "pkcs11_base_slot" && key.str() != "homedir_path")
-          out_.warnings.push_back("aziot_keys." + std::string(key.str()) + " is not a parameter libaziot-keys knows; aziot-keyd may refuse to start");
+        if (key.str() != "pkcs11_lib_path" && key.str() != "pkcs11_base_slot" &&
+            key.str() != "homedir_path")
+          out_.warnings.push_back(
+              "aziot_keys." + std::string(key.str()) +
+              " is not a parameter libaziot-keys knows; aziot-keyd may refuse to start");
         c.aziot_keys[std::string(key.str())] = EDGE_TRY(k.string(key.str()));
       }
     }
@@ -478,11 +495,13 @@ class Parser {
         // The shipped template quotes it; accept the string form instead of failing later.
         std::string s = index->as_string()->get();
         std::string digits;
-        for (char ch : s) if (ch != '_') digits += ch;
+        for (char ch : s)
+          if (ch != '_') digits += ch;
         char* end = nullptr;
         long long v = std::strtoll(digits.c_str(), &end, 0);
         if (digits.empty() || *end != '\0' || v < 0 || v > 0x7FFFFF)
-          return t.error_at("auth_key_index", "expected an integer in range 0x00_00_00..=0x7F_FF_FF");
+          return t.error_at("auth_key_index",
+                            "expected an integer in range 0x00_00_00..=0x7F_FF_FF");
         c.tpm.auth_key_index = v;
       } else {
         c.tpm.auth_key_index = EDGE_TRY(t.opt_int("auth_key_index", 0, 0x7FFFFF));
@@ -505,19 +524,25 @@ class Parser {
     EDGE_TRY_VOID(check_keys(r, "agent", {"name", "type", "imagePullPolicy", "config", "env"}));
     Table a;
     auto name = EDGE_TRY(r.string("name"));
-    if (name.find_first_not_of(" \t") == std::string::npos) return r.error_at("name", "module name cannot be empty");
+    if (name.find_first_not_of(" \t") == std::string::npos)
+      return r.error_at("name", "module name cannot be empty");
     auto type = EDGE_TRY(r.string("type"));
-    if (type.find_first_not_of(" \t") == std::string::npos) return r.error_at("type", "module type cannot be empty");
+    if (type.find_first_not_of(" \t") == std::string::npos)
+      return r.error_at("type", "module type cannot be empty");
     a.set("name", name);
     a.set("type", type);
     std::string policy = "on-create";
-    if (r.has("imagePullPolicy")) policy = EDGE_TRY(enum_string(r, "imagePullPolicy", {"on-create", "never"}));
+    if (r.has("imagePullPolicy"))
+      policy = EDGE_TRY(enum_string(r, "imagePullPolicy", {"on-create", "never"}));
     a.set("imagePullPolicy", policy);
     Reader c = EDGE_TRY(sub(r, "config", true));
-    EDGE_TRY_VOID(check_keys(c, "agent.config", {"image", "imageHash", "createOptions", "digest", "auth", "allow_elevated_docker_permissions"}));
+    EDGE_TRY_VOID(check_keys(c, "agent.config",
+                             {"image", "imageHash", "createOptions", "digest", "auth",
+                              "allow_elevated_docker_permissions"}));
     Table config;
     auto image = EDGE_TRY(c.string("image"));
-    if (image.find_first_not_of(" \t") == std::string::npos) return c.error_at("image", "image cannot be empty");
+    if (image.find_first_not_of(" \t") == std::string::npos)
+      return c.error_at("image", "image cannot be empty");
     config.set("image", image);
     if (auto h = EDGE_TRY(c.opt_string("imageHash"))) config.set("imageHash", *h);
     const toml::table* create = EDGE_TRY(c.opt_table("createOptions"));
@@ -538,8 +563,10 @@ class Parser {
       Reader e = EDGE_TRY(sub(r, "env", true));
       for (const auto& [k, v] : e.table()) {
         if (kTopLevelScalars.contains(k.str()))
-          out_.warnings.push_back("agent.env." + std::string(k.str()) + " at " + config::where(v) +
-                                  " looks like a top-level setting written below [agent.env]; move it above the first [section] header if it was meant for IoT Edge itself");
+          out_.warnings.push_back(
+              "agent.env." + std::string(k.str()) + " at " + config::where(v) +
+              " looks like a top-level setting written below [agent.env]; move it above the first "
+              "[section] header if it was meant for IoT Edge itself");
         env.set(std::string(k.str()), EDGE_TRY(e.string(k.str())));
       }
     }
@@ -547,8 +574,8 @@ class Parser {
     return a;
   }
 
-  Result<std::pair<std::string, std::string>> uri_pair(const Reader& root, std::string_view key,
-                                                       std::pair<std::string, std::string> defaults) {
+  Result<std::pair<std::string, std::string>> uri_pair(
+      const Reader& root, std::string_view key, std::pair<std::string, std::string> defaults) {
     if (!root.has(key)) return defaults;
     Reader r = EDGE_TRY(sub(root, key, true));
     EDGE_TRY_VOID(check_keys(r, std::string(key), {"workload_uri", "management_uri"}));
@@ -574,20 +601,21 @@ class Parser {
       return ca;
     }
     if (r.has("auto_generated_edge_ca_expiry_days")) {
-      EDGE_TRY_VOID(check_keys(r, "edge_ca", {"auto_generated_edge_ca_expiry_days", "auto_renew", "common_name", "subject"}));
+      EDGE_TRY_VOID(check_keys(
+          r, "edge_ca",
+          {"auto_generated_edge_ca_expiry_days", "auto_renew", "common_name", "subject"}));
       ca.kind = EdgeCa::Kind::Quickstart;
       ca.expiry_days = *EDGE_TRY(r.opt_int("auto_generated_edge_ca_expiry_days", 1, UINT32_MAX));
       if (r.has("auto_renew")) {
-
         Reader sub_reader = EDGE_TRY(sub(r, "auto_renew", true));
 
         ca.auto_renew = EDGE_TRY(auto_renew(sub_reader));
-
       }
       ca.subject = EDGE_TRY(subject(r));
       return ca;
     }
-    for (const auto& [key, node] : r.table()) EDGE_TRY_VOID(check_misplaced(r, "edge_ca", key.str()));
+    for (const auto& [key, node] : r.table())
+      EDGE_TRY_VOID(check_misplaced(r, "edge_ca", key.str()));
     std::string loc = config::where(r.table());
     return invalid("invalid config" + (loc.empty() ? "" : " at " + loc) +
                    ": [edge_ca] must set `cert` and `pk`, or `method`, or "
@@ -598,18 +626,23 @@ class Parser {
     std::string text = EDGE_TRY(r.string(key));
     // humantime syntax: "<n><unit>" groups, e.g. "1d", "7days", "12h 30m".
     static const std::vector<std::pair<std::string, int64_t>> units = {
-        {"seconds", 1}, {"second", 1}, {"secs", 1}, {"sec", 1}, {"s", 1},
-        {"minutes", 60}, {"minute", 60}, {"mins", 60}, {"min", 60}, {"m", 60},
-        {"hours", 3600}, {"hour", 3600}, {"hrs", 3600}, {"hr", 3600}, {"h", 3600},
-        {"days", 86400}, {"day", 86400}, {"d", 86400},
-        {"weeks", 604800}, {"week", 604800}, {"w", 604800},
+        {"seconds", 1},      {"second", 1},      {"secs", 1},
+        {"sec", 1},          {"s", 1},           {"minutes", 60},
+        {"minute", 60},      {"mins", 60},       {"min", 60},
+        {"m", 60},           {"hours", 3600},    {"hour", 3600},
+        {"hrs", 3600},       {"hr", 3600},       {"h", 3600},
+        {"days", 86400},     {"day", 86400},     {"d", 86400},
+        {"weeks", 604800},   {"week", 604800},   {"w", 604800},
         {"months", 2630016}, {"month", 2630016}, {"M", 2630016},
         {"years", 31557600}, {"year", 31557600}, {"y", 31557600}};
     int64_t total = 0;
     size_t i = 0;
     bool any = false;
     while (i < text.size()) {
-      if (text[i] == ' ') { ++i; continue; }
+      if (text[i] == ' ') {
+        ++i;
+        continue;
+      }
       size_t start = i;
       while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
       if (i == start || i - start > 12) return r.error_at(key, "invalid duration \"" + text + "\"");
@@ -617,8 +650,10 @@ class Parser {
       size_t ustart = i;
       while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
       std::string unit = text.substr(ustart, i - ustart);
-      auto it = std::find_if(units.begin(), units.end(), [&](const auto& u) { return u.first == unit; });
-      if (it == units.end()) return r.error_at(key, "invalid duration \"" + text + "\": unknown unit \"" + unit + "\"");
+      auto it =
+          std::find_if(units.begin(), units.end(), [&](const auto& u) { return u.first == unit; });
+      if (it == units.end())
+        return r.error_at(key, "invalid duration \"" + text + "\": unknown unit \"" + unit + "\"");
       total += n * it->second;
       any = true;
     }
@@ -627,7 +662,9 @@ class Parser {
   }
 
   Result<ImagePrune> image_gc(const Reader& r) {
-    EDGE_TRY_VOID(check_keys(r, "image_garbage_collection", {"enabled", "cleanup_recurrence", "image_age_cleanup_threshold", "cleanup_time"}));
+    EDGE_TRY_VOID(check_keys(
+        r, "image_garbage_collection",
+        {"enabled", "cleanup_recurrence", "image_age_cleanup_threshold", "cleanup_time"}));
     ImagePrune p;
     if (r.has("cleanup_recurrence")) {
       p.cleanup_recurrence_secs = EDGE_TRY(duration(r, "cleanup_recurrence"));
@@ -639,7 +676,8 @@ class Parser {
     if (auto t = EDGE_TRY(r.opt_string("cleanup_time"))) {
       int h = -1, m = -1;
       char extra = 0;
-      if (std::sscanf(t->c_str(), "%d:%d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 || m < 0 || m > 59)
+      if (std::sscanf(t->c_str(), "%d:%d%c", &h, &m, &extra) != 2 || h < 0 || h > 23 || m < 0 ||
+          m > 59)
         return r.error_at("cleanup_time", "expected a time of day \"HH:MM\", found \"" + *t + "\"");
       p.cleanup_time_minutes = h * 60 + m;
     }
@@ -665,7 +703,8 @@ class Parser {
         for (const auto& item : *configs) {
           if (!item.is_table()) return ipam.error_at("config", "expected an array of tables");
           Reader c(*item.as_table(), "moby_runtime.network.ipam.config");
-          EDGE_TRY_VOID(check_keys(c, "moby_runtime.network.ipam.config", {"gateway", "subnet", "ip_range"}));
+          EDGE_TRY_VOID(
+              check_keys(c, "moby_runtime.network.ipam.config", {"gateway", "subnet", "ip_range"}));
           Table entry;
           for (auto k : {"gateway", "subnet", "ip_range"})
             if (auto v = EDGE_TRY(c.opt_string(k))) entry.set(k, *v);
@@ -679,24 +718,49 @@ class Parser {
   }
 
   Result<EdgeConfig> edge(const Reader& r) {
-    EDGE_TRY_VOID(check_keys(r, "", {"trust_bundle_cert", "allow_elevated_docker_permissions", "auto_reprovisioning_mode",
-                                     "imported_master_encryption_key", "additional_info", "iotedge_max_requests",
-                                     "hostname", "parent_hostname", "local_gateway_hostname", "cloud_timeout_sec",
-                                     "cloud_retries", "aziot_max_requests", "prefer_module_identity_cache",
-                                     "provisioning", "localid", "aziot_keys", "preloaded_keys", "cert_issuance",
-                                     "preloaded_certs", "tpm", "endpoints", "agent", "connect", "listen",
-                                     "watchdog", "edge_ca", "moby_runtime", "image_garbage_collection"}));
+    EDGE_TRY_VOID(check_keys(r, "",
+                             {"trust_bundle_cert",
+                              "allow_elevated_docker_permissions",
+                              "auto_reprovisioning_mode",
+                              "imported_master_encryption_key",
+                              "additional_info",
+                              "iotedge_max_requests",
+                              "hostname",
+                              "parent_hostname",
+                              "local_gateway_hostname",
+                              "cloud_timeout_sec",
+                              "cloud_retries",
+                              "aziot_max_requests",
+                              "prefer_module_identity_cache",
+                              "provisioning",
+                              "localid",
+                              "aziot_keys",
+                              "preloaded_keys",
+                              "cert_issuance",
+                              "preloaded_certs",
+                              "tpm",
+                              "endpoints",
+                              "agent",
+                              "connect",
+                              "listen",
+                              "watchdog",
+                              "edge_ca",
+                              "moby_runtime",
+                              "image_garbage_collection"}));
     EdgeConfig c;
     c.aziot = EDGE_TRY(aziot(r));
-    if (r.has("trust_bundle_cert")) c.trust_bundle_cert = EDGE_TRY(file_ref(r, "trust_bundle_cert"));
+    if (r.has("trust_bundle_cert"))
+      c.trust_bundle_cert = EDGE_TRY(file_ref(r, "trust_bundle_cert"));
     c.allow_elevated_docker_permissions = EDGE_TRY(r.opt_bool("allow_elevated_docker_permissions"));
     if (r.has("auto_reprovisioning_mode"))
-      c.auto_reprovisioning_mode = EDGE_TRY(enum_string(r, "auto_reprovisioning_mode", {"Dynamic", "AlwaysOnStartup", "OnErrorOnly"}));
+      c.auto_reprovisioning_mode = EDGE_TRY(enum_string(
+          r, "auto_reprovisioning_mode", {"Dynamic", "AlwaysOnStartup", "OnErrorOnly"}));
     c.imported_master_encryption_key = EDGE_TRY(r.opt_string("imported_master_encryption_key"));
     if (r.has("additional_info")) {
       c.additional_info = EDGE_TRY(url(r, "additional_info"));
       if (url_scheme(*c.additional_info) != "file")
-        return r.error_at("additional_info", "unsupported additional_info scheme: " + url_scheme(*c.additional_info));
+        return r.error_at("additional_info",
+                          "unsupported additional_info scheme: " + url_scheme(*c.additional_info));
     }
     if (r.has("iotedge_max_requests")) {
       Reader m = EDGE_TRY(sub(r, "iotedge_max_requests", true));
@@ -721,17 +785,17 @@ class Parser {
         std::string v = m->as_string()->get();
         std::string low = v;
         for (auto& ch : low) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        if (low != "infinite") return w.error_at("max_retries", "expected \"infinite\" or a non-negative integer, found \"" + v + "\"");
+        if (low != "infinite")
+          return w.error_at("max_retries",
+                            "expected \"infinite\" or a non-negative integer, found \"" + v + "\"");
       } else if (m) {
         c.watchdog_max_retries = EDGE_TRY(w.opt_int("max_retries", 0, UINT32_MAX));
       }
     }
     if (r.has("edge_ca")) {
-
       Reader sub_reader = EDGE_TRY(sub(r, "edge_ca", true));
 
       c.edge_ca = EDGE_TRY(edge_ca(sub_reader));
-
     }
     if (r.has("moby_runtime")) {
       Reader m = EDGE_TRY(sub(r, "moby_runtime", true));
@@ -745,19 +809,17 @@ class Parser {
         if (ct.has("ca_certs")) {
           Reader cc = EDGE_TRY(sub(ct, "ca_certs", true));
           std::map<std::string, std::string> certs;
-          for (const auto& [k, v] : cc.table()) certs[std::string(k.str())] = EDGE_TRY(file_ref(cc, k.str()));
+          for (const auto& [k, v] : cc.table())
+            certs[std::string(k.str())] = EDGE_TRY(file_ref(cc, k.str()));
           c.content_trust_ca_certs = certs;
         }
       }
     }
-    if (r.has("image_garbage_collection"))
-      {
+    if (r.has("image_garbage_collection")) {
+      Reader sub_reader = EDGE_TRY(sub(r, "image_garbage_collection", true));
 
-        Reader sub_reader = EDGE_TRY(sub(r, "image_garbage_collection", true));
-
-        c.image_garbage_collection = EDGE_TRY(image_gc(sub_reader));
-
-      }
+      c.image_garbage_collection = EDGE_TRY(image_gc(sub_reader));
+    }
     return c;
   }
 
@@ -766,7 +828,11 @@ class Parser {
 };
 
 Result<toml::table> parse_toml(std::string_view text, const std::string& source_name) {
-  return config::parse(text, source_name);
+  auto parsed = config::parse(text, source_name);
+  if (!parsed && parsed.error().message.find("expected '=', saw ':'") != std::string::npos)
+    return invalid(parsed.error().message +
+                   "\n  hint: TOML sets values with `key = value`; `key: value` is YAML syntax");
+  return parsed;
 }
 
 }  // namespace
@@ -806,7 +872,8 @@ Result<ConnectionString> parse_connection_string(std::string_view text) {
   size_t start = 0;
   while (start <= text.size()) {
     size_t end = text.find(';', start);
-    std::string_view part = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    std::string_view part =
+        text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
     auto eq = part.find('=');
     if (eq != std::string_view::npos) {
       auto k = part.substr(0, eq);
@@ -818,12 +885,17 @@ Result<ConnectionString> parse_connection_string(std::string_view text) {
     if (end == std::string_view::npos) break;
     start = end + 1;
   }
-  if (!host) return invalid(R"(connection string is invalid: required parameter "HostName" is missing)");
-  if (!device) return invalid(R"(connection string is invalid: required parameter "DeviceId" is missing)");
-  if (!key) return invalid(R"(connection string is invalid: required parameter "SharedAccessKey" is missing)");
+  if (!host)
+    return invalid(R"(connection string is invalid: required parameter "HostName" is missing)");
+  if (!device)
+    return invalid(R"(connection string is invalid: required parameter "DeviceId" is missing)");
+  if (!key)
+    return invalid(
+        R"(connection string is invalid: required parameter "SharedAccessKey" is missing)");
   auto bytes = base64_decode_ignore_pad(*key);
   if (!bytes)
-    return invalid(R"(connection string is invalid: connection string's "SharedAccessKey" parameter could not be decoded from base64)");
+    return invalid(
+        R"(connection string is invalid: connection string's "SharedAccessKey" parameter could not be decoded from base64)");
   cs.hostname = *host;
   cs.device_id = *device;
   cs.key_bytes = *bytes;
@@ -842,10 +914,12 @@ Result<AziotConfig> parse_aziot_config(std::string_view text, const std::string&
   auto root = EDGE_TRY(parse_toml(text, source_name));
   Parser p(out);
   Reader r(root);
-  EDGE_TRY_VOID(p.check_keys(r, "", {"hostname", "parent_hostname", "local_gateway_hostname", "cloud_timeout_sec",
-                                     "cloud_retries", "aziot_max_requests", "prefer_module_identity_cache",
-                                     "provisioning", "localid", "aziot_keys", "preloaded_keys", "cert_issuance",
-                                     "preloaded_certs", "tpm", "endpoints"}));
+  EDGE_TRY_VOID(
+      p.check_keys(r, "",
+                   {"hostname", "parent_hostname", "local_gateway_hostname", "cloud_timeout_sec",
+                    "cloud_retries", "aziot_max_requests", "prefer_module_identity_cache",
+                    "provisioning", "localid", "aziot_keys", "preloaded_keys", "cert_issuance",
+                    "preloaded_certs", "tpm", "endpoints"}));
   return p.aziot(r);
 }
 

@@ -127,9 +127,9 @@ struct AziotConfig {
 struct EdgeCa {
   enum class Kind { Issued, Preloaded, Quickstart } kind = Kind::Quickstart;
   IssuanceOptions issued;
-  std::string cert, pk;  // preloaded URLs
-  int64_t expiry_days = 90;  // quickstart
-  AutoRenew auto_renew;      // quickstart
+  std::string cert, pk;                // preloaded URLs
+  int64_t expiry_days = 90;            // quickstart
+  AutoRenew auto_renew;                // quickstart
   std::optional<CertSubject> subject;  // quickstart
 };
 

@@ -74,17 +74,23 @@ UnitState unit_state(const std::string& unit) {
 
 std::string service_display(const UnitState& s) {
   switch (s.state) {
-    case State::Active: return "Running";
-    case State::Inactive: return "Ready";
-    default: return "Down - " + s.detail;
+    case State::Active:
+      return "Running";
+    case State::Inactive:
+      return "Ready";
+    default:
+      return "Down - " + s.detail;
   }
 }
 
 std::string socket_display(const UnitState& s) {
   switch (s.state) {
-    case State::Active: return "Running";
-    case State::Inactive: return "Down - inactive";
-    default: return "Down - " + s.detail;
+    case State::Active:
+      return "Running";
+    case State::Inactive:
+      return "Down - inactive";
+    default:
+      return "Down - " + s.detail;
   }
 }
 
@@ -172,7 +178,8 @@ int run_inherited(const std::vector<std::string>& argv) {
 }
 
 Status system_stop(const std::vector<ServiceDefinition>& services, std::ostream& out) {
-  for (const auto& s : services) EDGE_TRY_VOID(systemctl_verb("stop", s.service, "Stopping", "Stopped!", out));
+  for (const auto& s : services)
+    EDGE_TRY_VOID(systemctl_verb("stop", s.service, "Stopping", "Stopped!", out));
   return {};
 }
 
@@ -211,7 +218,8 @@ Status system_status(const std::vector<ServiceDefinition>& services, const std::
   for (const auto& r : rows) {
     if (r.state.state != State::Failed) continue;
     out << strip_service(r.def->service) << " is in a bad state because:\n";
-    out << r.def->service << ": " << service_display(r.state) << ": Printing the last 10 log lines.\n";
+    out << r.def->service << ": " << service_display(r.state)
+        << ": Printing the last 10 log lines.\n";
     run_inherited({journalctl(), "-u", r.def->service, "--no-pager", "-e", "-n", "10"});
     out << "\n";
     for (size_t i = 0; i < r.sockets.size(); ++i) {
@@ -252,9 +260,12 @@ Status system_set_log_level(const std::vector<ServiceDefinition>& services,
   for (const auto& s : services) {
     std::string dir = root_prefix() + "/etc/systemd/system/" + s.service + ".d";
     auto st = fs::ensure_dir(dir, 0755);
-    if (st) st = fs::write_atomic(dir + "/log-level.conf", "[Service]\nEnvironment=AZIOT_LOG=" + upper, 0644);
+    if (st)
+      st = fs::write_atomic(dir + "/log-level.conf", "[Service]\nEnvironment=AZIOT_LOG=" + upper,
+                            0644);
     if (!st)
-      return fail(st.error().context("could not write log level service override for " + s.service));
+      return fail(
+          st.error().context("could not write log level service override for " + s.service));
   }
   if (run_captured({systemctl(), "daemon-reload"}, nullptr, nullptr) < 0)
     return internal("could not run systemctl daemon-reload");
@@ -270,7 +281,8 @@ Status system_reprovision(std::ostream& out) {
                              http::Json{{"type", "aziot"}});
   if (!resp) return fail(resp.error().context("Failed to reprovision"));
   if (resp->status / 100 != 2)
-    return invalid("Failed to reprovision: " + std::to_string(resp->status) + " " + resp->message());
+    return invalid("Failed to reprovision: " + std::to_string(resp->status) + " " +
+                   resp->message());
   out << "Successfully reprovisioned with IoT Hub.\n";
   return system_restart({iotedge_services().front()}, out);
 }

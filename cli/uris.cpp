@@ -31,8 +31,8 @@ std::string lower(std::string s) {
 std::string encode_path(std::string_view path, bool encode_percent) {
   std::string out;
   for (unsigned char c : path) {
-    bool enc = c <= 0x20 || c >= 0x7f || c == '"' || c == '<' || c == '>' || c == '`' ||
-               c == '{' || c == '}' || (encode_percent && c == '%');
+    bool enc = c <= 0x20 || c >= 0x7f || c == '"' || c == '<' || c == '>' || c == '`' || c == '{' ||
+               c == '}' || (encode_percent && c == '%');
     if (enc) {
       char buf[4];
       std::snprintf(buf, sizeof buf, "%%%02X", c);
@@ -71,7 +71,8 @@ Result<std::string> normalize_url(std::string_view text) {
   while (!s.empty() && static_cast<unsigned char>(s.front()) <= 0x20) s.erase(s.begin());
   while (!s.empty() && static_cast<unsigned char>(s.back()) <= 0x20) s.pop_back();
   size_t colon = s.find(':');
-  bool scheme_ok = colon != std::string::npos && colon > 0 && std::isalpha(static_cast<unsigned char>(s[0]));
+  bool scheme_ok =
+      colon != std::string::npos && colon > 0 && std::isalpha(static_cast<unsigned char>(s[0]));
   for (size_t i = 0; scheme_ok && i < colon; ++i) {
     char c = s[i];
     scheme_ok = std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
@@ -149,7 +150,7 @@ Result<std::string> normalize_url(std::string_view text) {
 std::optional<std::string> file_url_path(std::string_view url) {
   auto normalized = normalize_url(url);
   if (!normalized || url_scheme(*normalized) != "file") return std::nullopt;
-  std::string rest = normalized->substr(7);  // after "file://"
+  std::string rest = normalized->substr(7);                 // after "file://"
   if (rest.empty() || rest[0] != '/') return std::nullopt;  // a remote host
   if (auto q = rest.find_first_of("?#"); q != std::string::npos) rest = rest.substr(0, q);
   return uri::percent_decode(rest);

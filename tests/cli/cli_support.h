@@ -37,8 +37,12 @@ inline CliResult run_cli(const std::string& program, const std::string& args,
   return r;
 }
 
-inline bool file_exists(const std::string& path) { return run("test -e " + shell_quote(path)) == 0; }
+inline bool file_exists(const std::string& path) {
+  return run("test -e " + shell_quote(path)) == 0;
+}
 
-inline std::string conformance_dir() { return std::string(EDGE_SOURCE_DIR) + "/../shared/conformance"; }
+inline std::string conformance_dir() {
+  return std::string(EDGE_SOURCE_DIR) + "/../shared/conformance";
+}
 
 }  // namespace edge::test

@@ -20,7 +20,8 @@ toml::table parse_toml_file(const std::string& path) {
 }
 
 void require_same_toml(const std::string& expected_path, const std::string& actual_path) {
-  INFO("expected " << expected_path << "\nactual " << actual_path << ":\n" << read_file(actual_path));
+  INFO("expected " << expected_path << "\nactual " << actual_path << ":\n"
+                   << read_file(actual_path));
   REQUIRE(file_exists(actual_path));
   auto expected = parse_toml_file(expected_path);
   auto actual = parse_toml_file(actual_path);
@@ -61,8 +62,10 @@ void run_iotedge_case(const std::string& case_dir) {
     if (file_exists(case_dir + "/master-encryption-key"))
       env["EDGE_CLI_OLD_MASTER_KEY"] = "/tmp/master-encryption-key";
     env["EDGE_CLI_ROOT"] = out.path();  // no real libiothsm key is looked up
-    auto imported = run_cli("iotedge", "config import -c " + shell_quote(case_dir + "/old-config.yaml") +
-                                           " -o " + shell_quote(out / "imported.toml"), env);
+    auto imported = run_cli("iotedge",
+                            "config import -c " + shell_quote(case_dir + "/old-config.yaml") +
+                                " -o " + shell_quote(out / "imported.toml"),
+                            env);
     INFO(imported.output);
     REQUIRE(imported.code == 0);
     // Upstream compares import output byte for byte.
@@ -74,7 +77,8 @@ void run_aziotctl_case(const std::string& case_dir) {
   TempDir out;
   std::string input = case_dir + "/config.toml";
   if (!file_exists(input)) input = case_dir + "/input.txt";
-  auto r = run_cli("aziotctl", "config apply -c " + shell_quote(input) + " --output-dir " + shell_quote(out.path()));
+  auto r = run_cli("aziotctl", "config apply -c " + shell_quote(input) + " --output-dir " +
+                                   shell_quote(out.path()));
   INFO(r.output);
   REQUIRE(r.code == 0);
   REQUIRE_FALSE(file_exists(out / "edged.toml"));

@@ -30,6 +30,23 @@ std::string read_all(int fd) {
   return s;
 }
 
+// execvp's lookup done up front, so a missing tool is reported rather than run as exit 127.
+bool in_path(const std::string& program) {
+  if (program.find('/') != std::string::npos) return ::access(program.c_str(), X_OK) == 0;
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t end = dirs.find(':', start);
+    std::string dir =
+        dirs.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (::access(((dir.empty() ? "." : dir) + "/" + program).c_str(), X_OK) == 0) return true;
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return false;
+}
+
 void print_command_error(const std::string& out, const std::string& err, std::ostream& os) {
   os << std::flush;
   std::cerr << "systemctl exited with non-zero status code.\n"
@@ -43,7 +60,10 @@ Status systemctl_verb(const std::string& verb, const std::string& unit, const ch
   out << doing << " " << unit << "..." << std::flush;
   std::string o, e;
   int rc = run_captured({systemctl(), verb, unit}, &o, &e);
-  if (rc < 0) return internal("Failed to call systemctl " + verb);
+  if (rc < 0) {
+    out << "\n" << std::flush;
+    return internal("Failed to call systemctl " + verb + ": " + systemctl() + " was not found");
+  }
   if (rc == 0) {
     out << done << "\n";
   } else {
@@ -58,18 +78,19 @@ struct UnitState {
   std::string detail;
 };
 
-UnitState unit_state(const std::string& unit) {
+Result<UnitState> unit_state(const std::string& unit) {
   std::string o, e;
-  run_captured({systemctl(), "is-active", unit}, &o, &e);
+  if (run_captured({systemctl(), "is-active", unit}, &o, &e) < 0)
+    return internal("Failed to call systemctl is-active: " + systemctl() + " was not found");
   auto trim = [](std::string s) {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
     while (!s.empty() && (s.front() == '\n' || s.front() == ' ')) s.erase(s.begin());
     return s;
   };
   std::string state = trim(o);
-  if (state == "active") return {State::Active, ""};
-  if (state == "inactive") return {State::Inactive, ""};
-  return {State::Failed, state + " " + trim(e)};
+  if (state == "active") return UnitState{State::Active, ""};
+  if (state == "inactive") return UnitState{State::Inactive, ""};
+  return UnitState{State::Failed, state + " " + trim(e)};
 }
 
 std::string service_display(const UnitState& s) {
@@ -125,6 +146,7 @@ bool systemd_running() {
 }
 
 int run_captured(const std::vector<std::string>& argv, std::string* out, std::string* err) {
+  if (argv.empty() || !in_path(argv[0])) return -1;
   int out_pipe[2], err_pipe[2];
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) return -1;
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) {
@@ -162,6 +184,7 @@ int run_captured(const std::vector<std::string>& argv, std::string* out, std::st
 }
 
 int run_inherited(const std::vector<std::string>& argv) {
+  if (argv.empty() || !in_path(argv[0])) return -1;
   std::cout << std::flush;
   pid_t pid = ::fork();
   if (pid == 0) {
@@ -200,8 +223,8 @@ Status system_status(const std::vector<ServiceDefinition>& services, const std::
   };
   std::vector<Row> rows;
   for (const auto& s : services) {
-    Row r{&s, unit_state(s.service), {}};
-    for (const auto& socket : s.sockets) r.sockets.push_back(unit_state(socket));
+    Row r{&s, EDGE_TRY(unit_state(s.service)), {}};
+    for (const auto& socket : s.sockets) r.sockets.push_back(EDGE_TRY(unit_state(socket)));
     // A running service with a dead socket cannot be reached.
     if (r.state.state == State::Active)
       for (const auto& so : r.sockets)
@@ -248,7 +271,9 @@ Status system_logs(const std::vector<ServiceDefinition>& services,
   } else {
     argv.insert(argv.end(), journalctl_args.begin(), journalctl_args.end());
   }
-  if (run_inherited(argv) < 0) return internal("Failed to spawn new process for getting logs");
+  if (run_inherited(argv) < 0)
+    return internal("Failed to spawn new process for getting logs: " + journalctl() +
+                    " was not found");
   return {};
 }
 
@@ -268,7 +293,7 @@ Status system_set_log_level(const std::vector<ServiceDefinition>& services,
           st.error().context("could not write log level service override for " + s.service));
   }
   if (run_captured({systemctl(), "daemon-reload"}, nullptr, nullptr) < 0)
-    return internal("could not run systemctl daemon-reload");
+    return internal("could not run systemctl daemon-reload: " + systemctl() + " was not found");
   out << "Set log level to " << upper << " for all services. Run the `" << program
       << " system restart` command for the changes to take effect.\n";
   return {};

@@ -245,3 +245,47 @@ TEST_CASE("system logs passes journalctl arguments through; set-log-level writes
   REQUIRE(bad.code == 2);
   REQUIRE_THAT(bad.output, Catch::Contains("[possible values: error, warn, info, debug, trace]"));
 }
+
+TEST_CASE("system reprovision asks identityd, then restarts aziot-edged", "[cli]") {
+  FakeSystem sys;
+  std::string sock = sys.dir / "identityd.sock";
+  std::string seen;
+  edge::http::Server identityd(
+      [&](edge::http::Request& req) {
+        seen = req.method + " " + req.target;
+        return edge::http::Response::empty(204);
+      },
+      {});
+  REQUIRE(identityd.listen({edge::uri::Endpoint::Kind::Unix, sock}));
+  std::thread server([&] { identityd.run(); });
+  auto env = sys.env();
+  env["EDGE_CLI_IDENTITYD_SOCKET"] = sock;
+  auto r = run_cli("iotedge", "system reprovision", env);
+  identityd.stop();
+  server.join();
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  REQUIRE(seen == "POST /identities/device/reprovision?api-version=2020-09-01");
+  REQUIRE_THAT(r.output, Catch::StartsWith("Successfully reprovisioned with IoT Hub.\n"));
+  REQUIRE(
+      sys.calls() ==
+      "stop aziot-edged.service\nstart aziot-edged.mgmt.socket\nstart aziot-edged.workload.socket\n"
+      "start aziot-edged.service\n");
+}
+
+TEST_CASE("system commands fail clearly when systemctl is missing or identityd is down", "[cli]") {
+  FakeSystem sys;
+  auto env = sys.env();
+  env["EDGE_CLI_SYSTEMCTL"] = sys.dir / "no-such-systemctl";
+  auto r = run_cli("iotedge", "system status", env);
+  REQUIRE(r.code == 1);
+  REQUIRE_THAT(r.output, Catch::Contains("was not found"));
+  REQUIRE_THAT(r.output, Catch::Contains("Error running system command"));
+
+  env = sys.env();
+  env["EDGE_CLI_IDENTITYD_SOCKET"] = sys.dir / "absent.sock";
+  auto down = run_cli("iotedge", "system reprovision", env);
+  REQUIRE(down.code == 1);
+  REQUIRE_THAT(down.output, Catch::Contains("Failed to reprovision"));
+  REQUIRE(sys.calls().empty());
+}

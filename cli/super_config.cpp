@@ -835,6 +835,47 @@ Result<toml::table> parse_toml(std::string_view text, const std::string& source_
   return parsed;
 }
 
+// Settings that parse but that the services could not act on: certd would fail to issue.
+void warn_unusable_issuance(const AziotConfig& c, const std::string& key_path,
+                            const std::string& cert_id, const IssuanceOptions& o,
+                            std::vector<std::string>& warnings) {
+  if (o.method == IssuanceMethod::LocalCa && !c.local_ca)
+    warnings.push_back(key_path +
+                       " uses method = \"local_ca\" but [cert_issuance.local_ca] is not "
+                       "configured; aziot-certd will not be able to issue this certificate");
+  if (o.method != IssuanceMethod::Est) return;
+  bool has_url =
+      o.url || (c.est && (c.est->urls.contains(cert_id) || c.est->urls.contains("default")));
+  if (!has_url)
+    warnings.push_back(key_path +
+                       " uses method = \"est\" but no EST URL is set (url, or "
+                       "[cert_issuance.est.urls] default); aziot-certd will not be able to issue "
+                       "this certificate");
+  bool has_auth = (o.auth && (o.auth->basic || o.auth->x509)) ||
+                  (c.est && c.est->auth && (c.est->auth->basic || c.est->auth->x509));
+  if (!has_auth)
+    warnings.push_back(
+        key_path +
+        " uses method = \"est\" but no EST authentication is set "
+        "(username/password or an identity certificate, here or in [cert_issuance.est.auth])");
+}
+
+void consistency_warnings(const AziotConfig& c, const std::optional<EdgeCa>& edge_ca,
+                          std::vector<std::string>& warnings) {
+  const Provisioning& p = c.provisioning;
+  if (p.identity.issued) {
+    std::string path = p.source == Provisioning::Source::Dps
+                           ? "provisioning.attestation.identity_cert"
+                           : "provisioning.authentication.identity_cert";
+    warn_unusable_issuance(c, path, "device-id", *p.identity.issued, warnings);
+  }
+  if (c.local_ca && c.local_ca->issued)
+    warn_unusable_issuance(c, "cert_issuance.local_ca.cert", "local-ca", *c.local_ca->issued,
+                           warnings);
+  if (edge_ca && edge_ca->kind == EdgeCa::Kind::Issued)
+    warn_unusable_issuance(c, "edge_ca", "aziot-edged-ca", edge_ca->issued, warnings);
+}
+
 }  // namespace
 
 Table default_agent() {
@@ -906,7 +947,9 @@ Result<EdgeConfig> parse_edge_config(std::string_view text, const std::string& s
                                      ParseOutput& out) {
   auto root = EDGE_TRY(parse_toml(text, source_name));
   Parser p(out);
-  return p.edge(Reader(root));
+  auto config = EDGE_TRY(p.edge(Reader(root)));
+  consistency_warnings(config.aziot, config.edge_ca, out.warnings);
+  return config;
 }
 
 Result<AziotConfig> parse_aziot_config(std::string_view text, const std::string& source_name,
@@ -920,7 +963,9 @@ Result<AziotConfig> parse_aziot_config(std::string_view text, const std::string&
                     "cloud_retries", "aziot_max_requests", "prefer_module_identity_cache",
                     "provisioning", "localid", "aziot_keys", "preloaded_keys", "cert_issuance",
                     "preloaded_certs", "tpm", "endpoints"}));
-  return p.aziot(r);
+  auto config = EDGE_TRY(p.aziot(r));
+  consistency_warnings(config, std::nullopt, out.warnings);
+  return config;
 }
 
 }  // namespace edge::cli

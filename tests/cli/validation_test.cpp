@@ -218,3 +218,16 @@ TEST_CASE("YAML-style `key: value` lines get a hint", "[cli]") {
   require_refused(a, "config.toml:9:");
   REQUIRE_THAT(a.result.output, Catch::Contains("`key: value` is YAML syntax"));
 }
+
+TEST_CASE("issuance settings certd could not act on are warned about", "[cli]") {
+  auto local = apply_config(kProvisioning + "[edge_ca]\nmethod = \"local_ca\"\n");
+  INFO(local.result.output);
+  REQUIRE(local.result.code == 0);
+  REQUIRE_THAT(
+      local.result.output,
+      Catch::Contains(
+          "edge_ca uses method = \"local_ca\" but [cert_issuance.local_ca] is not configured"));
+  auto est = apply_config(kProvisioning + "[edge_ca]\nmethod = \"est\"\n");
+  REQUIRE_THAT(est.result.output, Catch::Contains("no EST URL is set"));
+  REQUIRE_THAT(est.result.output, Catch::Contains("no EST authentication is set"));
+}

@@ -289,3 +289,20 @@ TEST_CASE("system commands fail clearly when systemctl is missing or identityd i
   REQUIRE_THAT(down.output, Catch::Contains("Failed to reprovision"));
   REQUIRE(sys.calls().empty());
 }
+
+TEST_CASE("a real apply refuses files the reading service user cannot read", "[cli]") {
+  if (::geteuid() != 0) return;  // only root can make files other users cannot read
+  FakeSystem sys;
+  run("mkdir -p " + shell_quote(sys.root() + "/var/secrets"));
+  write_file(sys.root() + "/var/secrets/root.pem", "pem", 0600);  // root-only
+  write_file(sys.dir / "config.toml",
+             "trust_bundle_cert = \"file:///var/secrets/root.pem\"\n" + kConfig, 0600);
+  auto r = run_cli("iotedge", "config apply -c " + shell_quote(sys.dir / "config.toml"), sys.env());
+  INFO(r.output);
+  REQUIRE(r.code == 1);
+  REQUIRE_THAT(
+      r.output,
+      Catch::Contains(
+          "file /var/secrets/root.pem (trust_bundle_cert) is not readable by user aziotcs"));
+  REQUIRE_FALSE(file_exists(sys.root() + "/etc/aziot"));
+}

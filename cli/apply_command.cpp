@@ -1,10 +1,12 @@
 #include "cli/apply_command.h"
 
 #include <arpa/inet.h>
+#include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -23,6 +25,7 @@ struct User {
   std::string name;
   uid_t uid = 0;
   gid_t gid = 0;
+  std::vector<gid_t> groups;  // primary and supplementary
 };
 
 std::string upper(std::string s) {
@@ -34,10 +37,19 @@ std::string upper(std::string s) {
 std::optional<User> lookup_user(const std::string& name) {
   if (const char* v = std::getenv(("EDGE_CLI_UID_" + upper(name)).c_str()); v && *v) {
     auto id = static_cast<uid_t>(std::strtoul(v, nullptr, 10));
-    return User{name, id, id};
+    return User{name, id, id, {id}};
   }
-  if (const passwd* pw = ::getpwnam(name.c_str())) return User{name, pw->pw_uid, pw->pw_gid};
-  return std::nullopt;
+  const passwd* pw = ::getpwnam(name.c_str());
+  if (!pw) return std::nullopt;
+  User u{name, pw->pw_uid, pw->pw_gid, {}};
+  int count = 64;
+  u.groups.resize(static_cast<size_t>(count));
+  if (::getgrouplist(name.c_str(), pw->pw_gid, u.groups.data(), &count) < 0) {
+    u.groups.resize(static_cast<size_t>(count));
+    ::getgrouplist(name.c_str(), pw->pw_gid, u.groups.data(), &count);
+  }
+  u.groups.resize(static_cast<size_t>(std::max(count, 0)));
+  return u;
 }
 
 std::string machine_hostname() {
@@ -280,7 +292,7 @@ int run_config_apply(const ApplyOptions& options, std::ostream& out, std::ostrea
         return fail_with(err, std::string("could not query ") + name + " user information");
       err << "Warning: user " << name
           << " does not exist; using the current user's uid in the preview\n";
-      u = User{name, ::getuid(), ::getgid()};
+      u = User{name, ::getuid(), ::getgid(), {::getgid()}};
     }
     users[name] = *u;
   }

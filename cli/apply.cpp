@@ -516,7 +516,18 @@ Result<ServiceConfigs> apply_edge(const EdgeConfig& c, const std::string& hostna
   Table edged_principal;
   edged_principal.set("uid", static_cast<int64_t>(uids.iotedge));
   edged_principal.set("name", "aziot-edge");
+  // Upstream's identityd settings put [[principal]] before [localid].
+  std::optional<Value> localid;
+  auto& entries = m.identityd.entries;
+  for (auto it = entries.begin(); it != entries.end(); ++it) {
+    if (it->key == "localid") {
+      localid = it->value;
+      entries.erase(it);
+      break;
+    }
+  }
   m.identityd.set("principal", Array{Value(edged_principal)});
+  if (localid) m.identityd.set("localid", *localid);
 
   std::vector<std::string> iotedge_certs = {kEdgeCa, "aziot-edged/module/*"};
   std::vector<std::string> iotedge_keys = {kEdgeCa, "iotedge_master_encryption_id"};

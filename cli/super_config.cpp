@@ -378,6 +378,7 @@ class Parser {
     if (r.has("urls")) {
       Reader u = EDGE_TRY(sub(r, "urls", true));
       for (const auto& [k, v] : u.table()) {
+        EDGE_TRY_VOID(check_misplaced(u, "cert_issuance.est.urls", k.str()));
         auto value = EDGE_TRY(url(u, k.str()));
         warn_http(value);
         e.urls[std::string(k.str())] = value;
@@ -550,6 +551,8 @@ class Parser {
     if (auto d = EDGE_TRY(c.opt_string("digest"))) config.set("digest", *d);
     if (const toml::table* auth = EDGE_TRY(c.opt_table("auth"))) {
       Reader ar(*auth, "agent.config.auth");
+      for (const auto& [k, v] : *auth)
+        EDGE_TRY_VOID(check_misplaced(ar, "agent.config.auth", k.str()));
       Table t;
       for (auto k : {"username", "password", "email", "serveraddress"})
         if (auto v = EDGE_TRY(ar.opt_string(k))) t.set(k, *v);
@@ -809,8 +812,10 @@ class Parser {
         if (ct.has("ca_certs")) {
           Reader cc = EDGE_TRY(sub(ct, "ca_certs", true));
           std::map<std::string, std::string> certs;
-          for (const auto& [k, v] : cc.table())
+          for (const auto& [k, v] : cc.table()) {
+            EDGE_TRY_VOID(check_misplaced(cc, "moby_runtime.content_trust.ca_certs", k.str()));
             certs[std::string(k.str())] = EDGE_TRY(file_ref(cc, k.str()));
+          }
           c.content_trust_ca_certs = certs;
         }
       }

@@ -834,9 +834,14 @@ class Parser {
 
 Result<toml::table> parse_toml(std::string_view text, const std::string& source_name) {
   auto parsed = config::parse(text, source_name);
-  if (!parsed && parsed.error().message.find("expected '=', saw ':'") != std::string::npos)
-    return invalid(parsed.error().message +
+  if (parsed) return parsed;
+  const std::string& m = parsed.error().message;
+  if (m.find("expected '=', saw ':'") != std::string::npos)
+    return invalid(m +
                    "\n  hint: TOML sets values with `key = value`; `key: value` is YAML syntax");
+  if (m.find("could not determine value type") != std::string::npos)
+    return invalid(
+        m + "\n  hint: text values must be quoted, e.g. auto_reprovisioning_mode = \"Dynamic\"");
   return parsed;
 }
 

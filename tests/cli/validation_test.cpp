@@ -231,3 +231,10 @@ TEST_CASE("issuance settings certd could not act on are warned about", "[cli]") 
   REQUIRE_THAT(est.result.output, Catch::Contains("no EST URL is set"));
   REQUIRE_THAT(est.result.output, Catch::Contains("no EST authentication is set"));
 }
+
+TEST_CASE("an unquoted text value gets a hint", "[cli]") {
+  // The template shows `auto_reprovisioning_mode = Dynamic`; TOML needs quotes.
+  auto a = apply_config("auto_reprovisioning_mode = Dynamic\n" + kProvisioning);
+  require_refused(a, "config.toml:1:");
+  REQUIRE_THAT(a.result.output, Catch::Contains("text values must be quoted"));
+}

@@ -72,16 +72,28 @@ Json scalar(const YAML::Node& n) {
   return s;
 }
 
-Json to_json(const YAML::Node& n) {
+struct ImportError {
+  std::string message;
+};
+
+[[noreturn]] void fail_import(const std::string& m) { throw ImportError{m}; }
+
+// YAML aliases can make a small file expand into billions of nodes; an old config has a few
+// dozen, so stop well before memory is at risk.
+constexpr size_t kMaxYamlNodes = 100000;
+
+Json to_json(const YAML::Node& n, size_t& budget) {
+  if (budget == 0) fail_import("the document has too many nodes (aliases expand beyond 100000)");
+  --budget;
   switch (n.Type()) {
     case YAML::NodeType::Map: {
       Json o = Json::object();
-      for (const auto& kv : n) o[kv.first.as<std::string>()] = to_json(kv.second);
+      for (const auto& kv : n) o[kv.first.as<std::string>()] = to_json(kv.second, budget);
       return o;
     }
     case YAML::NodeType::Sequence: {
       Json a = Json::array();
-      for (const auto& item : n) a.push_back(to_json(item));
+      for (const auto& item : n) a.push_back(to_json(item, budget));
       return a;
     }
     case YAML::NodeType::Scalar:
@@ -100,12 +112,6 @@ void merge(Json& into, const Json& from) {
     }
   }
 }
-
-struct ImportError {
-  std::string message;
-};
-
-[[noreturn]] void fail_import(const std::string& m) { throw ImportError{m}; }
 
 const Json& need(const Json& obj, const std::string& key, const std::string& path) {
   if (!obj.is_object() || !obj.contains(key) || obj[key].is_null())
@@ -448,15 +454,18 @@ Value network(const Json& n) {
 Result<std::string> import_old_config(const std::string& yaml_text, const std::string& source_name,
                                       const std::string& old_master_key_path) {
   Json doc;
+  size_t budget = kMaxYamlNodes;
   try {
-    doc = to_json(YAML::Load(kOldDefaults));
+    doc = to_json(YAML::Load(kOldDefaults), budget);
     YAML::Node user = YAML::Load(yaml_text);
     if (user.IsDefined() && !user.IsNull()) {
       if (!user.IsMap())
         return invalid("could not parse " + source_name +
                        ": expected a YAML mapping at the top level");
-      merge(doc, to_json(user));
+      merge(doc, to_json(user, budget));
     }
+  } catch (const ImportError& e) {
+    return invalid("could not parse " + source_name + ": " + e.message);
   } catch (const YAML::Exception& e) {
     return invalid("could not parse " + source_name + ": line " + std::to_string(e.mark.line + 1) +
                    ", column " + std::to_string(e.mark.column + 1) + ": " + e.msg);

@@ -173,3 +173,21 @@ TEST_CASE(
                                "[[agent.config.createOptions.HostConfig.PortBindings.\"443/"
                                "tcp\"]]\nHostPort = \"443\"\n"));
 }
+
+TEST_CASE("config import stops on YAML that expands without bound", "[cli]") {
+  TempDir dir;
+  std::string yaml = "a: &a [\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\"]\n";
+  for (char c = 'b'; c <= 'j'; ++c) {
+    std::string prev(1, static_cast<char>(c - 1));
+    yaml += std::string(1, c) + ": &" + c + " [";
+    for (int i = 0; i < 10; ++i) yaml += (i ? ",*" : "*") + prev;
+    yaml += "]\n";
+  }
+  write_file(dir / "config.yaml", yaml, 0600);
+  auto r = run_cli("iotedge", "config import -c " + shell_quote(dir / "config.yaml") + " -o " +
+                                  shell_quote(dir / "config.toml"));
+  INFO(r.output);
+  REQUIRE(r.code == 1);
+  REQUIRE_THAT(r.output, Catch::Contains("too many nodes"));
+  REQUIRE_FALSE(file_exists(dir / "config.toml"));
+}

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <iostream>
+#include <map>
 
 #include "cli/apply_command.h"
 #include "cli/args.h"
@@ -49,8 +50,33 @@ Options:
   -V, --version      Print version
 )";
 
+// One-line usage of each subcommand, printed for -h/--help.
+std::string usage(const std::string& program, const std::string& command) {
+  static const std::map<std::string, std::string> usages = {
+      {"config apply",
+       "config apply [-c|--config-file FILE] [--output-dir DIR]\n\n"
+       "Apply the system configuration (default FILE: /etc/aziot/config.toml).\n"
+       "--output-dir writes the service configs into DIR instead and changes nothing else."},
+      {"config import",
+       "config import [-c|--config-file FILE] [-o|--out-config-file FILE] [-f|--force]\n\n"
+       "Import a pre-1.2 /etc/iotedge/config.yaml into /etc/aziot/config.toml."},
+      {"config mp",
+       "config mp -c|--connection-string CONNECTION_STRING [-o|--out-config-file FILE] "
+       "[-f|--force]\n\nQuick-create a configuration for manual provisioning."},
+      {"system",
+       "system <logs [-- JOURNALCTL ARGS]|restart|stop|status|set-log-level LEVEL|reprovision>"},
+      {"config", "config <apply|import|mp>"},
+  };
+  auto it = usages.find(command);
+  return "Usage: " + program + " " + (it == usages.end() ? command : it->second) + "\n";
+}
+
 int config_command(const std::string& program, Flavor flavor, Args& args) {
   auto sub = args.next_positional();
+  if (args.flag("-h", "--help")) {
+    std::cout << usage(program, sub ? "config " + *sub : "config");
+    return 0;
+  }
   if (!sub) return usage_error(program, "'" + program + " config' requires a subcommand");
   if (*sub == "apply") {
     ApplyOptions o;
@@ -88,6 +114,10 @@ int system_command(const std::string& program, const std::vector<ServiceDefiniti
                    bool iotedge, Args& args) {
   auto passthrough = args.passthrough();
   auto sub = args.next_positional();
+  if (args.flag("-h", "--help")) {
+    std::cout << usage(program, "system");
+    return 0;
+  }
   if (!sub) return usage_error(program, "'" + program + " system' requires a subcommand");
   Status st;
   if (*sub == "logs") {

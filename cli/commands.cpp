@@ -158,11 +158,12 @@ int system_command(const std::string& program, const std::vector<ServiceDefiniti
 int iotedge_main(std::vector<std::string> argv) {
   Args args(std::move(argv));
   args.option("-H", "--host");  // management URI: used by module commands, not by these
-  if (args.flag("-V", "--version")) {
+  const std::string first = args.empty() ? "" : args.remaining().front();
+  if (first == "-V" || first == "--version") {
     std::cout << "iotedge " << EDGE_VERSION << "\n";
     return 0;
   }
-  if (args.empty() || args.flag("-h", "--help")) {
+  if (args.empty() || first == "-h" || first == "--help") {
     std::cout << kIotedgeHelp;
     return args.empty() ? 2 : 0;
   }
@@ -181,11 +182,12 @@ int iotedge_main(std::vector<std::string> argv) {
 
 int aziotctl_main(std::vector<std::string> argv) {
   Args args(std::move(argv));
-  if (args.flag("-V", "--version")) {
+  const std::string first = args.empty() ? "" : args.remaining().front();
+  if (first == "-V" || first == "--version") {
     std::cout << "aziotctl " << EDGE_VERSION << "\n";
     return 0;
   }
-  if (args.empty() || args.flag("-h", "--help")) {
+  if (args.empty() || first == "-h" || first == "--help") {
     std::cout << "Usage: aziotctl <COMMAND>\n\nCommands:\n  config  Manage the Identity Service "
                  "configuration\n  system  Manage the Identity Service system services\n";
     return args.empty() ? 2 : 0;

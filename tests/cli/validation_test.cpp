@@ -238,3 +238,14 @@ TEST_CASE("an unquoted text value gets a hint", "[cli]") {
   require_refused(a, "config.toml:1:");
   REQUIRE_THAT(a.result.output, Catch::Contains("text values must be quoted"));
 }
+
+TEST_CASE("--help describes the subcommand asked about", "[cli]") {
+  auto apply_help = run_cli("iotedge", "config apply --help");
+  REQUIRE(apply_help.code == 0);
+  REQUIRE_THAT(
+      apply_help.output,
+      Catch::StartsWith("Usage: iotedge config apply [-c|--config-file FILE] [--output-dir DIR]"));
+  REQUIRE_THAT(run_cli("aziotctl", "system -h").output,
+               Catch::StartsWith("Usage: aziotctl system <"));
+  REQUIRE_THAT(run_cli("iotedge", "--help").output, Catch::Contains("Commands:"));
+}

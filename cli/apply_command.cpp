@@ -200,11 +200,16 @@ Status write_owned(const std::string& path, const std::string& content, const Us
   return {};
 }
 
-Status ensure_owned_dir(const std::string& path, const User& owner, mode_t mode, bool chown_files) {
+// Creates a directory owned by `owner` with `mode`. An existing directory is left alone unless
+// `enforce` (upstream resets the secrets directory's owner and mode on every apply).
+Status ensure_owned_dir(const std::string& path, const User& owner, mode_t mode, bool chown_files,
+                        bool enforce) {
   struct stat st {};
   bool existed = ::stat(path.c_str(), &st) == 0;
-  if (existed) return {};
+  if (existed && !enforce) return {};
   EDGE_TRY_VOID(fs::ensure_dir(path, mode));
+  if (::chmod(path.c_str(), mode) != 0)
+    return internal("could not set permissions on " + path + " directory");
   if (chown_files && ::chown(path.c_str(), owner.uid, owner.gid) != 0)
     return internal("could not set ownership on " + path + " directory");
   return {};
@@ -347,7 +352,7 @@ int run_config_apply(const ApplyOptions& options, std::ostream& out, std::ostrea
     }
     for (const auto& f : files) {
       std::string dir = f.path.substr(0, f.path.find_last_of('/'));
-      if (auto st = ensure_owned_dir(dir, *f.owner, 0700, chown_files); !st)
+      if (auto st = ensure_owned_dir(dir, *f.owner, 0700, chown_files, false); !st)
         return fail_with(err, st.error().message);
     }
     if (!secrets.empty()) {

@@ -357,7 +357,7 @@ int run_config_apply(const ApplyOptions& options, std::ostream& out, std::ostrea
     }
     if (!secrets.empty()) {
       if (auto st = ensure_owned_dir(root + "/var/secrets/aziot/keyd", users["aziotks"], 0700,
-                                     chown_files);
+                                     chown_files, true);
           !st)
         return fail_with(err, st.error().message);
     }

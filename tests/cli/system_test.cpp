@@ -76,6 +76,9 @@ TEST_CASE("config apply writes /etc/aziot/*/config.d/00-super.toml and secrets, 
   sys.systemd_booted();
   run("mkdir -p " + shell_quote(sys.root() + "/etc/aziot"));
   write_file(sys.root() + "/etc/aziot/config.toml", kConfig, 0600);
+  // A secrets directory left too open is tightened again.
+  run("mkdir -p " + shell_quote(sys.root() + "/var/secrets/aziot/keyd") + " && chmod 0755 " +
+      shell_quote(sys.root() + "/var/secrets/aziot/keyd"));
   auto r = run_cli("iotedge", "config apply", sys.env());
   INFO(r.output);
   REQUIRE(r.code == 0);

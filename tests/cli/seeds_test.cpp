@@ -148,3 +148,42 @@ TEST_CASE("every key of the super-config template is understood", "[cli]") {
     REQUIRE(tpmd["hierarchy_authorization"]["owner"].value_or(std::string()) == "world");
   }
 }
+
+TEST_CASE("seed 000: a nested 1.2-preview config.yaml imports and applies", "[cli]") {
+  TempDir dir;
+  write_file(
+      dir / "config.yaml",
+      "provisioning:\n  source: \"manual\"\n  device_connection_string: "
+      "\"HostName=hub.azure-devices.net;DeviceId=child;SharedAccessKey="
+      "YXppb3QtaWRlbnRpdHktc2VydmljZXxhemlvdC1pZGU=\"\n"
+      "certificates:\n  device_ca_cert: \"/certs/iot-edge-device-ca-child-full-chain.cert.pem\"\n"
+      "  device_ca_pk: \"/private/iot-edge-device-ca-child.key.pem\"\n"
+      "  trusted_ca_certs: \"/certs/azure-iot-test-only.root.ca.cert.pem\"\n"
+      "hostname: \"child.local\"\nparent_hostname: \"10.0.0.4\"\n"
+      "agent:\n  name: \"edgeAgent\"\n  type: \"docker\"\n  env: {}\n  config:\n"
+      "    image: \"10.0.0.4:443/azureiotedge-agent:1.2.0-rc1\"\n    auth: {}\n",
+      0600);
+  auto env = fixture_env();
+  env["EDGE_CLI_ROOT"] = dir.path();
+  auto imported = run_cli("iotedge",
+                          "config import -c " + shell_quote(dir / "config.yaml") + " -o " +
+                              shell_quote(dir / "config.toml"),
+                          env);
+  INFO(imported.output);
+  REQUIRE(imported.code == 0);
+  std::string text = read_file(dir / "config.toml");
+  REQUIRE_THAT(text,
+               Catch::StartsWith(
+                   "trust_bundle_cert = \"file:///certs/azure-iot-test-only.root.ca.cert.pem\"\n"
+                   "auto_reprovisioning_mode = \"OnErrorOnly\"\nhostname = \"child.local\"\n"
+                   "parent_hostname = \"10.0.0.4\"\n"));
+  REQUIRE_THAT(
+      text,
+      Catch::Contains(
+          "[edge_ca]\ncert = \"file:///certs/iot-edge-device-ca-child-full-chain.cert.pem\"\n"));
+
+  auto identityd = applied(text, "identityd.toml");
+  REQUIRE(identityd["provisioning"]["local_gateway_hostname"].value_or(std::string()) ==
+          "10.0.0.4");
+  REQUIRE(identityd["hostname"].value_or(std::string()) == "child.local");
+}

@@ -249,136 +249,143 @@ bool is_rfc1035_valid(const std::string& hostname) {
   }
 }
 
-int run_config_apply(const ApplyOptions& options, std::ostream& out, std::ostream& err) {
-  const bool preview = options.output_dir.has_value();
-  const bool iotedge = options.flavor == Flavor::Iotedge;
-  const std::string root = preview ? "" : root_prefix();
-  const bool is_root = ::geteuid() == 0;
-  if (!preview && !is_root && root.empty())
-    return fail_with(err, "this command must be run as root");
+namespace {
 
+// The parsed super-config with its hostname settled and its references checked.
+struct Validated {
+  std::optional<EdgeConfig> edge;    // iotedge
+  std::optional<AziotConfig> aziot;  // aziotctl
+  std::string hostname;
+  const AziotConfig& common() const { return edge ? edge->aziot : *aziot; }
+};
+
+Result<Validated> load_and_validate(const ApplyOptions& options, const std::string& root,
+                                    std::ostream& err) {
+  const bool preview = options.output_dir.has_value();
   std::string config_file =
       options.config_file.empty() ? root + "/etc/aziot/config.toml" : options.config_file;
   auto text = fs::read_file(config_file, config::kMaxConfigFileSize);
   if (!text)
-    return fail_with(err,
-                     "could not read config file " + config_file + ": " + text.error().message);
+    return invalid("could not read config file " + config_file + ": " + text.error().message);
 
   ParseOutput parsed;
-  std::optional<EdgeConfig> edge;
-  std::optional<AziotConfig> aziot;
-  if (iotedge) {
+  Validated v;
+  Status st;
+  if (options.flavor == Flavor::Iotedge) {
     auto c = parse_edge_config(*text, config_file, parsed);
-    for (const auto& w : parsed.warnings)
-      err << (w.starts_with("Warning") ? "" : "Warning: ") << w << "\n";
-    if (!c) return fail_with(err, c.error().message);
-    edge = std::move(*c);
+    if (c)
+      v.edge = std::move(*c);
+    else
+      st = std::unexpected(c.error());
   } else {
     auto c = parse_aziot_config(*text, config_file, parsed);
-    for (const auto& w : parsed.warnings)
-      err << (w.starts_with("Warning") ? "" : "Warning: ") << w << "\n";
-    if (!c) return fail_with(err, c.error().message);
-    aziot = std::move(*c);
+    if (c)
+      v.aziot = std::move(*c);
+    else
+      st = std::unexpected(c.error());
   }
-  const AziotConfig& common = iotedge ? edge->aziot : *aziot;
-  std::string hostname = common.hostname ? *common.hostname : machine_hostname();
-  if (auto st = check_hostnames(common, hostname, err); !st)
-    return fail_with(err, st.error().message);
-  if (auto st = check_files(parsed, preview, root, err); !st)
-    return fail_with(err, st.error().message);
+  for (const auto& w : parsed.warnings)
+    err << (w.starts_with("Warning") ? "" : "Warning: ") << w << "\n";
+  EDGE_TRY_VOID(st);
+  v.hostname = v.common().hostname ? *v.common().hostname : machine_hostname();
+  EDGE_TRY_VOID(check_hostnames(v.common(), v.hostname, err));
+  EDGE_TRY_VOID(check_files(parsed, preview, root, err));
+  return v;
+}
 
-  // Service users: owners of the files and uids of the [[principal]] entries.
-  std::map<std::string, User> users;
-  for (const char* name : {"aziotks", "aziotcs", "aziotid", "aziottpm", "iotedge"}) {
-    if (!iotedge && std::string(name) == "iotedge") continue;
+using Users = std::map<std::string, User>;
+
+// Owners of the files and uids of the [[principal]] entries. A preview on a machine without
+// the packages' users falls back to the current user.
+Result<Users> service_users(bool iotedge, bool preview, std::ostream& err) {
+  Users users;
+  for (std::string name : {"aziotks", "aziotcs", "aziotid", "aziottpm", "iotedge"}) {
+    if (!iotedge && name == "iotedge") continue;
     auto u = lookup_user(name);
     if (!u) {
-      if (!preview)
-        return fail_with(err, std::string("could not query ") + name + " user information");
+      if (!preview) return invalid("could not query " + name + " user information");
       err << "Warning: user " << name
           << " does not exist; using the current user's uid in the preview\n";
       u = User{name, ::getuid(), ::getgid(), {::getgid()}};
     }
     users[name] = *u;
   }
-  PrincipalUids uids{users["aziotcs"].uid, users["aziotid"].uid,
-                     iotedge ? users["iotedge"].uid : 0};
+  return users;
+}
 
-  auto generated =
-      iotedge ? apply_edge(*edge, hostname, uids, root) : apply_aziot(*aziot, hostname, uids);
-  if (!generated) return fail_with(err, generated.error().message);
+struct WritePlan {
+  std::vector<OutputFile> secrets;  // written first
+  std::vector<OutputFile> configs;
+};
 
-  const std::string head = header(options.flavor);
-  const bool chown_files = !preview && is_root;
-  std::vector<OutputFile> files;
-  std::vector<OutputFile> secrets;
-  if (preview) {
-    const std::string& dir = *options.output_dir;
-    files = {{dir + "/keyd.toml", head + to_toml(generated->keyd), &users["aziotks"]},
-             {dir + "/certd.toml", head + to_toml(generated->certd), &users["aziotcs"]},
-             {dir + "/identityd.toml", head + to_toml(generated->identityd), &users["aziotid"]},
-             {dir + "/tpmd.toml", head + to_toml(generated->tpmd), &users["aziottpm"]}};
-    if (generated->edged)
-      files.push_back({dir + "/edged.toml", head + to_toml(*generated->edged), &users["iotedge"]});
-    if (generated->device_id_key)
-      secrets.push_back({dir + "/device-id", *generated->device_id_key, &users["aziotks"]});
-    if (generated->master_encryption_key)
-      secrets.push_back(
-          {dir + "/master-encryption-key", *generated->master_encryption_key, &users["aziotks"]});
-    if (auto st = fs::ensure_dir(dir, 0755); !st) return fail_with(err, st.error().message);
-  } else {
-    if (iotedge) {
-      if (auto st = check_hostname_change(root, hostname, edge->moby_uri, out, err); !st)
-        return fail_with(err, st.error().message);
-    }
-    auto svc = [&](const char* name) {
-      return root + "/etc/aziot/" + name + "/config.d/00-super.toml";
-    };
-    files = {{svc("keyd"), head + to_toml(generated->keyd), &users["aziotks"]},
-             {svc("certd"), head + to_toml(generated->certd), &users["aziotcs"]},
-             {svc("identityd"), head + to_toml(generated->identityd), &users["aziotid"]},
-             {svc("tpmd"), head + to_toml(generated->tpmd), &users["aziottpm"]}};
-    if (generated->edged)
-      files.push_back({svc("edged"), head + to_toml(*generated->edged), &users["iotedge"]});
-    if (generated->device_id_key) {
-      out << "Note: Symmetric key will be written to " << kDeviceIdKeyPath << "\n";
-      secrets.push_back({root + kDeviceIdKeyPath, *generated->device_id_key, &users["aziotks"]});
-    }
-    if (generated->master_encryption_key) {
-      out << "Note: Imported master encryption key will be written to " << kImportedMasterKeyPath
-          << "\n";
-      secrets.push_back(
-          {root + kImportedMasterKeyPath, *generated->master_encryption_key, &users["aziotks"]});
-    }
-    for (const auto& f : files) {
-      std::string dir = f.path.substr(0, f.path.find_last_of('/'));
-      if (auto st = ensure_owned_dir(dir, *f.owner, 0700, chown_files, false); !st)
-        return fail_with(err, st.error().message);
-    }
-    if (!secrets.empty()) {
-      if (auto st = ensure_owned_dir(root + "/var/secrets/aziot/keyd", users["aziotks"], 0700,
-                                     chown_files, true);
-          !st)
-        return fail_with(err, st.error().message);
-    }
-  }
+// `config_path(service)` and `secret_path(name)` say where each file goes.
+template <class ConfigPath, class SecretPath>
+WritePlan plan_files(const ServiceConfigs& generated, Flavor flavor, Users& users,
+                     ConfigPath config_path, SecretPath secret_path) {
+  const std::string head = header(flavor);
+  WritePlan plan;
+  plan.configs = {
+      {config_path("keyd"), head + to_toml(generated.keyd), &users["aziotks"]},
+      {config_path("certd"), head + to_toml(generated.certd), &users["aziotcs"]},
+      {config_path("identityd"), head + to_toml(generated.identityd), &users["aziotid"]},
+      {config_path("tpmd"), head + to_toml(generated.tpmd), &users["aziottpm"]}};
+  if (generated.edged)
+    plan.configs.push_back(
+        {config_path("edged"), head + to_toml(*generated.edged), &users["iotedge"]});
+  if (generated.device_id_key)
+    plan.secrets.push_back({secret_path("device-id"), *generated.device_id_key, &users["aziotks"]});
+  if (generated.master_encryption_key)
+    plan.secrets.push_back({secret_path("master-encryption-key"), *generated.master_encryption_key,
+                            &users["aziotks"]});
+  return plan;
+}
+
+Status write_plan(const WritePlan& plan, bool chown_files) {
   // Secrets first: a config that names /var/secrets/... must never appear before its file.
-  for (const auto& f : secrets)
-    if (auto st = write_owned(f.path, f.content, *f.owner, chown_files); !st)
-      return fail_with(err, st.error().message);
-  for (const auto& f : files)
-    if (auto st = write_owned(f.path, f.content, *f.owner, chown_files); !st)
-      return fail_with(err, st.error().message);
+  for (const auto& f : plan.secrets)
+    EDGE_TRY_VOID(write_owned(f.path, f.content, *f.owner, chown_files));
+  for (const auto& f : plan.configs)
+    EDGE_TRY_VOID(write_owned(f.path, f.content, *f.owner, chown_files));
+  return {};
+}
 
-  if (preview) {
-    out << "Configuration preview written to " << *options.output_dir
-        << " (nothing else was changed)\n";
-    return 0;
-  }
-  out << (iotedge ? "Azure IoT Edge has been configured successfully!\n"
-                  : "Azure IoT Identity Service has been configured successfully!\n");
-  out << "\n";
-  auto services = iotedge ? iotedge_services() : identity_services();
+Status write_preview(const ServiceConfigs& generated, Flavor flavor, Users& users,
+                     const std::string& dir) {
+  auto plan = plan_files(
+      generated, flavor, users,
+      [&](const std::string& service) { return dir + "/" + service + ".toml"; },
+      [&](const std::string& name) { return dir + "/" + name; });
+  EDGE_TRY_VOID(fs::ensure_dir(dir, 0755));
+  return write_plan(plan, false);
+}
+
+Status write_system(const ServiceConfigs& generated, Flavor flavor, Users& users,
+                    const std::string& root, std::ostream& out) {
+  const bool chown_files = ::geteuid() == 0;
+  auto plan = plan_files(
+      generated, flavor, users,
+      [&](const std::string& service) {
+        return root + "/etc/aziot/" + service + "/config.d/00-super.toml";
+      },
+      [&](const std::string& name) {
+        return root + (name == "device-id" ? kDeviceIdKeyPath : kImportedMasterKeyPath);
+      });
+  if (generated.device_id_key)
+    out << "Note: Symmetric key will be written to " << kDeviceIdKeyPath << "\n";
+  if (generated.master_encryption_key)
+    out << "Note: Imported master encryption key will be written to " << kImportedMasterKeyPath
+        << "\n";
+  for (const auto& f : plan.configs)
+    EDGE_TRY_VOID(ensure_owned_dir(f.path.substr(0, f.path.find_last_of('/')), *f.owner, 0700,
+                                   chown_files, false));
+  if (!plan.secrets.empty())
+    EDGE_TRY_VOID(ensure_owned_dir(root + "/var/secrets/aziot/keyd", users["aziotks"], 0700,
+                                   chown_files, true));
+  return write_plan(plan, chown_files);
+}
+
+int restart_services(Flavor flavor, std::ostream& out, std::ostream& err) {
+  auto services = flavor == Flavor::Iotedge ? iotedge_services() : identity_services();
   if (!systemd_running()) {
     out << "systemd is not running on this machine; restart these services for the configuration "
            "to "
@@ -394,6 +401,41 @@ int run_config_apply(const ApplyOptions& options, std::ostream& out, std::ostrea
   }
   out << "Done.\n";
   return 0;
+}
+
+Status configure(const ApplyOptions& options, std::ostream& out, std::ostream& err) {
+  const bool preview = options.output_dir.has_value();
+  const bool iotedge = options.flavor == Flavor::Iotedge;
+  const std::string root = preview ? "" : root_prefix();
+  if (!preview && ::geteuid() != 0 && root.empty())
+    return invalid("this command must be run as root");
+
+  Validated v = EDGE_TRY(load_and_validate(options, root, err));
+  Users users = EDGE_TRY(service_users(iotedge, preview, err));
+  PrincipalUids uids{users["aziotcs"].uid, users["aziotid"].uid,
+                     iotedge ? users["iotedge"].uid : 0};
+  ServiceConfigs generated = EDGE_TRY(iotedge ? apply_edge(*v.edge, v.hostname, uids, root)
+                                              : apply_aziot(*v.aziot, v.hostname, uids));
+  if (preview) {
+    EDGE_TRY_VOID(write_preview(generated, options.flavor, users, *options.output_dir));
+    out << "Configuration preview written to " << *options.output_dir
+        << " (nothing else was changed)\n";
+    return {};
+  }
+  if (iotedge) EDGE_TRY_VOID(check_hostname_change(root, v.hostname, v.edge->moby_uri, out, err));
+  EDGE_TRY_VOID(write_system(generated, options.flavor, users, root, out));
+  out << (iotedge ? "Azure IoT Edge has been configured successfully!\n"
+                  : "Azure IoT Identity Service has been configured successfully!\n")
+      << "\n";
+  return {};
+}
+
+}  // namespace
+
+int run_config_apply(const ApplyOptions& options, std::ostream& out, std::ostream& err) {
+  if (auto st = configure(options, out, err); !st) return fail_with(err, st.error().message);
+  if (options.output_dir) return 0;
+  return restart_services(options.flavor, out, err);
 }
 
 }  // namespace edge::cli

@@ -10,6 +10,7 @@
 
 namespace edge::cli {
 
+// Upstream's message when the target exists and --force was not given.
 inline std::string already_configured(const std::string& file, const std::string& command,
                                       Flavor flavor) {
   bool edge = flavor == Flavor::Iotedge;
@@ -22,11 +23,13 @@ inline std::string already_configured(const std::string& file, const std::string
          ", run:\n\n    sudo " + tool + " config " + command + " --force\n";
 }
 
+// Prints upstream's "Command failed: ..." line; returns the exit code 1.
 inline int failed(std::ostream& err, const std::string& message) {
   err << "Command failed: " << message << "\n";
   return 1;
 }
 
+// Whether anything (file, directory, link) is at `path`.
 inline bool exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;

@@ -36,8 +36,12 @@ std::string upper(std::string s) {
 // The service user: EDGE_CLI_UID_<NAME> when set (tests), else the passwd entry.
 std::optional<User> lookup_user(const std::string& name) {
   if (const char* v = std::getenv(("EDGE_CLI_UID_" + upper(name)).c_str()); v && *v) {
-    auto id = static_cast<uid_t>(std::strtoul(v, nullptr, 10));
-    return User{name, id, id, {id}};
+    char* end = nullptr;
+    unsigned long id = std::strtoul(v, &end, 10);
+    if (*end == '\0' && id < 0xFFFFFFFFul) {
+      auto uid = static_cast<uid_t>(id);
+      return User{name, uid, uid, {uid}};
+    }
   }
   const passwd* pw = ::getpwnam(name.c_str());
   if (!pw) return std::nullopt;

@@ -1,5 +1,6 @@
-// Internal to the super-config parser: the typed reader shared by super_config.cpp (the
-// identity-service part) and edge_config.cpp (the settings only `iotedge` reads).
+// Internal to the super-config parser: one Parser walks the TOML with typed, located reads.
+// aziot_config.cpp holds the identity-service part, edge_config.cpp the settings only
+// `iotedge` reads; super_config.cpp drives it.
 #pragma once
 #include <algorithm>
 #include <set>
@@ -28,7 +29,7 @@ inline std::string path_of(const Reader& r) {
 
 class Parser {
  public:
-  Parser(ParseOutput& out) : out_(out) {}
+  explicit Parser(ParseOutput& out) : out_(out) {}
 
   // Flags keys a table does not know: a misplaced top-level key is an error (its value would
   // be silently lost), anything else a warning (upstream ignores unknown keys).

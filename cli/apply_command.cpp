@@ -269,8 +269,13 @@ Result<Validated> load_and_validate(const ApplyOptions& options, const std::stri
   std::string config_file =
       options.config_file.empty() ? root + "/etc/aziot/config.toml" : options.config_file;
   auto text = fs::read_file(config_file, config::kMaxConfigFileSize);
-  if (!text)
-    return invalid("could not read config file " + config_file + ": " + text.error().message);
+  if (!text) {
+    // fs::read_file names the path itself; keep only its reason.
+    std::string reason = text.error().message;
+    if (auto pos = reason.find(config_file + ": "); pos != std::string::npos)
+      reason = reason.substr(pos + config_file.size() + 2);
+    return invalid("could not read config file " + config_file + ": " + reason);
+  }
 
   ParseOutput parsed;
   Validated v;

@@ -219,33 +219,40 @@ Result<Json> Client::stats(const std::string& id) {
   return r.json();
 }
 
-Status Client::logs(const std::string& id, const LogOptions& o,
-                    const std::function<bool(const LogFrame&)>& on_frame) {
-  auto info = EDGE_TRY(inspect_container(id));
-  bool tty = info.contains("Config") && info["Config"].value("Tty", false);
+Status Client::logs_raw(const std::string& id, const LogOptions& o,
+                        const std::function<bool(std::string_view)>& on_data) {
   std::string target = std::string(kApi) + "/containers/" + q(id) + "/logs?stdout=1&stderr=1";
   target += std::string("&follow=") + (o.follow ? "1" : "0");
   target += std::string("&timestamps=") + (o.timestamps ? "1" : "0");
   target += "&tail=" + q(o.tail);
   if (o.since) target += "&since=" + std::to_string(*o.since);
   if (o.until) target += "&until=" + std::to_string(*o.until);
-  LogDemuxer demux(tty);
-  bool keep_going = true, malformed = false;
+  bool keep_going = true;
   edge::http::UnixClient c(socket_path_);
   auto r = c.stream("GET", target, "", "", {},
-                    [&](std::string_view piece) {
-                      if (!demux.feed(piece, [&](const LogFrame& f) {
-                            if (keep_going) keep_going = on_frame(f);
-                          }))
-                        malformed = true;
-                      return keep_going && !malformed;
-                    },
+                    [&](std::string_view piece) { return keep_going = on_data(piece); },
                     o.follow ? std::chrono::hours(24 * 365) : std::chrono::minutes(1));
   if (!r) {
     if (!keep_going) return {};
     return fail(ErrorKind::Unavailable, "could not read logs of " + id + ": " + r.error().message);
   }
   if (r->status != 200) return fail(engine_error(*r, "could not read logs of " + id));
+  return {};
+}
+
+Status Client::logs(const std::string& id, const LogOptions& o,
+                    const std::function<bool(const LogFrame&)>& on_frame) {
+  auto info = EDGE_TRY(inspect_container(id));
+  bool tty = info.contains("Config") && info["Config"].value("Tty", false);
+  LogDemuxer demux(tty);
+  bool keep_going = true, malformed = false;
+  EDGE_TRY_VOID(logs_raw(id, o, [&](std::string_view piece) {
+    if (!demux.feed(piece, [&](const LogFrame& f) {
+          if (keep_going) keep_going = on_frame(f);
+        }))
+      malformed = true;
+    return keep_going && !malformed;
+  }));
   if (malformed) return edge::internal("malformed log stream from the engine");
   return {};
 }

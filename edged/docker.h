@@ -83,6 +83,9 @@ class Client {
   // or on_frame returns false).
   Status logs(const std::string& id, const LogOptions& options,
               const std::function<bool(const LogFrame&)>& on_frame);
+  // The engine's log stream as it comes (multiplexed frames unless the container has a TTY).
+  Status logs_raw(const std::string& id, const LogOptions& options,
+                  const std::function<bool(std::string_view)>& on_data);
 
   Result<Json> inspect_network(const std::string& name);
   Result<std::string> create_network(const Json& body);

@@ -1,0 +1,247 @@
+#include "emulator/front.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <httplib.h>
+
+#include "common/log.h"
+#include "emulator/rest.h"
+
+namespace emulator {
+namespace {
+
+// An httplib stream over an accepted TLS connection, replaying the bytes we already read
+// while deciding where the connection goes.
+class TlsStream : public httplib::Stream {
+ public:
+  TlsStream(SSL* ssl, int fd, std::string prefix) : ssl_(ssl), fd_(fd), prefix_(std::move(prefix)) {}
+  bool wait_readable(int timeout_ms) const {
+    if (pos_ < prefix_.size() || SSL_pending(ssl_) > 0) return true;
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, timeout_ms) > 0;
+  }
+  bool is_readable() const override { return wait_readable(30000); }
+  bool is_writable() const override { return true; }
+  ssize_t read(char* ptr, size_t size) override {
+    if (pos_ < prefix_.size()) {
+      size_t n = std::min(size, prefix_.size() - pos_);
+      std::memcpy(ptr, prefix_.data() + pos_, n);
+      pos_ += n;
+      return static_cast<ssize_t>(n);
+    }
+    if (!is_readable()) return -1;
+    int n = SSL_read(ssl_, ptr, static_cast<int>(std::min<size_t>(size, 1 << 30)));
+    return n > 0 ? n : -1;
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    size_t done = 0;
+    while (done < size) {
+      int n = SSL_write(ssl_, ptr + done, static_cast<int>(std::min<size_t>(size - done, 1 << 30)));
+      if (n <= 0) return -1;
+      done += static_cast<size_t>(n);
+    }
+    return static_cast<ssize_t>(size);
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { address(ip, port, true); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { address(ip, port, false); }
+  socket_t socket() const override { return fd_; }
+
+ private:
+  void address(std::string& ip, int& port, bool peer) const {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if ((peer ? getpeername : getsockname)(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return;
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (ss.ss_family == AF_INET) {
+      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+      port = ntohs(a->sin_port);
+    }
+    ip = buf;
+  }
+  SSL* ssl_;
+  int fd_;
+  std::string prefix_;
+  size_t pos_ = 0;
+};
+
+// httplib's request processing driven over our own TLS connections.
+class RestServer : public httplib::Server {
+ public:
+  void serve(TlsStream& stream, SSL* ssl) {
+    bool closed = false;
+    for (int i = 0; i < 1000 && !closed; ++i) {
+      if (i > 0 && !stream.wait_readable(60000)) break;
+      if (!process_request(stream, false, closed, [ssl](httplib::Request& r) { r.ssl = ssl; })) break;
+    }
+  }
+};
+
+int connect_loopback(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+// Copies bytes both ways between the TLS client and a plain backend until either side closes.
+void pump(SSL* ssl, int client_fd, int backend_fd) {
+  char buf[16384];
+  for (;;) {
+    if (SSL_pending(ssl) <= 0) {
+      pollfd p[2] = {{client_fd, POLLIN, 0}, {backend_fd, POLLIN, 0}};
+      if (::poll(p, 2, 300000) <= 0) return;
+      if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+        ssize_t n = ::read(backend_fd, buf, sizeof buf);
+        if (n <= 0 || SSL_write(ssl, buf, static_cast<int>(n)) <= 0) return;
+      }
+      if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+    }
+    int n = SSL_read(ssl, buf, sizeof buf);
+    if (n <= 0) {
+      int err = SSL_get_error(ssl, n);
+      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) continue;
+      return;
+    }
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = ::write(backend_fd, buf + done, static_cast<size_t>(n - done));
+      if (w <= 0) return;
+      done += w;
+    }
+  }
+}
+
+}  // namespace
+
+struct Front::Impl {
+  Hub& hub;
+  FrontConfig config;
+  SSL_CTX* ctx = nullptr;
+  int listen_fd = -1;
+  std::atomic<bool> stopping{false};
+  std::atomic<int> active{0};
+  std::thread acceptor;
+  RestServer rest;
+
+  Impl(Hub& h, FrontConfig c) : hub(h), config(std::move(c)) {}
+
+  void handle(int fd) {
+    active++;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    timeval tv{30, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    SSL* ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    if (SSL_accept(ssl) == 1) {
+      tv = {0, 0};
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      dispatch(ssl, fd);
+      SSL_shutdown(ssl);
+    }
+    ERR_clear_error();
+    SSL_free(ssl);
+    ::close(fd);
+    active--;
+  }
+
+  void dispatch(SSL* ssl, int fd) {
+    // Read the request head to see where this connection goes.
+    std::string head;
+    char buf[4096];
+    while (head.find("\r\n\r\n") == std::string::npos && head.size() < 64 * 1024) {
+      pollfd p{fd, POLLIN, 0};
+      if (SSL_pending(ssl) <= 0 && ::poll(&p, 1, 30000) <= 0) return;
+      int n = SSL_read(ssl, buf, sizeof buf);
+      if (n <= 0) return;
+      head.append(buf, static_cast<size_t>(n));
+    }
+    size_t sp = head.find(' ');
+    std::string target = sp == std::string::npos ? "" : head.substr(sp + 1, head.find(' ', sp + 1) - sp - 1);
+    if (target.starts_with("/$iothub/websocket") || target.starts_with("/%24iothub/websocket")) {
+      int backend = config.websocket_backend_port ? connect_loopback(config.websocket_backend_port) : -1;
+      if (backend < 0) {
+        static const char kUnavailable[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        SSL_write(ssl, kUnavailable, sizeof kUnavailable - 1);
+        return;
+      }
+      if (::write(backend, head.data(), head.size()) == static_cast<ssize_t>(head.size())) pump(ssl, fd, backend);
+      ::close(backend);
+      return;
+    }
+    TlsStream stream(ssl, fd, std::move(head));
+    rest.serve(stream, ssl);
+  }
+
+  void accept_loop() {
+    while (!stopping) {
+      pollfd p{listen_fd, POLLIN, 0};
+      if (::poll(&p, 1, 200) <= 0) continue;
+      int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) continue;
+      std::thread([this, fd] { handle(fd); }).detach();
+    }
+  }
+};
+
+Front::Front(Hub& hub, FrontConfig config) : impl_(std::make_unique<Impl>(hub, std::move(config))) {}
+Front::~Front() { stop(); }
+
+edge::Status Front::start() {
+  auto& I = *impl_;
+  I.ctx = SSL_CTX_new(TLS_server_method());
+  SSL_CTX_set_min_proto_version(I.ctx, TLS1_2_VERSION);
+  if (SSL_CTX_use_certificate_chain_file(I.ctx, I.config.cert_file.c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(I.ctx, I.config.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+    return edge::internal("cannot load the server certificate or key");
+  // Ask for a client certificate, accept any: DPS and the hub check it against enrollments.
+  SSL_CTX_set_verify(I.ctx, SSL_VERIFY_PEER, [](int, X509_STORE_CTX*) { return 1; });
+  static const unsigned char kSessionContext[] = "iothub-emulator";
+  SSL_CTX_set_session_id_context(I.ctx, kSessionContext, sizeof kSessionContext - 1);
+  install_routes(I.rest, I.hub, RestSettings{I.config.ca_file, I.config.ca_key_file});
+
+  I.listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(I.listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(I.config.port));
+  if (inet_pton(AF_INET, I.config.bind.c_str(), &a.sin_addr) != 1) return edge::invalid("bad bind address " + I.config.bind);
+  if (::bind(I.listen_fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(I.listen_fd, 128) != 0)
+    return edge::fail(edge::ErrorKind::Unavailable,
+                      "cannot listen on " + I.config.bind + ":" + std::to_string(I.config.port) + ": " + std::strerror(errno));
+  I.acceptor = std::thread([&I] { I.accept_loop(); });
+  return {};
+}
+
+void Front::stop() {
+  if (!impl_) return;
+  auto& I = *impl_;
+  I.stopping = true;
+  if (I.acceptor.joinable()) I.acceptor.join();
+  if (I.listen_fd >= 0) ::close(I.listen_fd);
+  I.listen_fd = -1;
+  // Connection threads are detached; give them a moment, they die with the process anyway.
+  for (int i = 0; i < 20 && I.active > 0; ++i) ::usleep(50000);
+  if (I.active == 0 && I.ctx) {
+    SSL_CTX_free(I.ctx);
+    I.ctx = nullptr;
+  }
+}
+
+}  // namespace emulator

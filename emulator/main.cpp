@@ -14,9 +14,10 @@ namespace {
 const char kUsage[] =
     "usage: iothub-emulator --state-dir DIR [--hostname NAME] [--bind ADDR]\n"
     "                       [--mqtt-port 8883] [--https-port 443] [--id-scope SCOPE]\n"
-    "                       [--mosquitto PATH] [--plugin PATH] [--no-websockets]\n"
+    "                       [--mosquitto PATH] [--plugin PATH] [--no-websockets] [--init-only]\n"
     "Serves MQTT (TLS) on --mqtt-port and HTTPS (REST, DPS, admin, MQTT over websockets) on\n"
-    "--https-port at ADDR. The CA to trust is DIR/ca.pem; DIR/info.json appears when ready.\n";
+    "--https-port at ADDR. The CA to trust is DIR/ca.pem; DIR/info.json appears when ready.\n"
+    "--init-only prepares DIR (CA, certificates, configuration) and exits.\n";
 
 std::string self_dir() {
   std::error_code ec;
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
   emulator::LaunchOptions options;
   std::string mosquitto = "/usr/sbin/mosquitto";
   options.plugin_path = self_dir() + "/iothub_emulator_plugin.so";
+  bool init_only = false;
   std::vector<std::string> args(argv + 1, argv + argc);
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
     else if (a == "--mosquitto") mosquitto = value();
     else if (a == "--plugin") options.plugin_path = value();
     else if (a == "--no-websockets") options.websockets = false;
+    else if (a == "--init-only") init_only = true;
     else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -70,6 +73,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "iothub-emulator: %s\n", st.error().message.c_str());
     return 1;
   }
+  if (init_only) return 0;
   std::string conf = options.settings.mosquitto_conf();
   std::fprintf(stderr, "iothub-emulator: hub %s, MQTT %s:%d, HTTPS %s:%d, CA %s\n", options.settings.hostname.c_str(),
                options.settings.bind.c_str(), options.settings.mqtt_port, options.settings.bind.c_str(),

@@ -55,6 +55,11 @@ std::string new_etag() {
   return edge::base64::encode(std::to_string(n));
 }
 
+bool etag_matches(std::string if_match, const std::string& etag) {
+  if (if_match.size() >= 2 && if_match.front() == '"' && if_match.back() == '"') if_match = if_match.substr(1, if_match.size() - 2);
+  return if_match.empty() || if_match == "*" || if_match == etag;
+}
+
 std::string client_id_of(const std::string& dev, const std::string& mod) {
   return mod.empty() ? dev : dev + "/" + mod;
 }
@@ -207,8 +212,7 @@ edge::Result<Json> Hub::put_device_locked(const std::string& id, const Json& bod
   Json* existing = device_entry(id);
   if (existing && if_match.empty())
     return edge::fail(hub_error(ErrorKind::Conflict, "DeviceAlreadyExists", "A device with ID '" + id + "' is already registered."));
-  if (existing && if_match != "*" && if_match != "\"" + (*existing)["device"]["etag"].get<std::string>() + "\"" &&
-      if_match != (*existing)["device"]["etag"].get<std::string>())
+  if (existing && !etag_matches(if_match, (*existing)["device"]["etag"]))
     return edge::fail(hub_error(ErrorKind::Conflict, "PreconditionFailed", "etag mismatch"));
   Json auth = EDGE_TRY(authentication_from(body));
   bool edge_device = body.value("capabilities", Json::object()).value("iotEdge", false);
@@ -270,10 +274,6 @@ Json Hub::list_devices() const {
   for (auto it = state_["devices"].begin(); it != state_["devices"].end(); ++it)
     out.push_back(*get_device_view_locked(it.key()));
   return out;
-}
-
-static bool etag_matches(const std::string& if_match, const std::string& etag) {
-  return if_match.empty() || if_match == "*" || if_match == etag || if_match == "\"" + etag + "\"";
 }
 
 edge::Status Hub::delete_device(const std::string& id, const std::string& if_match) {

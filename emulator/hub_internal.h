@@ -11,6 +11,8 @@ std::string now_iso();
 std::string new_key();            // base64 of 32 random bytes
 std::string new_generation_id();  // 18 decimal digits, like IoT Hub's
 std::string new_etag();
+// If-Match semantics: empty or * (quoted or not) match anything.
+bool etag_matches(std::string if_match, const std::string& etag);
 std::string client_id_of(const std::string& dev, const std::string& mod);
 Json new_twin_state();
 // RFC 7396 merge: null removes a key; objects merge recursively; everything else replaces.

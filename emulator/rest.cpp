@@ -100,7 +100,7 @@ void route_registry(httplib::Server& s, Hub& hub) {
     auto r = hub.get_device(req.matches[1]);
     if (ok_or_send(res, r)) send_json(res, 200, *r);
   });
-  s.Get("/devices", [&](const Request& req, Response& res) {
+  s.Get(R"(/devices/?)", [&](const Request& req, Response& res) {
     if (!ok_or_send(res, authorize(hub, req))) return;
     send_json(res, 200, hub.list_devices());
   });

@@ -40,6 +40,7 @@ edge::Result<SasToken> parse_sas(std::string_view text) {
     if (name == "sr") {
       t.sr_raw = std::string(value);
       t.resource = normalize_resource(*decoded);
+      t.sr_decoded = *decoded;
       have_sr = true;
     } else if (name == "sig") {
       t.sig = *decoded;
@@ -72,10 +73,17 @@ edge::Status verify_sas(const SasToken& token, std::string_view resource,
   if (token.resource != normalize_resource(resource))
     return edge::fail(edge::ErrorKind::Unauthorized, "SAS audience does not match the identity");
   if (token.expiry <= now) return edge::fail(edge::ErrorKind::Unauthorized, "SAS token expired");
+  // What was signed is sr as the client encoded it. Some HTTP stacks (cpp-httplib 0.11) hand
+  // over header values already percent-decoded, so also try the canonical re-encoding.
+  std::vector<std::string> signed_forms{token.sr_raw};
+  if (std::string canonical = edge::uri::percent_encode(token.sr_decoded); canonical != token.sr_raw)
+    signed_forms.push_back(canonical);
   for (const auto& key : keys_b64) {
     if (key.empty()) continue;
-    std::string expected = sas_signature(key, token.sr_raw, token.se_raw);
-    if (!expected.empty() && edge::crypto::constant_time_equal(expected, token.sig)) return {};
+    for (const auto& sr : signed_forms) {
+      std::string expected = sas_signature(key, sr, token.se_raw);
+      if (!expected.empty() && edge::crypto::constant_time_equal(expected, token.sig)) return {};
+    }
   }
   return edge::fail(edge::ErrorKind::Unauthorized, "SAS signature does not match");
 }

@@ -86,7 +86,7 @@ edge::Result<Json> Hub::update_twin(const std::string& dev, const std::string& m
   if (!body.is_object()) return edge::fail(hub_error(ErrorKind::InvalidParameter, "ArgumentInvalid", "twin body must be an object"));
   Json& t = (*entry)["twin"];
   std::string etag = t["etag"];
-  if (!if_match.empty() && if_match != "*" && if_match != etag && if_match != "\"" + etag + "\"")
+  if (!etag_matches(if_match, etag))
     return edge::fail(hub_error(ErrorKind::Conflict, "PreconditionFailed", "twin etag mismatch"));
   Json props = body.value("properties", Json::object());
   if (!props.is_object()) return edge::fail(hub_error(ErrorKind::InvalidParameter, "ArgumentInvalid", "properties must be an object"));

@@ -37,6 +37,7 @@ class Emulator {
     const bin = emulatorBin();
     const info = path.join(this.stateDir, 'info.json');
     this.log = path.join(this.stateDir, 'emulator.log');
+    fs.rmSync(info, { force: true });  // a previous run's file is not a ready signal
     const out = fs.openSync(this.log, 'a');
     this.child = spawn(bin, ['--state-dir', this.stateDir, '--hostname', this.address, '--bind', this.address,
       ...this.extraArgs], { stdio: ['ignore', out, out] });

@@ -79,8 +79,45 @@ class RestServer : public httplib::Server {
     bool closed = false;
     for (int i = 0; i < 1000 && !closed; ++i) {
       if (i > 0 && !stream.wait_readable(60000)) break;
-      if (!process_request(stream, false, closed, [ssl](httplib::Request& r) { r.ssl = ssl; })) break;
+      if (!process_request(stream, false, closed, [&](httplib::Request& r) {
+            r.ssl = ssl;
+            discard_unexpected_body(stream, r);
+          }))
+        break;
     }
+  }
+
+ private:
+  // The Azure SDKs send "{}" with GET requests. cpp-httplib 0.11 reads bodies only for
+  // POST/PUT/PATCH/DELETE and would parse the leftover bytes as the next request line.
+  static void discard_unexpected_body(TlsStream& stream, const httplib::Request& r) {
+    if (r.method != "GET" && r.method != "HEAD" && r.method != "OPTIONS") return;
+    char buf[4096];
+    auto skip = [&](size_t n) {
+      while (n > 0) {
+        ssize_t got = stream.read(buf, std::min(n, sizeof buf));
+        if (got <= 0) return false;
+        n -= static_cast<size_t>(got);
+      }
+      return true;
+    };
+    auto line = [&]() {
+      std::string l;
+      char c;
+      while (stream.read(&c, 1) == 1 && c != '\n') l.push_back(c);
+      return l;
+    };
+    if (r.get_header_value("Transfer-Encoding") == "chunked") {
+      for (;;) {
+        size_t n = std::strtoul(line().c_str(), nullptr, 16);
+        if (n == 0) {
+          line();  // final CRLF (no trailers from these clients)
+          return;
+        }
+        if (!skip(n + 2)) return;
+      }
+    }
+    if (size_t n = std::strtoul(r.get_header_value("Content-Length").c_str(), nullptr, 10); n > 0) skip(n);
   }
 };
 

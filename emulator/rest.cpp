@@ -264,6 +264,7 @@ void install_routes(httplib::Server& server, Hub& hub, const RestSettings& setti
     send_error(res, edge::Error{edge::ErrorKind::Internal, "ServerError;internal error"});
   });
   server.set_logger([](const Request& req, const Response& res) {
+    if (res.status >= 400) edge::log::info("emulator: " + req.method + " " + req.path + " -> " + std::to_string(res.status) + " " + res.body);
     edge::log::debug("emulator: " + req.method + " " + req.path + " -> " + std::to_string(res.status));
   });
 }

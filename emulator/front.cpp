@@ -12,6 +12,8 @@
 #include <httplib.h>
 
 #include "common/log.h"
+#include "emulator/hub.h"
+#include "emulator/mqtt_connect.h"
 #include "emulator/rest.h"
 
 namespace emulator {
@@ -136,6 +138,15 @@ int connect_loopback(int port) {
   return fd;
 }
 
+bool write_all(int fd, const std::string& data) {
+  for (size_t done = 0; done < data.size();) {
+    ssize_t w = ::write(fd, data.data() + done, data.size() - done);
+    if (w <= 0) return false;
+    done += static_cast<size_t>(w);
+  }
+  return true;
+}
+
 // Copies bytes both ways between the TLS client and a plain backend until either side closes.
 void pump(SSL* ssl, int client_fd, int backend_fd) {
   char buf[16384];
@@ -169,7 +180,8 @@ struct Front::Impl {
   Hub& hub;
   FrontConfig config;
   SSL_CTX* ctx = nullptr;
-  int listen_fd = -1;
+  int https_fd = -1;
+  int mqtt_fd = -1;
   std::atomic<bool> stopping{false};
   std::atomic<int> active{0};
   std::thread acceptor;
@@ -177,7 +189,7 @@ struct Front::Impl {
 
   Impl(Hub& h, FrontConfig c) : hub(h), config(std::move(c)) {}
 
-  void handle(int fd) {
+  void handle(int fd, bool mqtt) {
     active++;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -188,7 +200,7 @@ struct Front::Impl {
     if (SSL_accept(ssl) == 1) {
       tv = {0, 0};
       setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      dispatch(ssl, fd);
+      if (mqtt) relay_mqtt(ssl, fd); else dispatch(ssl, fd);
       SSL_shutdown(ssl);
     }
     ERR_clear_error();
@@ -217,7 +229,7 @@ struct Front::Impl {
         SSL_write(ssl, kUnavailable, sizeof kUnavailable - 1);
         return;
       }
-      if (::write(backend, head.data(), head.size()) == static_cast<ssize_t>(head.size())) pump(ssl, fd, backend);
+      if (write_all(backend, head)) pump(ssl, fd, backend);
       ::close(backend);
       return;
     }
@@ -225,14 +237,60 @@ struct Front::Impl {
     rest.serve(stream, ssl);
   }
 
+  // MQTT over TLS: read the CONNECT, attach the client certificate's session, relay the rest.
+  void relay_mqtt(SSL* ssl, int fd) {
+    std::string first;
+    char buf[4096];
+    std::optional<size_t> len = 0;
+    while ((len = mqtt::packet_length(first)) && *len == 0 && first.size() < 256 * 1024) {
+      pollfd p{fd, POLLIN, 0};
+      if (SSL_pending(ssl) <= 0 && ::poll(&p, 1, 30000) <= 0) return;
+      int n = SSL_read(ssl, buf, sizeof buf);
+      if (n <= 0) return;
+      first.append(buf, static_cast<size_t>(n));
+      if ((static_cast<unsigned char>(first[0]) & 0xf0) != 0x10) return;  // the first packet must be CONNECT
+    }
+    if (!len || *len == 0) return;  // not MQTT: close, as the broker would
+    std::string connect = first.substr(0, *len), after = first.substr(*len);
+    if (X509* cert = SSL_get0_peer_certificate(ssl)) {
+      std::string session = hub.register_certificate_session(cert, SSL_get_peer_cert_chain(ssl));
+      if (auto with_password = mqtt::add_password(connect, mqtt::kCertSessionPrefix + session)) connect = *with_password;
+    }
+    int backend = connect_loopback(config.mqtt_backend_port);
+    if (backend < 0) return;
+    if (write_all(backend, connect + after)) pump(ssl, fd, backend);
+    ::close(backend);
+  }
+
   void accept_loop() {
     while (!stopping) {
-      pollfd p{listen_fd, POLLIN, 0};
-      if (::poll(&p, 1, 200) <= 0) continue;
-      int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) continue;
-      std::thread([this, fd] { handle(fd); }).detach();
+      pollfd p[2] = {{https_fd, POLLIN, 0}, {mqtt_fd, POLLIN, 0}};
+      if (::poll(p, mqtt_fd >= 0 ? 2 : 1, 200) <= 0) continue;
+      for (int i = 0; i < 2; ++i) {
+        if (!(p[i].revents & POLLIN)) continue;
+        int fd = ::accept4(p[i].fd, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd >= 0) std::thread([this, fd, i] { handle(fd, i == 1); }).detach();
+      }
     }
+  }
+
+  edge::Result<int> listen_on(int port) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, config.bind.c_str(), &a.sin_addr) != 1) {
+      ::close(fd);
+      return edge::invalid("bad bind address " + config.bind);
+    }
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 128) != 0) {
+      std::string why = std::strerror(errno);
+      ::close(fd);
+      return edge::fail(edge::ErrorKind::Unavailable, "cannot listen on " + config.bind + ":" + std::to_string(port) + ": " + why);
+    }
+    return fd;
   }
 };
 
@@ -252,16 +310,8 @@ edge::Status Front::start() {
   SSL_CTX_set_session_id_context(I.ctx, kSessionContext, sizeof kSessionContext - 1);
   install_routes(I.rest, I.hub, RestSettings{I.config.ca_file, I.config.ca_key_file});
 
-  I.listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int one = 1;
-  setsockopt(I.listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(I.config.port));
-  if (inet_pton(AF_INET, I.config.bind.c_str(), &a.sin_addr) != 1) return edge::invalid("bad bind address " + I.config.bind);
-  if (::bind(I.listen_fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(I.listen_fd, 128) != 0)
-    return edge::fail(edge::ErrorKind::Unavailable,
-                      "cannot listen on " + I.config.bind + ":" + std::to_string(I.config.port) + ": " + std::strerror(errno));
+  I.https_fd = EDGE_TRY(I.listen_on(I.config.port));
+  if (I.config.mqtt_port) I.mqtt_fd = EDGE_TRY(I.listen_on(I.config.mqtt_port));
   I.acceptor = std::thread([&I] { I.accept_loop(); });
   return {};
 }
@@ -271,8 +321,8 @@ void Front::stop() {
   auto& I = *impl_;
   I.stopping = true;
   if (I.acceptor.joinable()) I.acceptor.join();
-  if (I.listen_fd >= 0) ::close(I.listen_fd);
-  I.listen_fd = -1;
+  for (int* fd : {&I.https_fd, &I.mqtt_fd})
+    if (*fd >= 0) ::close(std::exchange(*fd, -1));
   // Connection threads are detached; give them a moment, they die with the process anyway.
   for (int i = 0; i < 20 && I.active > 0; ++i) ::usleep(50000);
   if (I.active == 0 && I.ctx) {

@@ -1,6 +1,8 @@
-// The hub's HTTPS endpoint (443): one TLS listener that serves the REST APIs and hands
-// "/$iothub/websocket" connections to mosquitto's internal websockets listener, as the real
-// hub serves both on one port. Client certificates are requested but optional (DPS X.509).
+// The hub's TLS endpoints. HTTPS (443) serves the REST APIs and hands "/$iothub/websocket"
+// connections to mosquitto's internal websockets listener, as the real hub serves both on one
+// port. MQTT (8883) is relayed to mosquitto's internal plain listener; a client certificate
+// reaches the plugin as a one-time CONNECT password (see mqtt_connect.h). Client certificates
+// are requested on both but optional (SAS clients have none).
 #pragma once
 #include <atomic>
 #include <memory>
@@ -21,6 +23,8 @@ struct FrontConfig {
   std::string ca_file;      // the emulator's CA (served by the admin API)
   std::string ca_key_file;  // lets the admin API issue device certificates
   int websocket_backend_port = 0;  // mosquitto's plain websockets listener on 127.0.0.1; 0 = none
+  int mqtt_port = 0;               // 0 = no MQTT listener
+  int mqtt_backend_port = 0;       // mosquitto's plain MQTT listener on 127.0.0.1
 };
 
 class Front {

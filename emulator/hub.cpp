@@ -10,6 +10,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "emulator/hub_internal.h"
+#include "emulator/mqtt_connect.h"
 #include "emulator/pki.h"
 #include "emulator/sas.h"
 
@@ -434,8 +435,25 @@ edge::Result<Caller> Hub::authenticate_rest(const std::string& authorization) co
   return edge::fail(unauthorized("unknown identity in SAS audience"));
 }
 
+std::string Hub::register_certificate_session(X509* leaf, STACK_OF(X509) * chain) {
+  CertificateSession session;
+  X509_up_ref(leaf);
+  session.leaf.reset(leaf, X509_free);
+  for (int i = 0; chain && i < sk_X509_num(chain); ++i) {
+    X509* c = sk_X509_value(chain, i);
+    X509_up_ref(c);
+    session.chain.emplace_back(c, X509_free);
+  }
+  session.created = now_s();
+  std::string id = edge::crypto::hex(edge::crypto::random_bytes(16).value_or(std::to_string(now_s())));
+  std::lock_guard lock(mu_);
+  std::erase_if(certificate_sessions_, [](const auto& kv) { return kv.second.created < now_s() - 60; });
+  certificate_sessions_[id] = std::move(session);
+  return id;
+}
+
 edge::Status Hub::authenticate_mqtt(const std::string& client_id, const std::string& username,
-                                    const std::string& password, X509* cert) {
+                                    std::string password, X509* cert) {
   // user name: {host}/{dev}[/{mod}]/?api-version=…  (the '?' is optional); client id: dev[/mod]
   size_t q = username.find("/?");
   if (q == std::string::npos) q = username.find("/api-version=");
@@ -450,6 +468,17 @@ edge::Status Hub::authenticate_mqtt(const std::string& client_id, const std::str
     mod = client_id.substr(p + 1);
   }
   std::lock_guard lock(mu_);
+  std::vector<X509*> chain;
+  CertificateSession session;
+  if (password.starts_with(mqtt::kCertSessionPrefix)) {  // the TLS front vouches for a certificate
+    auto it = certificate_sessions_.find(password.substr(std::string_view(mqtt::kCertSessionPrefix).size()));
+    if (it == certificate_sessions_.end()) return edge::fail(unauthorized("unknown certificate session"));
+    session = std::move(it->second);
+    certificate_sessions_.erase(it);
+    cert = session.leaf.get();
+    for (auto& c : session.chain) chain.push_back(c.get());
+    password.clear();
+  }
   const Json* entry = identity_entry(dev, mod);
   if (!entry) return edge::fail(unauthorized("unknown identity " + client_id));
   std::string resource = config_.hostname + "/devices/" + dev + (mod.empty() ? "" : "/modules/" + mod);
@@ -472,7 +501,7 @@ edge::Status Hub::authenticate_mqtt(const std::string& client_id, const std::str
     if (pki::common_name(cert) != dev) return edge::fail(unauthorized("certificate CN does not match the device id"));
     const Json cas = state_.value("caCertificates", Json::object());
     for (auto it = cas.begin(); it != cas.end(); ++it)
-      if (pki::chains_to(cert, {}, it.value().get<std::string>())) return {};
+      if (pki::chains_to(cert, chain, it.value().get<std::string>())) return {};
     return edge::fail(unauthorized("client certificate does not chain to a registered CA"));
   }
   return edge::fail(unauthorized("identity does not use X.509 authentication"));

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -76,7 +77,7 @@ class Hub {
   edge::Result<Caller> authenticate_rest(const std::string& authorization) const;
   // MQTT CONNECT: SAS password, or (no password) the TLS client certificate.
   edge::Status authenticate_mqtt(const std::string& client_id, const std::string& username,
-                                 const std::string& password, X509* cert);
+                                 std::string password, X509* cert);
   std::string service_connection_string() const;
   std::string connection_string(const std::string& dev, const std::string& mod = {}) const;
 
@@ -95,6 +96,9 @@ class Hub {
   void client_disconnected(const std::string& client_id);
   void client_subscribed(const std::string& client_id, const std::string& filter);
   bool may_subscribe(const std::string& client_id, const std::string& filter) const;
+  // The TLS front saw this client certificate; returns a one-time id the CONNECT carries as
+  // password "x509-session:<id>" so authenticate_mqtt can check the certificate.
+  std::string register_certificate_session(X509* leaf, STACK_OF(X509) * chain);
   PublishOutcome on_publish(const std::string& client_id, const std::string& topic,
                             const std::string& payload);
   std::vector<Outbound> take_outbox();
@@ -120,6 +124,11 @@ class Hub {
   struct Connection {
     int count = 0;
     std::set<std::string> subscriptions;  // "methods", "desired"
+  };
+  struct CertificateSession {
+    std::shared_ptr<X509> leaf;
+    std::vector<std::shared_ptr<X509>> chain;
+    int64_t created = 0;
   };
   struct PendingMethod {
     bool done = false;
@@ -159,6 +168,7 @@ class Hub {
   std::vector<Outbound> outbox_;
   std::deque<Json> telemetry_;
   std::map<std::string, PendingMethod> pending_methods_;
+  std::map<std::string, CertificateSession> certificate_sessions_;
   std::condition_variable method_cv_;
   uint64_t rid_seq_ = 0;
 };

@@ -62,6 +62,7 @@ edge::Status prepare_state_dir(LaunchOptions& options) {
   EDGE_TRY_VOID(edge::fs::write_atomic(s.server_cert(), server.cert_pem + ca.cert_pem, 0644));
   if (options.websockets && s.websocket_backend_port == 0) s.websocket_backend_port = free_loopback_port();
   if (!options.websockets) s.websocket_backend_port = 0;
+  if (s.mqtt_backend_port == 0) s.mqtt_backend_port = free_loopback_port();
   EDGE_TRY_VOID(edge::fs::remove_file(s.info_file()));
   EDGE_TRY_VOID(edge::fs::write_atomic(s.settings_file(), to_json(s), 0644));
   EDGE_TRY_VOID(edge::fs::write_atomic(s.mosquitto_conf(), mosquitto_config(options, ::geteuid() == 0), 0644));
@@ -83,9 +84,11 @@ std::string mosquitto_config(const LaunchOptions& options, bool run_as_root) {
   c += "max_packet_size 1048576\n";
   c += "plugin " + options.plugin_path + "\n";
   c += "plugin_opt_config " + s.settings_file() + "\n";
-  c += "\nlistener " + std::to_string(s.mqtt_port) + " " + s.bind + "\n";
-  c += "certfile " + s.server_cert() + "\n";
-  c += "keyfile " + s.server_key() + "\n";
+  // TLS for MQTT (port s.mqtt_port) is terminated by the plugin's front, which relays here:
+  // mosquitto asks for client certificates only if every client must have one (X.509 and SAS
+  // devices share port 8883 on IoT Hub).
+  c += "\n# internal: the TLS front relays MQTT from " + s.bind + ":" + std::to_string(s.mqtt_port) + " to this listener\n";
+  c += "listener " + std::to_string(s.mqtt_backend_port) + " 127.0.0.1\n";
   if (s.websocket_backend_port) {
     c += "\n# internal: the HTTPS front hands /$iothub/websocket connections to this listener\n";
     c += "listener " + std::to_string(s.websocket_backend_port) + " 127.0.0.1\n";

@@ -119,7 +119,8 @@ int start(const std::string& config_path) {
     return MOSQ_ERR_INVAL;
   }
   emulator::FrontConfig fc{settings->bind, settings->https_port, settings->server_cert(), settings->server_key(),
-                           settings->ca_cert(), settings->ca_key(), settings->websocket_backend_port};
+                           settings->ca_cert(), settings->ca_key(), settings->websocket_backend_port,
+                           settings->mqtt_port, settings->mqtt_backend_port};
   g_front = std::make_unique<emulator::Front>(*g_hub, fc);
   if (auto st = g_front->start(); !st) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: %s", st.error().message.c_str());

@@ -7,7 +7,7 @@ namespace emulator {
 std::string to_json(const Settings& s) {
   return nlohmann::json{{"stateDir", s.state_dir}, {"hostname", s.hostname}, {"bind", s.bind},
                         {"mqttPort", s.mqtt_port}, {"httpsPort", s.https_port},
-                        {"websocketBackendPort", s.websocket_backend_port}, {"idScope", s.id_scope}}
+                        {"websocketBackendPort", s.websocket_backend_port}, {"mqttBackendPort", s.mqtt_backend_port}, {"idScope", s.id_scope}}
       .dump(2);
 }
 
@@ -21,6 +21,7 @@ edge::Result<Settings> settings_from_json(const std::string& text) {
   s.mqtt_port = j.value("mqttPort", s.mqtt_port);
   s.https_port = j.value("httpsPort", s.https_port);
   s.websocket_backend_port = j.value("websocketBackendPort", 0);
+  s.mqtt_backend_port = j.value("mqttBackendPort", 0);
   s.id_scope = j.value("idScope", s.id_scope);
   if (s.state_dir.empty()) return edge::invalid("emulator settings lack stateDir");
   return s;

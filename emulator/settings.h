@@ -14,6 +14,7 @@ struct Settings {
   int mqtt_port = 8883;
   int https_port = 443;
   int websocket_backend_port = 0;  // mosquitto's internal plain websockets listener
+  int mqtt_backend_port = 0;       // mosquitto's internal plain MQTT listener
   std::string id_scope = "0ne00000001";
 
   std::string ca_cert() const { return state_dir + "/ca.pem"; }

@@ -17,9 +17,10 @@ function register(emulator, security, payload) {
   return client.register();
 }
 
-async function connectAndUse(ctx, result, key) {
+async function connectAndUse(ctx, result, key, cert) {
   const client = Client.fromConnectionString(
-    `HostName=${result.assignedHub};DeviceId=${result.deviceId};SharedAccessKey=${key}`, Mqtt);
+    `HostName=${result.assignedHub};DeviceId=${result.deviceId};` + (cert ? 'x509=true' : `SharedAccessKey=${key}`), Mqtt);
+  if (cert) await client.setOptions({ cert: cert.certificate, key: cert.privateKey });
   await client.open();
   const twin = await client.getTwin();
   await client.sendEvent(new Message(JSON.stringify({ from: result.deviceId })));
@@ -59,7 +60,7 @@ run('sdk dps', [
     const r = await ctx.emulator.request('GET', '/admin/devices/stranger');
     assert.strictEqual(r.status, 404);
   }],
-  ['X.509, individual enrollment: register with a device certificate', async (ctx) => {
+  ['X.509, individual enrollment: register with a device certificate, then connect with it', async (ctx) => {
     const cert = await ctx.emulator.admin('POST', '/certificates', { commonName: 'x509-dev', selfSigned: true });
     await ctx.emulator.admin('POST', '/enrollments', { registrationId: 'x509-dev', type: 'x509', certificate: cert.certificate });
     const result = await register(ctx.emulator, new X509Security('x509-dev', { cert: cert.certificate, key: cert.privateKey }));
@@ -67,9 +68,13 @@ run('sdk dps', [
     const device = (await ctx.emulator.admin('GET', '/devices/x509-dev')).device;
     assert.strictEqual(device.authentication.type, 'selfSigned');
     assert.strictEqual(device.authentication.x509Thumbprint.primaryThumbprint, cert.thumbprint);
-    ctx.x509 = cert;
+    await connectAndUse(ctx, result, undefined, cert);
+    const other = await ctx.emulator.admin('POST', '/certificates', { commonName: 'x509-dev', selfSigned: true });
+    const client = Client.fromConnectionString(`HostName=${result.assignedHub};DeviceId=x509-dev;x509=true`, Mqtt);
+    await client.setOptions({ cert: other.certificate, key: other.privateKey });
+    await assert.rejects(client.open(), /Not authorized|Unauthorized/i, 'a different certificate with the same CN');
   }],
-  ['X.509, group enrollment: a certificate signed by the group CA registers', async (ctx) => {
+  ['X.509, group enrollment: a certificate signed by the group CA registers and connects', async (ctx) => {
     const ca = await ctx.emulator.admin('POST', '/certificates', { commonName: 'fleet CA', ca: true });
     await ctx.emulator.admin('POST', '/enrollment-groups', { groupId: 'x509-fleet', type: 'x509', certificate: ca.certificate });
     const leaf = await ctx.emulator.admin('POST', '/certificates', {
@@ -77,6 +82,7 @@ run('sdk dps', [
     });
     const result = await register(ctx.emulator, new X509Security('x509-leaf', { cert: leaf.certificate, key: leaf.privateKey }));
     assert.strictEqual(result.deviceId, 'x509-leaf');
+    await connectAndUse(ctx, result, undefined, leaf);
     const other = await ctx.emulator.admin('POST', '/certificates', { commonName: 'x509-rogue', selfSigned: true });
     await assert.rejects(register(ctx.emulator, new X509Security('x509-rogue', { cert: other.certificate, key: other.privateKey })),
       (e) => e.response && e.response.statusCode === 401);

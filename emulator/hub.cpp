@@ -483,9 +483,14 @@ edge::Status Hub::authenticate_mqtt(const std::string& client_id, const std::str
   if (!entry) return edge::fail(unauthorized("unknown identity " + client_id));
   std::string resource = config_.hostname + "/devices/" + dev + (mod.empty() ? "" : "/modules/" + mod);
   if (!password.empty()) return check_keys(*entry, resource, password);
-  // X.509: a self-signed thumbprint, or a certificate chaining to a verified CA whose CN is the id.
   const Json& identity = mod.empty() ? (*entry)["device"] : (*entry)["module"];
   if (!cert) return edge::fail(unauthorized("no SAS token and no client certificate"));
+  return check_certificate_locked(identity, dev, cert, chain);
+}
+
+// X.509: a self-signed thumbprint, or a certificate chaining to a registered CA whose CN is the id.
+edge::Status Hub::check_certificate_locked(const Json& identity, const std::string& dev, X509* cert,
+                                           const std::vector<X509*>& chain) const {
   if (identity.value("status", "enabled") == "disabled") return edge::fail(unauthorized("device is disabled"));
   const Json& auth = identity["authentication"];
   std::string type = auth.value("type", "");
@@ -505,6 +510,27 @@ edge::Status Hub::authenticate_mqtt(const std::string& client_id, const std::str
     return edge::fail(unauthorized("client certificate does not chain to a registered CA"));
   }
   return edge::fail(unauthorized("identity does not use X.509 authentication"));
+}
+
+edge::Result<Caller> Hub::authenticate_rest_certificate(const std::string& dev, X509* cert, STACK_OF(X509) * chain) const {
+  if (!cert) return edge::fail(unauthorized("no SAS token and no client certificate"));
+  std::vector<X509*> intermediates;
+  for (int i = 0; chain && i < sk_X509_num(chain); ++i) intermediates.push_back(sk_X509_value(chain, i));
+  std::lock_guard lock(mu_);
+  const Json* entry = device_entry(dev);
+  if (!entry) return edge::fail(unauthorized("unknown device " + dev));
+  EDGE_TRY_VOID(check_certificate_locked((*entry)["device"], dev, cert, intermediates));
+  return Caller{Caller::Kind::Device, dev, {}};
+}
+
+edge::Result<Json> Hub::put_certificate_authority(const Json& body) {
+  if (!body.is_object() || !body.value("name", Json()).is_string() || !body.value("certificate", Json()).is_string())
+    return edge::invalid("name and certificate (PEM) are required");
+  Json out = {{"name", body["name"]}, {"thumbprint", EDGE_TRY(pki::thumbprint_sha1_of_pem(body["certificate"]))}};
+  std::lock_guard lock(mu_);
+  state_["caCertificates"][body["name"].get<std::string>()] = body["certificate"];
+  save();
+  return out;
 }
 
 std::string Hub::service_connection_string() const {

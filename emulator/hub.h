@@ -78,6 +78,10 @@ class Hub {
   // MQTT CONNECT: SAS password, or (no password) the TLS client certificate.
   edge::Status authenticate_mqtt(const std::string& client_id, const std::string& username,
                                  std::string password, X509* cert);
+  // A REST call without a token, authenticated by the TLS client certificate of device `dev`.
+  edge::Result<Caller> authenticate_rest_certificate(const std::string& dev, X509* cert, STACK_OF(X509) * chain) const;
+  // Registers a verified CA for CA-signed (certificateAuthority) device certificates.
+  edge::Result<Json> put_certificate_authority(const Json& body);
   std::string service_connection_string() const;
   std::string connection_string(const std::string& dev, const std::string& mod = {}) const;
 
@@ -150,6 +154,8 @@ class Hub {
   void set_desired_locked(const std::string& dev, const std::string& mod, Json& entry, const Json& patch,
                           bool replace);
   void push_desired_locked(const std::string& dev, const std::string& mod, const Json& patch, int64_t version);
+  edge::Status check_certificate_locked(const Json& identity, const std::string& dev, X509* cert,
+                                        const std::vector<X509*>& chain) const;
   edge::Status check_keys(const Json& entry, const std::string& resource, const std::string& token) const;
   bool is_online(const std::string& client_id, const char* subscription = nullptr) const;
   void record_telemetry(const std::string& dev, const std::string& mod, const std::string& props,

@@ -74,7 +74,11 @@ edge::Result<Json> body_json(const Request& req) {
 
 // Service policies may do anything; a device token may manage its own modules (as identityd does).
 edge::Result<Caller> authorize(Hub& hub, const Request& req, const std::string& device = {}, bool device_allowed = false) {
-  auto caller = hub.authenticate_rest(req.get_header_value("Authorization"));
+  std::string authorization = req.get_header_value("Authorization");
+  if (authorization.empty() && device_allowed && req.ssl)  // X.509 devices authenticate with their TLS certificate
+    return hub.authenticate_rest_certificate(device, SSL_get0_peer_certificate(const_cast<SSL*>(req.ssl)),
+                                             SSL_get_peer_cert_chain(const_cast<SSL*>(req.ssl)));
+  auto caller = hub.authenticate_rest(authorization);
   if (!caller) return caller;
   if (caller->kind == Caller::Kind::Service) return caller;
   if (device_allowed && caller->kind == Caller::Kind::Device && caller->device_id == device) return caller;
@@ -210,6 +214,7 @@ void route_admin(httplib::Server& s, Hub& hub, const RestSettings& settings) {
   post("/admin/devices", [](Hub& h, const Json& b) { return h.admin_create_device(b); });
   post("/admin/enrollments", [](Hub& h, const Json& b) { return h.put_enrollment(b); });
   post("/admin/enrollment-groups", [](Hub& h, const Json& b) { return h.put_enrollment_group(b); });
+  post("/admin/certificate-authorities", [](Hub& h, const Json& b) { return h.put_certificate_authority(b); });
   s.Post("/admin/certificates", [settings](const Request& req, Response& res) {
     auto body = body_json(req);
     if (!ok_or_send(res, body)) return;

@@ -73,6 +73,14 @@ run('sdk dps', [
     const client = Client.fromConnectionString(`HostName=${result.assignedHub};DeviceId=x509-dev;x509=true`, Mqtt);
     await client.setOptions({ cert: other.certificate, key: other.privateKey });
     await assert.rejects(client.open(), /Not authorized|Unauthorized/i, 'a different certificate with the same CN');
+    // identityd creates module identities for an X.509 device with its TLS client certificate.
+    const tlsAuth = { cert: cert.certificate, key: cert.privateKey };
+    let r = await ctx.emulator.request('PUT', '/devices/x509-dev/modules/m1?api-version=2021-04-12', { moduleId: 'm1' }, {}, tlsAuth);
+    assert.strictEqual(r.status, 200, r.text);
+    assert.ok(r.body.authentication.symmetricKey.primaryKey);
+    r = await ctx.emulator.request('GET', '/devices/x509-dev/modules/m1?api-version=2021-04-12', undefined, {},
+      { cert: other.certificate, key: other.privateKey });
+    assert.strictEqual(r.status, 401);
   }],
   ['X.509, group enrollment: a certificate signed by the group CA registers and connects', async (ctx) => {
     const ca = await ctx.emulator.admin('POST', '/certificates', { commonName: 'fleet CA', ca: true });

@@ -63,6 +63,21 @@ run('sdk service', [
     r = await ctx.emulator.request('DELETE', '/devices/edge1/modules/idmod?api-version=2021-04-12', undefined, auth);
     assert.strictEqual(r.status, 204);
   }],
+  ['nested hierarchy: edge devices with parents carry deviceScope / parentScopes', async (ctx) => {
+    const top = await ctx.emulator.createDevice({ deviceId: 'top-edge', edge: true });
+    await ctx.emulator.createDevice({ deviceId: 'child-edge', edge: true, parent: 'top-edge' });
+    await ctx.emulator.createDevice({ deviceId: 'leaf', parent: 'child-edge' });
+    const child = body(await ctx.registry.get('child-edge'));
+    const leaf = body(await ctx.registry.get('leaf'));
+    assert.deepStrictEqual(child.parentScopes, [top.device.deviceScope]);
+    assert.match(child.deviceScope, /^ms-azure-iot-edge:\/\/child-edge-/);
+    assert.strictEqual(leaf.deviceScope, child.deviceScope);
+    assert.deepStrictEqual(leaf.parentScopes, [child.deviceScope]);
+    assert.strictEqual(leaf.capabilities.iotEdge, false);
+    // the service API sets them too, as the portal and az CLI do
+    const viaSdk = body(await ctx.registry.create({ deviceId: 'leaf2', deviceScope: child.deviceScope, parentScopes: [child.deviceScope] }));
+    assert.strictEqual(viaSdk.deviceScope, child.deviceScope);
+  }],
   ['twins: read and update tags and desired properties, with versions and etags', async (ctx) => {
     const twin = body(await ctx.registry.getTwin('other'));
     assert.strictEqual(twin.properties.desired.$version, 1);
@@ -88,6 +103,7 @@ run('sdk service', [
     const agentTwin = await agent.getTwin();
     let pushed;
     agentTwin.on('properties.desired', (d) => { if (d.$version > 1) pushed = d; });
+    await new Promise((r) => setTimeout(r, 300));  // the SDK subscribes to desired updates asynchronously
     await ctx.registry.applyConfigurationContentOnDevice('edge1', deployment);
     await waitFor('deployment pushed to $edgeAgent', () => pushed, 5000);
     assert.strictEqual(agentTwin.properties.desired.schemaVersion, '1.1');

@@ -31,6 +31,7 @@ function deviceSteps(label, makeTransport, clientOptions = () => ({})) {
     [`${label}: ${who} receives a desired-property patch`, async (ctx) => {
       let seen;
       ctx.twin.on('properties.desired', (delta) => { if (delta.telemetryInterval) seen = delta; });
+      await new Promise((r) => setTimeout(r, 300));  // the SDK subscribes to desired updates asynchronously
       const registry = iothub.Registry.fromConnectionString(ctx.emulator.serviceConnectionString);
       const twin = (await (mod ? registry.getModuleTwin('dev1', mod) : registry.getTwin('dev1'))).responseBody;
       await twin.update({ properties: { desired: { telemetryInterval: 42 } } });

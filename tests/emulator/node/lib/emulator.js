@@ -62,11 +62,11 @@ class Emulator {
   get hostname() { return this.address; }
   get serviceConnectionString() { return this.info.serviceConnectionString; }
 
-  request(method, urlPath, body, headers = {}) {
+  request(method, urlPath, body, headers = {}, tlsOptions = {}) {
     return new Promise((resolve, reject) => {
       const data = body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body));
       const req = https.request({
-        host: this.address, port: this.info.httpsPort, method, path: urlPath, ca: this.ca, agent: false,
+        host: this.address, port: this.info.httpsPort, method, path: urlPath, ca: this.ca, agent: false, ...tlsOptions,
         headers: { 'Content-Type': 'application/json', ...(data ? { 'Content-Length': Buffer.byteLength(data) } : {}), ...headers },
       }, (res) => {
         let text = '';

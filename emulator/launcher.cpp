@@ -81,7 +81,7 @@ std::string mosquitto_config(const LaunchOptions& options, bool run_as_root) {
   c += "connection_messages false\n";
   // Root keeps root: the plugin binds the HTTPS port after the broker would have dropped privileges.
   if (run_as_root) c += "user root\n";
-  c += "max_packet_size 1048576\n";
+  c += "max_packet_size 266240\n";  // IoT Hub messages are at most 256 KB (+ topic and header)
   c += "plugin " + options.plugin_path + "\n";
   c += "plugin_opt_config " + s.settings_file() + "\n";
   // TLS for MQTT (port s.mqtt_port) is terminated by the plugin's front, which relays here:

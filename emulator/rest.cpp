@@ -195,7 +195,12 @@ void route_dps(httplib::Server& s, Hub& hub) {
 
 void route_admin(httplib::Server& s, Hub& hub, const RestSettings& settings) {
   s.Get("/admin/info", [&hub, settings](const Request&, Response& res) {
+    // info.json (written by the plugin once it listens) has the ports; the hub knows the rest.
     Json info = hub.info();
+    if (auto text = edge::fs::read_file(hub.config().state_dir + "/info.json")) {
+      Json file = Json::parse(*text, nullptr, false);
+      if (file.is_object()) info.update(file);
+    }
     info["caFile"] = settings.ca_file;
     send_json(res, 200, info);
   });

@@ -125,6 +125,18 @@ run('sdk bad_input', [
     c.end(true);
     await stillServing(ctx);
   }],
+  ['MQTT: a message over IoT Hub\'s 256 KB limit closes the connection', async (ctx) => {
+    const token = sas(`${ctx.emulator.hostname}/devices/dev1`, ctx.key, now() + 600);
+    const c = rawMqtt(ctx, 'dev1', token);
+    await once(c, 'connect');
+    const closed = once(c, 'close');
+    c.publish('devices/dev1/messages/events/', Buffer.alloc(300 * 1024, 'x'), { qos: 1 });
+    await Promise.race([closed, sleep(5000).then(() => { throw new Error('oversized message accepted'); })]);
+    c.end(true);
+    const kept = await ctx.emulator.telemetry('dev1');
+    assert.ok(kept.every((m) => m.body.length < 256 * 1024));
+    await stillServing(ctx);
+  }],
   ['twins: patches over 32 KB are refused (reported over MQTT, desired over REST)', async (ctx) => {
     const client = Client.fromConnectionString(ctx.dev.connectionString, Mqtt);
     await client.open();

@@ -9,6 +9,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <mutex>
+#include <set>
+
 #include <httplib.h>
 
 #include "common/log.h"
@@ -184,13 +187,18 @@ struct Front::Impl {
   int mqtt_fd = -1;
   std::atomic<bool> stopping{false};
   std::atomic<int> active{0};
+  std::mutex fds_mu;
+  std::set<int> open_fds;  // accepted connections, shut down on stop()
   std::thread acceptor;
   RestServer rest;
 
   Impl(Hub& h, FrontConfig c) : hub(h), config(std::move(c)) {}
 
   void handle(int fd, bool mqtt) {
-    active++;
+    {
+      std::lock_guard lock(fds_mu);
+      open_fds.insert(fd);
+    }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     timeval tv{30, 0};
@@ -205,7 +213,11 @@ struct Front::Impl {
     }
     ERR_clear_error();
     SSL_free(ssl);
-    ::close(fd);
+    {
+      std::lock_guard lock(fds_mu);
+      open_fds.erase(fd);
+      ::close(fd);
+    }
     active--;
   }
 
@@ -269,7 +281,9 @@ struct Front::Impl {
       for (int i = 0; i < 2; ++i) {
         if (!(p[i].revents & POLLIN)) continue;
         int fd = ::accept4(p[i].fd, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd >= 0) std::thread([this, fd, i] { handle(fd, i == 1); }).detach();
+        if (fd < 0) continue;
+        active++;
+        std::thread([this, fd, i] { handle(fd, i == 1); }).detach();
       }
     }
   }
@@ -323,8 +337,11 @@ void Front::stop() {
   if (I.acceptor.joinable()) I.acceptor.join();
   for (int* fd : {&I.https_fd, &I.mqtt_fd})
     if (*fd >= 0) ::close(std::exchange(*fd, -1));
-  // Connection threads are detached; give them a moment, they die with the process anyway.
-  for (int i = 0; i < 20 && I.active > 0; ++i) ::usleep(50000);
+  {  // wake every connection thread: their sockets fail and they finish
+    std::lock_guard lock(I.fds_mu);
+    for (int fd : I.open_fds) ::shutdown(fd, SHUT_RDWR);
+  }
+  for (int i = 0; i < 40 && I.active > 0; ++i) ::usleep(50000);
   if (I.active == 0 && I.ctx) {
     SSL_CTX_free(I.ctx);
     I.ctx = nullptr;

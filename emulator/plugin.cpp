@@ -163,6 +163,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t* id, void**, mosquitto_opt* opts
 int mosquitto_plugin_cleanup(void*, mosquitto_opt*, int) {
   for (const auto& cb : kCallbacks) mosquitto_callback_unregister(g_plugin, cb.event, cb.fn, nullptr);
   if (g_front) g_front->stop();
+  // The broker exits next. A connection thread that has not finished yet may still touch the
+  // Hub, so the objects are left to the process exit instead of being destroyed here.
+  (void)g_front.release();
+  (void)g_hub.release();
   return MOSQ_ERR_SUCCESS;
 }
 

@@ -84,6 +84,22 @@ void merge_patch(Json& target, const Json& patch) {
   }
 }
 
+Json diff_patch(const Json& from, const Json& to) {
+  Json patch = Json::object();
+  for (auto it = from.begin(); from.is_object() && it != from.end(); ++it)
+    if (!to.contains(it.key())) patch[it.key()] = nullptr;
+  for (auto it = to.begin(); it != to.end(); ++it) {
+    auto old = from.is_object() ? from.find(it.key()) : from.end();
+    if (old == from.end() || !old->is_object() || !it->is_object()) {
+      if (old == from.end() || *old != *it) patch[it.key()] = *it;
+      continue;
+    }
+    Json sub = diff_patch(*old, *it);
+    if (!sub.empty()) patch[it.key()] = std::move(sub);
+  }
+  return patch;
+}
+
 size_t properties_size(const Json& props) { return props.dump().size(); }
 
 Json strip_metadata(const Json& props) {

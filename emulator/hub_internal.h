@@ -17,6 +17,8 @@ std::string client_id_of(const std::string& dev, const std::string& mod);
 Json new_twin_state();
 // RFC 7396 merge: null removes a key; objects merge recursively; everything else replaces.
 void merge_patch(Json& target, const Json& patch);
+// The merge patch that turns `from` into `to` (removed keys become null), for desired pushes.
+Json diff_patch(const Json& from, const Json& to);
 // Serialized size of a property document, the way the 32 KB limit counts it.
 size_t properties_size(const Json& props);
 // Removes "$"-prefixed metadata keys a client may send ($version, $metadata).

@@ -63,9 +63,8 @@ void Hub::set_desired_locked(const std::string& dev, const std::string& mod, Jso
   Json clean = strip_metadata(desired);
   Json delta = clean;
   if (replace) {
-    // The device sees the new document; keys that disappeared are sent as null.
-    for (auto it = t["desired"].begin(); it != t["desired"].end(); ++it)
-      if (!clean.contains(it.key())) delta[it.key()] = nullptr;
+    // The device merges what it receives, so it gets the difference, removals as null.
+    delta = diff_patch(t["desired"], clean);
     t["desired"] = clean;
   } else {
     merge_patch(t["desired"], clean);
@@ -73,7 +72,7 @@ void Hub::set_desired_locked(const std::string& dev, const std::string& mod, Jso
   t["dv"] = t["dv"].get<int64_t>() + 1;
   t["version"] = t["version"].get<int64_t>() + 1;
   t["etag"] = new_etag();
-  push_desired_locked(dev, mod, replace ? t["desired"] : delta, t["dv"].get<int64_t>());
+  push_desired_locked(dev, mod, delta, t["dv"].get<int64_t>());
 }
 
 edge::Result<Json> Hub::update_twin(const std::string& dev, const std::string& mod, const Json& body,

@@ -86,3 +86,16 @@ TEST_CASE("an edge device created by the admin API authenticates REST calls with
   INFO((caller ? std::string("ok") : caller.error().message));
   CHECK(caller);
 }
+
+TEST_CASE("a replaced desired document reaches the device as a merge patch with removals") {
+  Hub hub = make_hub();
+  REQUIRE(hub.put_device("dev1", sas_device("dev1"), ""));
+  REQUIRE(hub.update_twin("dev1", "", Json::parse(R"({"properties":{"desired":{"modules":{"a":{"v":1},"b":{"v":2}},"x":1}}})"), "", true));
+  hub.client_connected("dev1");
+  hub.client_subscribed("dev1", "$iothub/twin/PATCH/properties/desired/#");
+  REQUIRE(hub.update_twin("dev1", "", Json::parse(R"({"properties":{"desired":{"modules":{"a":{"v":1},"c":{"v":3}}}}})"), "", true));
+  auto out = hub.take_outbox();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].topic == "$iothub/twin/PATCH/properties/desired/?$version=3");
+  CHECK(Json::parse(out[0].payload) == Json::parse(R"({"modules":{"b":null,"c":{"v":3}},"x":null,"$version":3})"));
+}

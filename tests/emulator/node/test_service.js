@@ -120,6 +120,15 @@ run('sdk service', [
       (e) => (e ? reject(e) : resolve())));
     const reported = body(await ctx.registry.getModuleTwin('edge1', '$edgeAgent')).properties.reported;
     assert.strictEqual(reported.lastDesiredStatus.code, 200);
+    // A second deployment without the sensor: the device's merged view loses it too.
+    const smaller = JSON.parse(JSON.stringify(deployment));
+    delete smaller.modulesContent.$edgeAgent['properties.desired'].modules.SimulatedTemperatureSensor;
+    delete smaller.modulesContent.SimulatedTemperatureSensor;
+    const before = agentTwin.properties.desired.$version;
+    await ctx.registry.applyConfigurationContentOnDevice('edge1', smaller);
+    await waitFor('second deployment', () => agentTwin.properties.desired.$version > before, 5000);
+    assert.deepStrictEqual(Object.keys(agentTwin.properties.desired.modules), []);
+    assert.ok(agentTwin.properties.desired.systemModules.edgeHub);
     await assert.rejects(ctx.registry.applyConfigurationContentOnDevice('other', deployment),
       (e) => e.response.statusCode === 400);
   }],

@@ -258,6 +258,33 @@ void route_admin(httplib::Server& s, Hub& hub, const RestSettings& settings) {
     Json out = {{"device", *r}, {"connectionString", hub.connection_string(req.matches[1])}};
     send_json(res, 200, out);
   });
+  // Service operations without a token, for scripts and the demo (curl-friendly).
+  s.Post(R"(/admin/devices/([^/]+)/deployment)", [&hub](const Request& req, Response& res) {
+    auto body = body_json(req);
+    if (!ok_or_send(res, body)) return;
+    auto r = hub.apply_configuration(req.matches[1], *body);
+    if (ok_or_send(res, r)) res.status = 204;
+  });
+  s.Delete(R"(/admin/devices/([^/]+))", [&hub](const Request& req, Response& res) {
+    auto r = hub.delete_device(req.matches[1], "*");
+    if (ok_or_send(res, r)) res.status = 204;
+  });
+  auto twin_patch = [&hub](const Request& req, Response& res) {
+    auto body = body_json(req);
+    if (!ok_or_send(res, body)) return;
+    auto r = hub.update_twin(req.matches[1], req.matches.size() > 2 ? req.matches[2].str() : "", *body, "*", false);
+    if (ok_or_send(res, r)) send_json(res, 200, *r);
+  };
+  s.Patch(R"(/admin/twins/([^/]+))", twin_patch);
+  s.Patch(R"(/admin/twins/([^/]+)/modules/([^/]+))", twin_patch);
+  auto method = [&hub](const Request& req, Response& res) {
+    auto body = body_json(req);
+    if (!ok_or_send(res, body)) return;
+    auto r = hub.invoke_method(req.matches[1], req.matches.size() > 2 ? req.matches[2].str() : "", *body);
+    if (ok_or_send(res, r)) send_json(res, 200, *r);
+  };
+  s.Post(R"(/admin/methods/([^/]+))", method);
+  s.Post(R"(/admin/methods/([^/]+)/modules/([^/]+))", method);
   s.Get("/admin/telemetry", [&hub](const Request& req, Response& res) {
     send_json(res, 200, hub.telemetry(req.get_param_value("deviceId"), req.get_param_value("moduleId")));
   });

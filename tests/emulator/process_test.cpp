@@ -69,6 +69,19 @@ TEST_CASE("the emulator starts with one command, serves its admin API and keeps 
     CHECK(twin->status == 200);
     CHECK(c.Get("/admin/twins/nobody")->status == 404);
     CHECK(c.Get("/devices/edge1?api-version=2021-04-12")->status == 401);  // the service API needs a token
+    std::string manifest = R"({"modulesContent":{"$edgeAgent":{"properties.desired":{"schemaVersion":"1.1","modules":{}}},)"
+                           R"("$edgeHub":{"properties.desired":{"schemaVersion":"1.1","routes":{}}}}})";
+    CHECK(c.Post("/admin/devices/edge1/deployment", manifest, "application/json")->status == 204);
+    auto agent = c.Get("/admin/twins/edge1/modules/%24edgeAgent");
+    REQUIRE(agent);
+    CHECK(json::parse(agent->body)["properties"]["desired"]["schemaVersion"] == "1.1");
+    auto patched = c.Patch("/admin/twins/edge1", R"({"tags":{"site":"lab"},"properties":{"desired":{"x":1}}})", "application/json");
+    REQUIRE(patched);
+    CHECK(json::parse(patched->body)["properties"]["desired"]["x"] == 1);
+    auto offline = c.Post("/admin/methods/edge1", R"({"methodName":"ping","responseTimeoutInSeconds":5})", "application/json");
+    REQUIRE(offline);
+    CHECK(offline->status == 404);
+    CHECK(json::parse(offline->body)["Message"].get<std::string>().starts_with("ErrorCode:DeviceNotOnline;"));
   }
   Running again(dir, https, mqtt);
   auto client_ptr = client(dir, https);

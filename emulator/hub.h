@@ -120,6 +120,13 @@ class Hub {
   edge::Result<Json> put_enrollment(const Json& body);
   edge::Result<Json> put_enrollment_group(const Json& body);
 
+  // ---- device scope (what an edgeHub may authenticate; nested hierarchies) ----
+  // Identities in `target`'s scope (itself, its child devices and edge devices, its modules);
+  // `target` must be `actor` or below it.
+  edge::Result<Json> identities_in_scope(const std::string& actor, const std::string& target) const;
+  edge::Result<Json> identity_in_scope(const std::string& actor, const std::string& target_dev,
+                                       const std::string& target_mod) const;
+
   // ---- admin ----
   edge::Result<Json> admin_create_device(const Json& body);
   Json info() const;
@@ -150,6 +157,8 @@ class Hub {
   edge::Result<Json> put_module_locked(const std::string& dev, const std::string& mod, const Json& body,
                                        const std::string& if_match);
   edge::Result<Json> get_device_view_locked(const std::string& id) const;
+  std::string device_with_scope_locked(const std::string& scope) const;
+  bool in_hierarchy_locked(const std::string& actor, const std::string& target) const;
   Json twin_view(const std::string& dev, const std::string& mod) const;
   void set_desired_locked(const std::string& dev, const std::string& mod, Json& entry, const Json& patch,
                           bool replace);

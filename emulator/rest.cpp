@@ -176,6 +176,45 @@ void route_twins(httplib::Server& s, Hub& hub) {
   s.Post(R"(/twins/([^/]+)/modules/([^/]+)/methods)", method);
 }
 
+// An edgeHub asks with its own ($edgeHub module) token which identities it may authenticate.
+void route_scope(httplib::Server& s, Hub& hub) {
+  auto edge_hub_caller = [&hub](const Request& req) -> edge::Result<Caller> {
+    auto caller = hub.authenticate_rest(req.get_header_value("Authorization"));
+    if (!caller) return caller;
+    bool own = caller->kind == Caller::Kind::Module && caller->device_id == req.matches[1] && caller->module_id == req.matches[2];
+    if (caller->kind != Caller::Kind::Service && !own)
+      return edge::fail(hub_error(edge::ErrorKind::Unauthorized, "IotHubUnauthorizedAccess", "only the device's own module may ask"));
+    return caller;
+  };
+  s.Get(R"(/devices/([^/]+)/modules/([^/]+)/devicesAndModulesInDeviceScope)", [&, edge_hub_caller](const Request& req, Response& res) {
+    if (!ok_or_send(res, edge_hub_caller(req))) return;
+    auto r = hub.identities_in_scope(req.matches[1], req.matches[1]);
+    if (ok_or_send(res, r)) send_json(res, 200, *r);
+  });
+  s.Get(R"(/devices/([^/]+)/modules/([^/]+)/deviceAndModuleInDeviceScope)", [&, edge_hub_caller](const Request& req, Response& res) {
+    if (!ok_or_send(res, edge_hub_caller(req))) return;
+    auto r = hub.identity_in_scope(req.matches[1], req.get_param_value("targetDeviceId"), req.get_param_value("targetModuleId"));
+    if (ok_or_send(res, r)) send_json(res, 200, *r);
+  });
+  // Nested (2020-06-30-preview): authChain "target;parent;…;actor" names the target first.
+  s.Post(R"(/devices/([^/]+)/modules/([^/]+)/devicesAndModulesInTargetDeviceScope)", [&, edge_hub_caller](const Request& req, Response& res) {
+    if (!ok_or_send(res, edge_hub_caller(req))) return;
+    auto body = body_json(req);
+    if (!ok_or_send(res, body)) return;
+    std::string chain = body->value("authChain", "");
+    std::string target = chain.find(';') == std::string::npos ? (chain.empty() ? req.matches[1].str() : chain) : chain.substr(0, chain.find(';'));
+    auto r = hub.identities_in_scope(req.matches[1], target);
+    if (ok_or_send(res, r)) send_json(res, 200, *r);
+  });
+  s.Post(R"(/devices/([^/]+)/modules/([^/]+)/getDeviceAndModuleOnBehalfOf)", [&, edge_hub_caller](const Request& req, Response& res) {
+    if (!ok_or_send(res, edge_hub_caller(req))) return;
+    auto body = body_json(req);
+    if (!ok_or_send(res, body)) return;
+    auto r = hub.identity_in_scope(req.matches[1], body->value("targetDeviceId", ""), body->value("targetModuleId", ""));
+    if (ok_or_send(res, r)) send_json(res, 200, *r);
+  });
+}
+
 void route_dps(httplib::Server& s, Hub& hub) {
   s.Put(R"(/([^/]+)/registrations/([^/]+)/register)", [&](const Request& req, Response& res) {
     auto body = body_json(req);
@@ -295,6 +334,7 @@ void route_admin(httplib::Server& s, Hub& hub, const RestSettings& settings) {
 void install_routes(httplib::Server& server, Hub& hub, const RestSettings& settings) {
   route_registry(server, hub);
   route_twins(server, hub);
+  route_scope(server, hub);
   route_dps(server, hub);
   route_admin(server, hub, settings);
   server.set_exception_handler([](const Request&, Response& res, std::exception_ptr) {

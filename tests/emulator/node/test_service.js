@@ -78,6 +78,32 @@ run('sdk service', [
     const viaSdk = body(await ctx.registry.create({ deviceId: 'leaf2', deviceScope: child.deviceScope, parentScopes: [child.deviceScope] }));
     assert.strictEqual(viaSdk.deviceScope, child.deviceScope);
   }],
+  ['device scope: an edgeHub lists and looks up the identities it may authenticate', async (ctx) => {
+    const host = ctx.emulator.hostname;
+    const hubKey = body(await ctx.registry.getModule('top-edge', '$edgeHub')).authentication.symmetricKey.primaryKey;
+    const expiry = Math.floor(Date.now() / 1000) + 600;
+    const sr = encodeURIComponent(`${host}/devices/top-edge/modules/$edgeHub`);
+    const sig = require('crypto').createHmac('sha256', Buffer.from(hubKey, 'base64')).update(`${sr}\n${expiry}`).digest('base64');
+    const auth = { Authorization: `SharedAccessSignature sr=${sr}&sig=${encodeURIComponent(sig)}&se=${expiry}` };
+    let r = await ctx.emulator.request('GET', '/devices/top-edge/modules/%24edgeHub/devicesAndModulesInDeviceScope?deviceCount=100&api-version=2018-08-30-preview', undefined, auth);
+    assert.strictEqual(r.status, 200, r.text);
+    assert.deepStrictEqual(r.body.devices.map((d) => d.deviceId).sort(), ['child-edge', 'top-edge']);
+    assert.ok(r.body.modules.some((m) => m.moduleId === '$edgeAgent'));
+    assert.strictEqual(r.body.continuationLink, null);
+    r = await ctx.emulator.request('POST', '/devices/top-edge/modules/%24edgeHub/devicesAndModulesInTargetDeviceScope?api-version=2020-06-30-preview',
+      { pageSize: 100, authChain: 'child-edge;top-edge' }, auth);
+    assert.strictEqual(r.status, 200, r.text);
+    assert.deepStrictEqual(r.body.devices.map((d) => d.deviceId).sort(), ['child-edge', 'leaf', 'leaf2']);
+    assert.ok(r.body.devices.find((d) => d.deviceId === 'leaf').authentication.symmetricKey.primaryKey);
+    r = await ctx.emulator.request('POST', '/devices/top-edge/modules/%24edgeHub/getDeviceAndModuleOnBehalfOf?api-version=2020-06-30-preview',
+      { targetDeviceId: 'child-edge', targetModuleId: '$edgeHub', authChain: 'child-edge;top-edge' }, auth);
+    assert.strictEqual(r.status, 200, r.text);
+    assert.strictEqual(r.body.modules[0].moduleId, '$edgeHub');
+    r = await ctx.emulator.request('GET', '/devices/top-edge/modules/%24edgeHub/deviceAndModuleInDeviceScope?targetDeviceId=other&api-version=2018-08-30-preview', undefined, auth);
+    assert.strictEqual(r.status, 401, 'a device outside the hierarchy');
+    r = await ctx.emulator.request('GET', '/devices/child-edge/modules/%24edgeHub/devicesAndModulesInDeviceScope?api-version=2018-08-30-preview', undefined, auth);
+    assert.strictEqual(r.status, 401, "another device's edgeHub");
+  }],
   ['twins: read and update tags and desired properties, with versions and etags', async (ctx) => {
     const twin = body(await ctx.registry.getTwin('other'));
     assert.strictEqual(twin.properties.desired.$version, 1);

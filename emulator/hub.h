@@ -37,6 +37,7 @@ struct Outbound {
   std::string client_id;
   std::string topic;
   std::string payload;
+  int qos = 0;
 };
 
 // Who made a REST call, from its Authorization header.
@@ -107,6 +108,9 @@ class Hub {
                             const std::string& payload);
   std::vector<Outbound> take_outbox();
 
+  // ---- cloud-to-device messages: queued (at most 50, like IoT Hub) until the device subscribes ----
+  edge::Status send_c2d(const std::string& dev, const Json& message);
+
   // ---- telemetry (device-to-cloud messages the hub received) ----
   Json telemetry(const std::string& dev, const std::string& mod) const;
 
@@ -167,6 +171,7 @@ class Hub {
                                         const std::vector<X509*>& chain) const;
   edge::Status check_keys(const Json& entry, const std::string& resource, const std::string& token) const;
   bool is_online(const std::string& client_id, const char* subscription = nullptr) const;
+  void flush_c2d_locked(const std::string& dev);
   void record_telemetry(const std::string& dev, const std::string& mod, const std::string& props,
                         const std::string& payload);
   void publish(const std::string& client_id, std::string topic, std::string payload);
@@ -182,6 +187,7 @@ class Hub {
   std::map<std::string, Connection> connections_;
   std::vector<Outbound> outbox_;
   std::deque<Json> telemetry_;
+  std::map<std::string, std::deque<Outbound>> c2d_queue_;
   std::map<std::string, PendingMethod> pending_methods_;
   std::map<std::string, CertificateSession> certificate_sessions_;
   std::condition_variable method_cv_;

@@ -86,6 +86,10 @@ bool Hub::may_subscribe(const std::string& client_id, const std::string& filter)
 
 void Hub::client_subscribed(const std::string& client_id, const std::string& filter) {
   std::lock_guard lock(mu_);
+  if (filter == "devices/" + client_id + "/messages/devicebound/#") {
+    connections_[client_id].subscriptions.insert("c2d");
+    flush_c2d_locked(client_id);
+  }
   if (filter.starts_with("$iothub/methods/POST/")) connections_[client_id].subscriptions.insert("methods");
   if (filter.starts_with("$iothub/twin/PATCH/properties/desired/")) connections_[client_id].subscriptions.insert("desired");
 }
@@ -156,6 +160,34 @@ PublishOutcome Hub::on_publish(const std::string& client_id, const std::string& 
     return PublishOutcome::Consumed;
   }
   return PublishOutcome::Disconnect;  // IoT Hub closes the connection on unsupported topics
+}
+
+edge::Status Hub::send_c2d(const std::string& dev, const Json& message) {
+  if (!message.is_object()) return edge::invalid("the message must be a JSON object");
+  std::lock_guard lock(mu_);
+  if (!device_entry(dev)) return edge::fail(hub_error(ErrorKind::NotFound, "DeviceNotFound", "Device " + dev + " not found"));
+  auto& queue = c2d_queue_[dev];
+  if (queue.size() >= 50)
+    return edge::fail(hub_error(ErrorKind::Forbidden, "DeviceMaximumQueueDepthExceeded", "50 messages are waiting for " + dev));
+  const Json& data = message.value("data", Json(""));
+  std::string props = "%24.mid=" + edge::uri::percent_encode(message.value("messageId", new_etag())) +
+                      "&%24.to=" + edge::uri::percent_encode("/devices/" + dev + "/messages/deviceBound");
+  const Json properties = message.value("properties", Json::object());
+  for (auto it = properties.begin(); properties.is_object() && it != properties.end(); ++it)
+    if (it.value().is_string()) props += "&" + edge::uri::percent_encode(it.key()) + "=" + edge::uri::percent_encode(it.value().get<std::string>());
+  queue.push_back({Outbound::Kind::Publish, dev, "devices/" + dev + "/messages/devicebound/" + props,
+                   data.is_string() ? data.get<std::string>() : data.dump(), 1});
+  flush_c2d_locked(dev);
+  return {};
+}
+
+void Hub::flush_c2d_locked(const std::string& dev) {
+  if (!is_online(dev, "c2d")) return;
+  auto& queue = c2d_queue_[dev];
+  while (!queue.empty()) {
+    outbox_.push_back(std::move(queue.front()));
+    queue.pop_front();
+  }
 }
 
 void Hub::record_telemetry(const std::string& dev, const std::string& mod, const std::string& props,

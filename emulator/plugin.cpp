@@ -32,9 +32,10 @@ void drain_outbox() {
       mosquitto_kick_client_by_clientid(out.client_id.c_str(), false);
       continue;
     }
-    // QoS 0 to exactly this client, subscribed or not (the SDK subscribes before it asks).
+    // To exactly this client, subscribed or not (the SDK subscribes before it asks); QoS 0
+    // except cloud-to-device messages.
     mosquitto_broker_publish_copy(out.client_id.c_str(), out.topic.c_str(), static_cast<int>(out.payload.size()),
-                                  out.payload.data(), 0, false, nullptr);
+                                  out.payload.data(), out.qos, false, nullptr);
   }
 }
 

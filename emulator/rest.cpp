@@ -30,7 +30,8 @@ ErrorInfo error_info(const std::string& name, edge::ErrorKind kind) {
       {"DeviceNotOnline", {404, 404103}},        {"NotFound", {404, 404002}},
       {"DeviceAlreadyExists", {409, 409001}},    {"ModuleAlreadyExistsOnDevice", {409, 409301}},
       {"PreconditionFailed", {412, 412002}},     {"RequestEntityTooLarge", {413, 413002}},
-      {"GatewayTimeout", {504, 504101}},         {"Forbidden", {403, 403002}}};
+      {"GatewayTimeout", {504, 504101}},         {"Forbidden", {403, 403002}},
+      {"DeviceMaximumQueueDepthExceeded", {403, 403002}}};
   if (auto it = known.find(name); it != known.end()) return it->second;
   int status = edge::http_status(kind);
   return {status, status * 1000};
@@ -302,6 +303,12 @@ void route_admin(httplib::Server& s, Hub& hub, const RestSettings& settings) {
     auto body = body_json(req);
     if (!ok_or_send(res, body)) return;
     auto r = hub.apply_configuration(req.matches[1], *body);
+    if (ok_or_send(res, r)) res.status = 204;
+  });
+  s.Post(R"(/admin/devices/([^/]+)/messages)", [&hub](const Request& req, Response& res) {
+    auto body = body_json(req);
+    if (!ok_or_send(res, body)) return;
+    auto r = hub.send_c2d(req.matches[1], *body);
     if (ok_or_send(res, r)) res.status = 204;
   });
   s.Delete(R"(/admin/devices/([^/]+))", [&hub](const Request& req, Response& res) {

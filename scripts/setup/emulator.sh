@@ -25,6 +25,10 @@ fi
 # The Debian package enables a system broker on localhost:1883; the emulator runs its own.
 
 node_dir="$root/tests/emulator/node"
+# nodesource's nodejs bundles npm; Debian's does not (and conflicts with nodesource's).
+if command -v node >/dev/null && ! command -v npm >/dev/null; then
+  $SUDO apt-get install -y -qq --no-install-recommends npm >/dev/null || true
+fi
 if command -v npm >/dev/null; then
   stamp="$node_dir/node_modules/.package-lock.json"
   if [ ! -e "$stamp" ] || [ "$node_dir/package-lock.json" -nt "$stamp" ]; then

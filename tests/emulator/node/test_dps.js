@@ -53,6 +53,29 @@ run('sdk dps', [
     assert.strictEqual(device.capabilities.iotEdge, true);
     await connectAndUse(ctx, result, key);
   }],
+  ['identityd-style DPS calls (api-version 2021-06-01, raw HTTPS) register and poll', async (ctx) => {
+    const e = await ctx.emulator.admin('POST', '/enrollments', { registrationId: 'idd-dev', type: 'symmetricKey', iotEdge: true });
+    const scope = ctx.emulator.info.idScope;
+    const sr = encodeURIComponent(`${scope}/registrations/idd-dev`);
+    const se = Math.floor(Date.now() / 1000) + 3600;
+    const sig = crypto.createHmac('sha256', Buffer.from(e.primaryKey, 'base64')).update(`${sr}\n${se}`).digest('base64');
+    const auth = { Authorization: `SharedAccessSignature sr=${sr}&sig=${encodeURIComponent(sig)}&se=${se}&skn=registration` };
+    let r = await ctx.emulator.request('PUT', `/${scope}/registrations/idd-dev/register?api-version=2021-06-01`,
+      { registrationId: 'idd-dev', payload: { modelId: 'dtmi:x;1' } }, auth);
+    assert.strictEqual(r.status, 202, r.text);
+    assert.strictEqual(r.body.status, 'assigning');
+    assert.strictEqual(r.headers['retry-after'], '1');
+    r = await ctx.emulator.request('GET', `/${scope}/registrations/idd-dev/operations/${r.body.operationId}?api-version=2021-06-01`, undefined, auth);
+    assert.strictEqual(r.status, 200, r.text);
+    assert.strictEqual(r.body.status, 'assigned');
+    assert.strictEqual(r.body.registrationState.assignedHub, ctx.emulator.hostname);
+    assert.strictEqual(r.body.registrationState.deviceId, 'idd-dev');
+    assert.deepStrictEqual(r.body.registrationState.payload, { modelId: 'dtmi:x;1' });
+    r = await ctx.emulator.request('GET', `/${scope}/registrations/idd-dev/operations/4.nope?api-version=2021-06-01`, undefined, auth);
+    assert.strictEqual(r.status, 404);
+    r = await ctx.emulator.request('PUT', `/wrongscope/registrations/idd-dev/register?api-version=2021-06-01`, { registrationId: 'idd-dev' }, auth);
+    assert.strictEqual(r.status, 401);
+  }],
   ['symmetric key: a wrong key is refused with 401 and nothing is registered', async (ctx) => {
     const wrong = crypto.randomBytes(32).toString('base64');
     await assert.rejects(register(ctx.emulator, new SymmetricKeySecurityClient('stranger', wrong)),

@@ -1,6 +1,7 @@
 #include "emulator/front.h"
 
 #include <arpa/inet.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -11,8 +12,6 @@
 
 #include <mutex>
 #include <set>
-
-#include <httplib.h>
 
 #include "common/log.h"
 #include "emulator/hub.h"
@@ -26,7 +25,8 @@ namespace {
 // while deciding where the connection goes.
 class TlsStream : public httplib::Stream {
  public:
-  TlsStream(SSL* ssl, int fd, std::string prefix) : ssl_(ssl), fd_(fd), prefix_(std::move(prefix)) {}
+  TlsStream(SSL* ssl, int fd, std::string prefix)
+      : ssl_(ssl), fd_(fd), prefix_(std::move(prefix)) {}
   bool wait_readable(int timeout_ms) const {
     if (pos_ < prefix_.size() || SSL_pending(ssl_) > 0) return true;
     pollfd p{fd_, POLLIN, 0};
@@ -54,15 +54,20 @@ class TlsStream : public httplib::Stream {
     }
     return static_cast<ssize_t>(size);
   }
-  void get_remote_ip_and_port(std::string& ip, int& port) const override { address(ip, port, true); }
-  void get_local_ip_and_port(std::string& ip, int& port) const override { address(ip, port, false); }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    address(ip, port, true);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    address(ip, port, false);
+  }
   socket_t socket() const override { return fd_; }
 
  private:
   void address(std::string& ip, int& port, bool peer) const {
     sockaddr_storage ss{};
     socklen_t len = sizeof ss;
-    if ((peer ? getpeername : getsockname)(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return;
+    if ((peer ? getpeername : getsockname)(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0)
+      return;
     char buf[INET6_ADDRSTRLEN] = {};
     if (ss.ss_family == AF_INET) {
       auto* a = reinterpret_cast<sockaddr_in*>(&ss);
@@ -122,7 +127,8 @@ class RestServer : public httplib::Server {
         if (!skip(n + 2)) return;
       }
     }
-    if (size_t n = std::strtoul(r.get_header_value("Content-Length").c_str(), nullptr, 10); n > 0) skip(n);
+    if (size_t n = std::strtoul(r.get_header_value("Content-Length").c_str(), nullptr, 10); n > 0)
+      skip(n);
   }
 };
 
@@ -208,7 +214,10 @@ struct Front::Impl {
     if (SSL_accept(ssl) == 1) {
       tv = {0, 0};
       setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-      if (mqtt) relay_mqtt(ssl, fd); else dispatch(ssl, fd);
+      if (mqtt)
+        relay_mqtt(ssl, fd);
+      else
+        dispatch(ssl, fd);
       SSL_shutdown(ssl);
     }
     ERR_clear_error();
@@ -233,11 +242,14 @@ struct Front::Impl {
       head.append(buf, static_cast<size_t>(n));
     }
     size_t sp = head.find(' ');
-    std::string target = sp == std::string::npos ? "" : head.substr(sp + 1, head.find(' ', sp + 1) - sp - 1);
+    std::string target =
+        sp == std::string::npos ? "" : head.substr(sp + 1, head.find(' ', sp + 1) - sp - 1);
     if (target.starts_with("/$iothub/websocket") || target.starts_with("/%24iothub/websocket")) {
-      int backend = config.websocket_backend_port ? connect_loopback(config.websocket_backend_port) : -1;
+      int backend =
+          config.websocket_backend_port ? connect_loopback(config.websocket_backend_port) : -1;
       if (backend < 0) {
-        static const char kUnavailable[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        static const char kUnavailable[] =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
         SSL_write(ssl, kUnavailable, sizeof kUnavailable - 1);
         return;
       }
@@ -260,13 +272,15 @@ struct Front::Impl {
       int n = SSL_read(ssl, buf, sizeof buf);
       if (n <= 0) return;
       first.append(buf, static_cast<size_t>(n));
-      if ((static_cast<unsigned char>(first[0]) & 0xf0) != 0x10) return;  // the first packet must be CONNECT
+      if ((static_cast<unsigned char>(first[0]) & 0xf0) != 0x10)
+        return;  // the first packet must be CONNECT
     }
     if (!len || *len == 0) return;  // not MQTT: close, as the broker would
     std::string connect = first.substr(0, *len), after = first.substr(*len);
     if (X509* cert = SSL_get0_peer_certificate(ssl)) {
       std::string session = hub.register_certificate_session(cert, SSL_get_peer_cert_chain(ssl));
-      if (auto with_password = mqtt::add_password(connect, mqtt::kCertSessionPrefix + session)) connect = *with_password;
+      if (auto with_password = mqtt::add_password(connect, mqtt::kCertSessionPrefix + session))
+        connect = *with_password;
     }
     int backend = connect_loopback(config.mqtt_backend_port);
     if (backend < 0) return;
@@ -302,13 +316,15 @@ struct Front::Impl {
     if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd, 128) != 0) {
       std::string why = std::strerror(errno);
       ::close(fd);
-      return edge::fail(edge::ErrorKind::Unavailable, "cannot listen on " + config.bind + ":" + std::to_string(port) + ": " + why);
+      return edge::fail(edge::ErrorKind::Unavailable, "cannot listen on " + config.bind + ":" +
+                                                          std::to_string(port) + ": " + why);
     }
     return fd;
   }
 };
 
-Front::Front(Hub& hub, FrontConfig config) : impl_(std::make_unique<Impl>(hub, std::move(config))) {}
+Front::Front(Hub& hub, FrontConfig config)
+    : impl_(std::make_unique<Impl>(hub, std::move(config))) {}
 Front::~Front() { stop(); }
 
 edge::Status Front::start() {

@@ -20,8 +20,8 @@ struct FrontConfig {
   int port = 443;
   std::string cert_file;
   std::string key_file;
-  std::string ca_file;      // the emulator's CA (served by the admin API)
-  std::string ca_key_file;  // lets the admin API issue device certificates
+  std::string ca_file;             // the emulator's CA (served by the admin API)
+  std::string ca_key_file;         // lets the admin API issue device certificates
   int websocket_backend_port = 0;  // mosquitto's plain websockets listener on 127.0.0.1; 0 = none
   int mqtt_port = 0;               // 0 = no MQTT listener
   int mqtt_backend_port = 0;       // mosquitto's plain MQTT listener on 127.0.0.1

@@ -64,7 +64,8 @@ class Hub {
   edge::Status load();
 
   // ---- registry (service REST shapes) ----
-  edge::Result<Json> put_device(const std::string& id, const Json& body, const std::string& if_match);
+  edge::Result<Json> put_device(const std::string& id, const Json& body,
+                                const std::string& if_match);
   edge::Result<Json> get_device(const std::string& id) const;
   Json list_devices() const;
   edge::Status delete_device(const std::string& id, const std::string& if_match);
@@ -72,7 +73,8 @@ class Hub {
                                 const std::string& if_match);
   edge::Result<Json> get_module(const std::string& dev, const std::string& mod) const;
   edge::Result<Json> list_modules(const std::string& dev) const;
-  edge::Status delete_module(const std::string& dev, const std::string& mod, const std::string& if_match);
+  edge::Status delete_module(const std::string& dev, const std::string& mod,
+                             const std::string& if_match);
 
   // ---- authentication ----
   edge::Result<Caller> authenticate_rest(const std::string& authorization) const;
@@ -80,7 +82,8 @@ class Hub {
   edge::Status authenticate_mqtt(const std::string& client_id, const std::string& username,
                                  std::string password, X509* cert);
   // A REST call without a token, authenticated by the TLS client certificate of device `dev`.
-  edge::Result<Caller> authenticate_rest_certificate(const std::string& dev, X509* cert, STACK_OF(X509) * chain) const;
+  edge::Result<Caller> authenticate_rest_certificate(const std::string& dev, X509* cert,
+                                                     STACK_OF(X509) * chain) const;
   // Registers a verified CA for CA-signed (certificateAuthority) device certificates.
   edge::Result<Json> put_certificate_authority(const Json& body);
   std::string service_connection_string() const;
@@ -94,7 +97,8 @@ class Hub {
   edge::Status apply_configuration(const std::string& dev, const Json& content);
 
   // ---- direct methods (blocks the calling REST thread until the device answers) ----
-  edge::Result<Json> invoke_method(const std::string& dev, const std::string& mod, const Json& body);
+  edge::Result<Json> invoke_method(const std::string& dev, const std::string& mod,
+                                   const Json& body);
 
   // ---- MQTT side (broker thread) ----
   void client_connected(const std::string& client_id);
@@ -108,7 +112,8 @@ class Hub {
                             const std::string& payload);
   std::vector<Outbound> take_outbox();
 
-  // ---- cloud-to-device messages: queued (at most 50, like IoT Hub) until the device subscribes ----
+  // ---- cloud-to-device messages: queued (at most 50, like IoT Hub) until the device subscribes
+  // ----
   edge::Status send_c2d(const std::string& dev, const Json& message);
 
   // ---- telemetry (device-to-cloud messages the hub received) ----
@@ -157,19 +162,22 @@ class Hub {
   const Json* device_entry(const std::string& dev) const;
   Json* identity_entry(const std::string& dev, const std::string& mod);
   const Json* identity_entry(const std::string& dev, const std::string& mod) const;
-  edge::Result<Json> put_device_locked(const std::string& id, const Json& body, const std::string& if_match);
-  edge::Result<Json> put_module_locked(const std::string& dev, const std::string& mod, const Json& body,
+  edge::Result<Json> put_device_locked(const std::string& id, const Json& body,
                                        const std::string& if_match);
+  edge::Result<Json> put_module_locked(const std::string& dev, const std::string& mod,
+                                       const Json& body, const std::string& if_match);
   edge::Result<Json> get_device_view_locked(const std::string& id) const;
   std::string device_with_scope_locked(const std::string& scope) const;
   bool in_hierarchy_locked(const std::string& actor, const std::string& target) const;
   Json twin_view(const std::string& dev, const std::string& mod) const;
-  void set_desired_locked(const std::string& dev, const std::string& mod, Json& entry, const Json& patch,
-                          bool replace);
-  void push_desired_locked(const std::string& dev, const std::string& mod, const Json& patch, int64_t version);
+  void set_desired_locked(const std::string& dev, const std::string& mod, Json& entry,
+                          const Json& patch, bool replace);
+  void push_desired_locked(const std::string& dev, const std::string& mod, const Json& patch,
+                           int64_t version);
   edge::Status check_certificate_locked(const Json& identity, const std::string& dev, X509* cert,
                                         const std::vector<X509*>& chain) const;
-  edge::Status check_keys(const Json& entry, const std::string& resource, const std::string& token) const;
+  edge::Status check_keys(const Json& entry, const std::string& resource,
+                          const std::string& token) const;
   bool is_online(const std::string& client_id, const char* subscription = nullptr) const;
   void flush_c2d_locked(const std::string& dev);
   void record_telemetry(const std::string& dev, const std::string& mod, const std::string& props,
@@ -178,8 +186,8 @@ class Hub {
   void save();
   edge::Result<Json> dps_authenticate(const std::string& scope, const std::string& registration_id,
                                       const std::string& authorization, X509* cert) const;
-  edge::Result<Json> dps_assign(const std::string& registration_id, const Json& enrollment, X509* cert,
-                                const Json& payload);
+  edge::Result<Json> dps_assign(const std::string& registration_id, const Json& enrollment,
+                                X509* cert, const Json& payload);
 
   HubConfig config_;
   mutable std::mutex mu_;

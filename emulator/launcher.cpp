@@ -55,17 +55,20 @@ edge::Status prepare_state_dir(LaunchOptions& options) {
   }
   std::vector<std::string> names{s.hostname};
   for (const std::string& n : {std::string("localhost"), s.bind, std::string("127.0.0.1")})
-    if (std::find(names.begin(), names.end(), n) == names.end() && n != "0.0.0.0") names.push_back(n);
+    if (std::find(names.begin(), names.end(), n) == names.end() && n != "0.0.0.0")
+      names.push_back(n);
   auto server = EDGE_TRY(pki::issue_server(ca, names));
   // Readable by the broker even if it ever drops privileges; it is a test certificate.
   EDGE_TRY_VOID(edge::fs::write_atomic(s.server_key(), server.key_pem, 0644));
   EDGE_TRY_VOID(edge::fs::write_atomic(s.server_cert(), server.cert_pem + ca.cert_pem, 0644));
-  if (options.websockets && s.websocket_backend_port == 0) s.websocket_backend_port = free_loopback_port();
+  if (options.websockets && s.websocket_backend_port == 0)
+    s.websocket_backend_port = free_loopback_port();
   if (!options.websockets) s.websocket_backend_port = 0;
   if (s.mqtt_backend_port == 0) s.mqtt_backend_port = free_loopback_port();
   EDGE_TRY_VOID(edge::fs::remove_file(s.info_file()));
   EDGE_TRY_VOID(edge::fs::write_atomic(s.settings_file(), to_json(s), 0644));
-  EDGE_TRY_VOID(edge::fs::write_atomic(s.mosquitto_conf(), mosquitto_config(options, ::geteuid() == 0), 0644));
+  EDGE_TRY_VOID(edge::fs::write_atomic(s.mosquitto_conf(),
+                                       mosquitto_config(options, ::geteuid() == 0), 0644));
   return {};
 }
 
@@ -79,7 +82,8 @@ std::string mosquitto_config(const LaunchOptions& options, bool run_as_root) {
   c += "log_dest stderr\n";
   c += "log_type error\nlog_type warning\nlog_type notice\n";
   c += "connection_messages false\n";
-  // Root keeps root: the plugin binds the HTTPS port after the broker would have dropped privileges.
+  // Root keeps root: the plugin binds the HTTPS port after the broker would have dropped
+  // privileges.
   if (run_as_root) c += "user root\n";
   c += "max_packet_size 266240\n";  // IoT Hub messages are at most 256 KB (+ topic and header)
   c += "plugin " + options.plugin_path + "\n";
@@ -87,7 +91,8 @@ std::string mosquitto_config(const LaunchOptions& options, bool run_as_root) {
   // TLS for MQTT (port s.mqtt_port) is terminated by the plugin's front, which relays here:
   // mosquitto asks for client certificates only if every client must have one (X.509 and SAS
   // devices share port 8883 on IoT Hub).
-  c += "\n# internal: the TLS front relays MQTT from " + s.bind + ":" + std::to_string(s.mqtt_port) + " to this listener\n";
+  c += "\n# internal: the TLS front relays MQTT from " + s.bind + ":" +
+       std::to_string(s.mqtt_port) + " to this listener\n";
   c += "listener " + std::to_string(s.mqtt_backend_port) + " 127.0.0.1\n";
   if (s.websocket_backend_port) {
     c += "\n# internal: the HTTPS front hands /$iothub/websocket connections to this listener\n";

@@ -42,16 +42,26 @@ int main(int argc, char** argv) {
       }
       return args[++i];
     };
-    if (a == "--state-dir") options.settings.state_dir = value();
-    else if (a == "--hostname") options.settings.hostname = value();
-    else if (a == "--bind") options.settings.bind = value();
-    else if (a == "--mqtt-port") options.settings.mqtt_port = std::atoi(value().c_str());
-    else if (a == "--https-port") options.settings.https_port = std::atoi(value().c_str());
-    else if (a == "--id-scope") options.settings.id_scope = value();
-    else if (a == "--mosquitto") mosquitto = value();
-    else if (a == "--plugin") options.plugin_path = value();
-    else if (a == "--no-websockets") options.websockets = false;
-    else if (a == "--init-only") init_only = true;
+    if (a == "--state-dir")
+      options.settings.state_dir = value();
+    else if (a == "--hostname")
+      options.settings.hostname = value();
+    else if (a == "--bind")
+      options.settings.bind = value();
+    else if (a == "--mqtt-port")
+      options.settings.mqtt_port = std::atoi(value().c_str());
+    else if (a == "--https-port")
+      options.settings.https_port = std::atoi(value().c_str());
+    else if (a == "--id-scope")
+      options.settings.id_scope = value();
+    else if (a == "--mosquitto")
+      mosquitto = value();
+    else if (a == "--plugin")
+      options.plugin_path = value();
+    else if (a == "--no-websockets")
+      options.websockets = false;
+    else if (a == "--init-only")
+      init_only = true;
     else if (a == "-h" || a == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -66,7 +76,8 @@ int main(int argc, char** argv) {
   }
   options.settings.state_dir = std::filesystem::absolute(options.settings.state_dir).string();
   if (options.websockets && !emulator::mosquitto_has_websockets(mosquitto)) {
-    std::fprintf(stderr, "iothub-emulator: %s has no websockets support; MqttWs is disabled\n", mosquitto.c_str());
+    std::fprintf(stderr, "iothub-emulator: %s has no websockets support; MqttWs is disabled\n",
+                 mosquitto.c_str());
     options.websockets = false;
   }
   if (auto st = emulator::prepare_state_dir(options); !st) {
@@ -75,8 +86,9 @@ int main(int argc, char** argv) {
   }
   if (init_only) return 0;
   std::string conf = options.settings.mosquitto_conf();
-  std::fprintf(stderr, "iothub-emulator: hub %s, MQTT %s:%d, HTTPS %s:%d, CA %s\n", options.settings.hostname.c_str(),
-               options.settings.bind.c_str(), options.settings.mqtt_port, options.settings.bind.c_str(),
+  std::fprintf(stderr, "iothub-emulator: hub %s, MQTT %s:%d, HTTPS %s:%d, CA %s\n",
+               options.settings.hostname.c_str(), options.settings.bind.c_str(),
+               options.settings.mqtt_port, options.settings.bind.c_str(),
                options.settings.https_port, options.settings.ca_cert().c_str());
   // The broker replaces this process: signals and the exit status are mosquitto's.
   ::execl(mosquitto.c_str(), "mosquitto", "-c", conf.c_str(), static_cast<char*>(nullptr));

@@ -30,7 +30,8 @@ std::string query_value(std::string_view query, std::string_view name) {
     size_t amp = query.find('&');
     std::string_view kv = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
-    if (kv.size() > name.size() && kv.starts_with(name) && kv[name.size()] == '=') return std::string(kv.substr(name.size() + 1));
+    if (kv.size() > name.size() && kv.starts_with(name) && kv[name.size()] == '=')
+      return std::string(kv.substr(name.size() + 1));
   }
   return {};
 }
@@ -90,17 +91,21 @@ void Hub::client_subscribed(const std::string& client_id, const std::string& fil
     connections_[client_id].subscriptions.insert("c2d");
     flush_c2d_locked(client_id);
   }
-  if (filter.starts_with("$iothub/methods/POST/")) connections_[client_id].subscriptions.insert("methods");
-  if (filter.starts_with("$iothub/twin/PATCH/properties/desired/")) connections_[client_id].subscriptions.insert("desired");
+  if (filter.starts_with("$iothub/methods/POST/"))
+    connections_[client_id].subscriptions.insert("methods");
+  if (filter.starts_with("$iothub/twin/PATCH/properties/desired/"))
+    connections_[client_id].subscriptions.insert("desired");
 }
 
-PublishOutcome Hub::on_publish(const std::string& client_id, const std::string& topic, const std::string& payload) {
+PublishOutcome Hub::on_publish(const std::string& client_id, const std::string& topic,
+                               const std::string& payload) {
   auto id = split_client_id(client_id);
   std::lock_guard lock(mu_);
   Json* entry = identity_entry(id.dev, id.mod);
   if (!entry) return PublishOutcome::Disconnect;  // deleted while connected
   size_t q = topic.find("/?");
-  std::string_view query = q == std::string::npos ? std::string_view{} : std::string_view(topic).substr(q + 2);
+  std::string_view query =
+      q == std::string::npos ? std::string_view{} : std::string_view(topic).substr(q + 2);
   std::string rid = query_value(query, "$rid");
 
   if (topic.starts_with("$iothub/twin/GET/")) {
@@ -109,7 +114,8 @@ PublishOutcome Hub::on_publish(const std::string& client_id, const std::string& 
     Json desired = t["desired"], reported = t["reported"];
     desired["$version"] = t["dv"];
     reported["$version"] = t["rv"];
-    publish(client_id, "$iothub/twin/res/200/?$rid=" + rid, Json{{"desired", desired}, {"reported", reported}}.dump());
+    publish(client_id, "$iothub/twin/res/200/?$rid=" + rid,
+            Json{{"desired", desired}, {"reported", reported}}.dump());
     return PublishOutcome::Consumed;
   }
   if (topic.starts_with("$iothub/twin/PATCH/properties/reported/")) {
@@ -120,14 +126,16 @@ PublishOutcome Hub::on_publish(const std::string& client_id, const std::string& 
               body.is_null() ? std::string() : body.dump());
     };
     if (patch.is_discarded() || !patch.is_object()) {
-      reply(400, "", Json{{"errorCode", 400004}, {"message", "reported patch must be a JSON object"}});
+      reply(400, "",
+            Json{{"errorCode", 400004}, {"message", "reported patch must be a JSON object"}});
       return PublishOutcome::Consumed;
     }
     Json& t = (*entry)["twin"];
     Json next = t["reported"];
     merge_patch(next, strip_metadata(patch));
     if (properties_size(next) > config_.twin_properties_limit) {
-      reply(413, "", Json{{"errorCode", 413001}, {"message", "reported properties exceed the 32 KB limit"}});
+      reply(413, "",
+            Json{{"errorCode", 413001}, {"message", "reported properties exceed the 32 KB limit"}});
       return PublishOutcome::Consumed;
     }
     t["reported"] = std::move(next);
@@ -142,7 +150,8 @@ PublishOutcome Hub::on_publish(const std::string& client_id, const std::string& 
     std::string_view rest = std::string_view(topic).substr(20);
     int status = 0;
     auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), status);
-    if (ec != std::errc{} || rid.empty() || p == rest.data() + rest.size() || *p != '/') return PublishOutcome::Disconnect;
+    if (ec != std::errc{} || rid.empty() || p == rest.data() + rest.size() || *p != '/')
+      return PublishOutcome::Disconnect;
     auto it = pending_methods_.find(rid);
     if (it != pending_methods_.end() && it->second.client_id == client_id) {
       it->second.done = true;
@@ -165,17 +174,24 @@ PublishOutcome Hub::on_publish(const std::string& client_id, const std::string& 
 edge::Status Hub::send_c2d(const std::string& dev, const Json& message) {
   if (!message.is_object()) return edge::invalid("the message must be a JSON object");
   std::lock_guard lock(mu_);
-  if (!device_entry(dev)) return edge::fail(hub_error(ErrorKind::NotFound, "DeviceNotFound", "Device " + dev + " not found"));
+  if (!device_entry(dev))
+    return edge::fail(
+        hub_error(ErrorKind::NotFound, "DeviceNotFound", "Device " + dev + " not found"));
   auto& queue = c2d_queue_[dev];
   if (queue.size() >= 50)
-    return edge::fail(hub_error(ErrorKind::Forbidden, "DeviceMaximumQueueDepthExceeded", "50 messages are waiting for " + dev));
+    return edge::fail(hub_error(ErrorKind::Forbidden, "DeviceMaximumQueueDepthExceeded",
+                                "50 messages are waiting for " + dev));
   const Json& data = message.value("data", Json(""));
-  std::string props = "%24.mid=" + edge::uri::percent_encode(message.value("messageId", new_etag())) +
-                      "&%24.to=" + edge::uri::percent_encode("/devices/" + dev + "/messages/deviceBound");
+  std::string props =
+      "%24.mid=" + edge::uri::percent_encode(message.value("messageId", new_etag())) +
+      "&%24.to=" + edge::uri::percent_encode("/devices/" + dev + "/messages/deviceBound");
   const Json properties = message.value("properties", Json::object());
   for (auto it = properties.begin(); properties.is_object() && it != properties.end(); ++it)
-    if (it.value().is_string()) props += "&" + edge::uri::percent_encode(it.key()) + "=" + edge::uri::percent_encode(it.value().get<std::string>());
-  queue.push_back({Outbound::Kind::Publish, dev, "devices/" + dev + "/messages/devicebound/" + props,
+    if (it.value().is_string())
+      props += "&" + edge::uri::percent_encode(it.key()) + "=" +
+               edge::uri::percent_encode(it.value().get<std::string>());
+  queue.push_back({Outbound::Kind::Publish, dev,
+                   "devices/" + dev + "/messages/devicebound/" + props,
                    data.is_string() ? data.get<std::string>() : data.dump(), 1});
   flush_c2d_locked(dev);
   return {};
@@ -196,8 +212,9 @@ void Hub::record_telemetry(const std::string& dev, const std::string& mod, const
   auto parsed = edge::uri::parse_query(props);
   if (parsed)
     for (const auto& [k, v] : *parsed) (k.starts_with("$.") ? sys[k.substr(2)] : app[k]) = v;
-  Json msg = {{"deviceId", dev}, {"enqueuedTime", now_iso()}, {"properties", app}, {"systemProperties", sys},
-              {"body", payload}, {"bodyBase64", edge::base64::encode(payload)}};
+  Json msg = {{"deviceId", dev},   {"enqueuedTime", now_iso()},
+              {"properties", app}, {"systemProperties", sys},
+              {"body", payload},   {"bodyBase64", edge::base64::encode(payload)}};
   if (!mod.empty()) msg["moduleId"] = mod;
   telemetry_.push_back(std::move(msg));
   while (telemetry_.size() > config_.telemetry_kept) telemetry_.pop_front();
@@ -207,37 +224,48 @@ Json Hub::telemetry(const std::string& dev, const std::string& mod) const {
   std::lock_guard lock(mu_);
   Json out = Json::array();
   for (const auto& m : telemetry_)
-    if ((dev.empty() || m["deviceId"] == dev) && (mod.empty() || m.value("moduleId", "") == mod)) out.push_back(m);
+    if ((dev.empty() || m["deviceId"] == dev) && (mod.empty() || m.value("moduleId", "") == mod))
+      out.push_back(m);
   return out;
 }
 
-edge::Result<Json> Hub::invoke_method(const std::string& dev, const std::string& mod, const Json& body) {
-  if (!body.is_object() || !body.value("methodName", Json()).is_string() || body["methodName"].get<std::string>().empty())
-    return edge::fail(hub_error(ErrorKind::InvalidParameter, "ArgumentInvalid", "methodName is required"));
+edge::Result<Json> Hub::invoke_method(const std::string& dev, const std::string& mod,
+                                      const Json& body) {
+  if (!body.is_object() || !body.value("methodName", Json()).is_string() ||
+      body["methodName"].get<std::string>().empty())
+    return edge::fail(
+        hub_error(ErrorKind::InvalidParameter, "ArgumentInvalid", "methodName is required"));
   std::string name = body["methodName"];
   for (char c : name)
     if (c == '/' || c == '#' || c == '+' || c == '?')
-      return edge::fail(hub_error(ErrorKind::InvalidParameter, "ArgumentInvalid", "invalid methodName"));
+      return edge::fail(
+          hub_error(ErrorKind::InvalidParameter, "ArgumentInvalid", "invalid methodName"));
   int timeout_s = body.value("responseTimeoutInSeconds", 30);
   if (timeout_s < 5 || timeout_s > config_.max_method_timeout_s)
-    return edge::fail(hub_error(ErrorKind::InvalidParameter, "ArgumentInvalid", "responseTimeoutInSeconds out of range"));
+    return edge::fail(hub_error(ErrorKind::InvalidParameter, "ArgumentInvalid",
+                                "responseTimeoutInSeconds out of range"));
   std::string cid = client_id_of(dev, mod);
   std::unique_lock lock(mu_);
   if (!identity_entry(dev, mod))
-    return edge::fail(hub_error(ErrorKind::NotFound, mod.empty() ? "DeviceNotFound" : "ModuleNotFound", cid + " not found"));
+    return edge::fail(hub_error(ErrorKind::NotFound,
+                                mod.empty() ? "DeviceNotFound" : "ModuleNotFound",
+                                cid + " not found"));
   if (!is_online(cid, "methods"))
-    return edge::fail(hub_error(ErrorKind::NotFound, "DeviceNotOnline", "Timed out waiting for device to connect."));
+    return edge::fail(hub_error(ErrorKind::NotFound, "DeviceNotOnline",
+                                "Timed out waiting for device to connect."));
   char rid_buf[32];
   std::snprintf(rid_buf, sizeof rid_buf, "%llx", static_cast<unsigned long long>(++rid_seq_));
   std::string rid = rid_buf;
   pending_methods_[rid] = PendingMethod{false, 0, {}, cid};
   Json payload = body.contains("payload") ? body["payload"] : Json();
   publish(cid, "$iothub/methods/POST/" + name + "/?$rid=" + rid, payload.dump());
-  bool done = method_cv_.wait_for(lock, std::chrono::seconds(timeout_s), [&] { return pending_methods_[rid].done; });
+  bool done = method_cv_.wait_for(lock, std::chrono::seconds(timeout_s),
+                                  [&] { return pending_methods_[rid].done; });
   PendingMethod result = pending_methods_[rid];
   pending_methods_.erase(rid);
   if (!done)
-    return edge::fail(hub_error(ErrorKind::Timeout, "GatewayTimeout", "Timed out waiting for the response from device."));
+    return edge::fail(hub_error(ErrorKind::Timeout, "GatewayTimeout",
+                                "Timed out waiting for the response from device."));
   Json answer = Json::parse(result.payload, nullptr, false);
   if (answer.is_discarded()) answer = result.payload.empty() ? Json() : Json(result.payload);
   return Json{{"status", result.status}, {"payload", answer}};

@@ -54,7 +54,8 @@ std::optional<std::string> add_password(const std::string& packet, const std::st
   if (v.bad || v.used == 0 || packet.size() != 1 + v.used + v.value) return std::nullopt;
   size_t pos = 1 + v.used;
   if (pos + 2 > packet.size()) return std::nullopt;
-  size_t name_len = (static_cast<unsigned char>(packet[pos]) << 8) | static_cast<unsigned char>(packet[pos + 1]);
+  size_t name_len =
+      (static_cast<unsigned char>(packet[pos]) << 8) | static_cast<unsigned char>(packet[pos + 1]);
   size_t flags_at = pos + 2 + name_len + 1;
   if (flags_at >= packet.size() || password.size() > 0xffff) return std::nullopt;
   auto flags = static_cast<unsigned char>(packet[flags_at]);

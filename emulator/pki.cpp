@@ -73,7 +73,8 @@ edge::Result<CertAndKey> build(const std::string& cn, X509* issuer, EVP_PKEY* is
   for (const auto& [nid, value] : exts) add_ext(cert.get(), signer, nid, value);
   if (!X509_sign(cert.get(), issuer_key ? issuer_key : key.get(), EVP_sha256()))
     return edge::internal("signing failed: " + edge::crypto::last_error());
-  return CertAndKey{to_pem(cert.get()), EDGE_TRY(edge::crypto::private_key_to_pkcs8_pem(key.get()))};
+  return CertAndKey{to_pem(cert.get()),
+                    EDGE_TRY(edge::crypto::private_key_to_pkcs8_pem(key.get()))};
 }
 
 edge::Result<CertAndKey> issue(const CertAndKey& ca, const std::string& cn,
@@ -104,7 +105,8 @@ edge::Result<CertAndKey> make_ca(const std::string& common_name) {
 
 edge::Result<CertAndKey> issue_server(const CertAndKey& ca, const std::vector<std::string>& names) {
   std::string san;
-  for (const auto& n : names) san += (san.empty() ? "" : ",") + std::string(is_ip(n) ? "IP:" : "DNS:") + n;
+  for (const auto& n : names)
+    san += (san.empty() ? "" : ",") + std::string(is_ip(n) ? "IP:" : "DNS:") + n;
   return issue(ca, names.empty() ? "localhost" : names.front(),
                {{NID_basic_constraints, "critical,CA:FALSE"},
                 {NID_key_usage, "critical,digitalSignature,keyEncipherment"},
@@ -146,10 +148,11 @@ edge::Result<std::string> thumbprint_sha1_of_pem(const std::string& pem) {
 bool chains_to(X509* cert, const std::vector<X509*>& chain, const std::string& ca_pem) {
   auto ca = parse_cert(ca_pem);
   if (!ca) return false;
-  std::unique_ptr<X509_STORE, edge::crypto::Deleter<X509_STORE, X509_STORE_free>> store(X509_STORE_new());
+  std::unique_ptr<X509_STORE, edge::crypto::Deleter<X509_STORE, X509_STORE_free>> store(
+      X509_STORE_new());
   X509_STORE_add_cert(store.get(), ca->get());
   std::unique_ptr<STACK_OF(X509), void (*)(STACK_OF(X509)*)> untrusted(
-      sk_X509_new_null(), [](STACK_OF(X509)* s) { sk_X509_free(s); });
+      sk_X509_new_null(), [](STACK_OF(X509) * s) { sk_X509_free(s); });
   for (X509* c : chain) sk_X509_push(untrusted.get(), c);
   std::unique_ptr<X509_STORE_CTX, edge::crypto::Deleter<X509_STORE_CTX, X509_STORE_CTX_free>> ctx(
       X509_STORE_CTX_new());

@@ -7,9 +7,8 @@
 #include <mosquitto_plugin.h>
 
 #include <memory>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/fs.h"
 #include "common/log.h"
@@ -34,8 +33,9 @@ void drain_outbox() {
     }
     // To exactly this client, subscribed or not (the SDK subscribes before it asks); QoS 0
     // except cloud-to-device messages.
-    mosquitto_broker_publish_copy(out.client_id.c_str(), out.topic.c_str(), static_cast<int>(out.payload.size()),
-                                  out.payload.data(), out.qos, false, nullptr);
+    mosquitto_broker_publish_copy(out.client_id.c_str(), out.topic.c_str(),
+                                  static_cast<int>(out.payload.size()), out.payload.data(), out.qos,
+                                  false, nullptr);
   }
 }
 
@@ -46,7 +46,8 @@ int on_basic_auth(int, void* data, void*) {
   auto ok = g_hub->authenticate_mqtt(cid, str(e->username), str(e->password), cert);
   if (cert) X509_free(cert);
   if (!ok) {
-    mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: refused %s: %s", cid.c_str(), ok.error().message.c_str());
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: refused %s: %s", cid.c_str(),
+                         ok.error().message.c_str());
     return MOSQ_ERR_AUTH;
   }
   g_authenticated.insert(e->client);
@@ -77,7 +78,8 @@ int on_message(int, void* data, void*) {
   auto outcome = g_hub->on_publish(cid, str(e->topic), payload);
   drain_outbox();
   if (outcome == emulator::PublishOutcome::Disconnect) {
-    mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: disconnecting %s: unsupported topic %s", cid.c_str(), e->topic);
+    mosquitto_log_printf(MOSQ_LOG_NOTICE, "iothub: disconnecting %s: unsupported topic %s",
+                         cid.c_str(), e->topic);
     return MOSQ_ERR_PROTOCOL;  // any error other than ACL_DENIED closes the connection
   }
   return MOSQ_ERR_ACL_DENIED;  // consumed: never forwarded to other clients; QoS 1 still PUBACKed
@@ -90,7 +92,8 @@ int on_tick(int, void*, void*) {
 
 int on_disconnect(int, void* data, void*) {
   auto* e = static_cast<mosquitto_evt_disconnect*>(data);
-  if (g_authenticated.erase(e->client)) g_hub->client_disconnected(str(mosquitto_client_id(e->client)));
+  if (g_authenticated.erase(e->client))
+    g_hub->client_disconnected(str(mosquitto_client_id(e->client)));
   return MOSQ_ERR_SUCCESS;
 }
 
@@ -98,8 +101,10 @@ struct Callback {
   int event;
   MOSQ_FUNC_generic_callback fn;
 };
-const Callback kCallbacks[] = {{MOSQ_EVT_BASIC_AUTH, on_basic_auth}, {MOSQ_EVT_ACL_CHECK, on_acl_check},
-                               {MOSQ_EVT_MESSAGE, on_message},       {MOSQ_EVT_TICK, on_tick},
+const Callback kCallbacks[] = {{MOSQ_EVT_BASIC_AUTH, on_basic_auth},
+                               {MOSQ_EVT_ACL_CHECK, on_acl_check},
+                               {MOSQ_EVT_MESSAGE, on_message},
+                               {MOSQ_EVT_TICK, on_tick},
                                {MOSQ_EVT_DISCONNECT, on_disconnect}};
 
 int start(const std::string& config_path) {
@@ -119,9 +124,15 @@ int start(const std::string& config_path) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: cannot load state: %s", st.error().message.c_str());
     return MOSQ_ERR_INVAL;
   }
-  emulator::FrontConfig fc{settings->bind, settings->https_port, settings->server_cert(), settings->server_key(),
-                           settings->ca_cert(), settings->ca_key(), settings->websocket_backend_port,
-                           settings->mqtt_port, settings->mqtt_backend_port};
+  emulator::FrontConfig fc{settings->bind,
+                           settings->https_port,
+                           settings->server_cert(),
+                           settings->server_key(),
+                           settings->ca_cert(),
+                           settings->ca_key(),
+                           settings->websocket_backend_port,
+                           settings->mqtt_port,
+                           settings->mqtt_backend_port};
   g_front = std::make_unique<emulator::Front>(*g_hub, fc);
   if (auto st = g_front->start(); !st) {
     mosquitto_log_printf(MOSQ_LOG_ERR, "iothub: %s", st.error().message.c_str());
@@ -133,7 +144,8 @@ int start(const std::string& config_path) {
   info["httpsPort"] = settings->https_port;
   info["bind"] = settings->bind;
   info["caFile"] = settings->ca_cert();
-  info["adminUrl"] = "https://" + settings->hostname + ":" + std::to_string(settings->https_port) + "/admin";
+  info["adminUrl"] =
+      "https://" + settings->hostname + ":" + std::to_string(settings->https_port) + "/admin";
   info["websockets"] = settings->websocket_backend_port != 0;
   (void)edge::fs::write_atomic(settings->info_file(), info.dump(2), 0644);
   return MOSQ_ERR_SUCCESS;
@@ -156,13 +168,15 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t* id, void**, mosquitto_opt* opts
   }
   if (int rc = start(config); rc != MOSQ_ERR_SUCCESS) return rc;
   for (const auto& cb : kCallbacks)
-    if (int rc = mosquitto_callback_register(g_plugin, cb.event, cb.fn, nullptr, nullptr); rc != MOSQ_ERR_SUCCESS)
+    if (int rc = mosquitto_callback_register(g_plugin, cb.event, cb.fn, nullptr, nullptr);
+        rc != MOSQ_ERR_SUCCESS)
       return rc;
   return MOSQ_ERR_SUCCESS;
 }
 
 int mosquitto_plugin_cleanup(void*, mosquitto_opt*, int) {
-  for (const auto& cb : kCallbacks) mosquitto_callback_unregister(g_plugin, cb.event, cb.fn, nullptr);
+  for (const auto& cb : kCallbacks)
+    mosquitto_callback_unregister(g_plugin, cb.event, cb.fn, nullptr);
   if (g_front) g_front->stop();
   // The broker exits next. A connection thread that has not finished yet may still touch the
   // Hub, so the objects are left to the process exit instead of being destroyed here.

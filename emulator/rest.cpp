@@ -1,20 +1,14 @@
-#include "emulator/rest.h"
-
+// The hub's REST routes: service API (registry, twins, methods, configurations, device scope)
+// and the DPS device API. Admin routes are in rest_admin.cpp.
 #include <openssl/ssl.h>
 
-#include <httplib.h>
-
-#include "common/fs.h"
 #include "common/log.h"
-#include "emulator/hub.h"
 #include "emulator/hub_internal.h"
-#include "emulator/pki.h"
+#include "emulator/rest_internal.h"
 
 namespace emulator {
+namespace rest {
 namespace {
-
-using httplib::Request;
-using httplib::Response;
 
 struct ErrorInfo {
   int status;
@@ -24,18 +18,27 @@ struct ErrorInfo {
 // IoT Hub / DPS error names -> HTTP status and numeric error code.
 ErrorInfo error_info(const std::string& name, edge::ErrorKind kind) {
   static const std::map<std::string, ErrorInfo> known = {
-      {"ArgumentInvalid", {400, 400004}},        {"BadRequest", {400, 400004}},
-      {"IotHubUnauthorizedAccess", {401, 401002}}, {"Unauthorized", {401, 401002}},
-      {"DeviceNotFound", {404, 404001}},         {"ModuleNotFound", {404, 404010}},
-      {"DeviceNotOnline", {404, 404103}},        {"NotFound", {404, 404002}},
-      {"DeviceAlreadyExists", {409, 409001}},    {"ModuleAlreadyExistsOnDevice", {409, 409301}},
-      {"PreconditionFailed", {412, 412002}},     {"RequestEntityTooLarge", {413, 413002}},
-      {"GatewayTimeout", {504, 504101}},         {"Forbidden", {403, 403002}},
+      {"ArgumentInvalid", {400, 400004}},
+      {"BadRequest", {400, 400004}},
+      {"IotHubUnauthorizedAccess", {401, 401002}},
+      {"Unauthorized", {401, 401002}},
+      {"DeviceNotFound", {404, 404001}},
+      {"ModuleNotFound", {404, 404010}},
+      {"DeviceNotOnline", {404, 404103}},
+      {"NotFound", {404, 404002}},
+      {"DeviceAlreadyExists", {409, 409001}},
+      {"ModuleAlreadyExistsOnDevice", {409, 409301}},
+      {"PreconditionFailed", {412, 412002}},
+      {"RequestEntityTooLarge", {413, 413002}},
+      {"GatewayTimeout", {504, 504101}},
+      {"Forbidden", {403, 403002}},
       {"DeviceMaximumQueueDepthExceeded", {403, 403002}}};
   if (auto it = known.find(name); it != known.end()) return it->second;
   int status = edge::http_status(kind);
   return {status, status * 1000};
 }
+
+}  // namespace
 
 void send_json(Response& res, int status, const Json& body) {
   res.status = status;
@@ -47,7 +50,8 @@ void send_error(Response& res, const edge::Error& e) {
   if (size_t p = e.message.find(';'); p != std::string::npos && e.message.find(' ') > p) {
     name = e.message.substr(0, p);
     text = e.message.substr(p + 1);
-  } else if (e.kind != edge::ErrorKind::InvalidParameter && e.kind != edge::ErrorKind::Unprocessable) {
+  } else if (e.kind != edge::ErrorKind::InvalidParameter &&
+             e.kind != edge::ErrorKind::Unprocessable) {
     name = "ServerError";
   }
   ErrorInfo info = error_info(name, e.kind);
@@ -56,33 +60,35 @@ void send_error(Response& res, const edge::Error& e) {
   send_json(res, info.status,
             Json{{"Message", "ErrorCode:" + name + ";" + text},
                  {"ExceptionMessage", "Tracking ID:" + tracking + "-G:0-TimeStamp:" + now},
-                 {"errorCode", info.code}, {"trackingId", tracking}, {"message", text}, {"timestampUtc", now}});
-}
-
-template <class T>
-bool ok_or_send(Response& res, const edge::Result<T>& r) {
-  if (!r) send_error(res, r.error());
-  return r.has_value();
+                 {"errorCode", info.code},
+                 {"trackingId", tracking},
+                 {"message", text},
+                 {"timestampUtc", now}});
 }
 
 edge::Result<Json> body_json(const Request& req) {
   if (req.body.empty()) return Json::object();
   Json j = Json::parse(req.body, nullptr, false);
   if (j.is_discarded())
-    return edge::fail(hub_error(edge::ErrorKind::InvalidParameter, "ArgumentInvalid", "request body is not valid JSON"));
+    return edge::fail(hub_error(edge::ErrorKind::InvalidParameter, "ArgumentInvalid",
+                                "request body is not valid JSON"));
   return j;
 }
 
 // Service policies may do anything; a device token may manage its own modules (as identityd does).
-edge::Result<Caller> authorize(Hub& hub, const Request& req, const std::string& device = {}, bool device_allowed = false) {
+edge::Result<Caller> authorize(Hub& hub, const Request& req, const std::string& device,
+                               bool device_allowed) {
   std::string authorization = req.get_header_value("Authorization");
-  if (authorization.empty() && device_allowed && req.ssl)  // X.509 devices authenticate with their TLS certificate
-    return hub.authenticate_rest_certificate(device, SSL_get0_peer_certificate(const_cast<SSL*>(req.ssl)),
+  if (authorization.empty() && device_allowed &&
+      req.ssl)  // X.509 devices authenticate with their TLS certificate
+    return hub.authenticate_rest_certificate(device,
+                                             SSL_get0_peer_certificate(const_cast<SSL*>(req.ssl)),
                                              SSL_get_peer_cert_chain(const_cast<SSL*>(req.ssl)));
   auto caller = hub.authenticate_rest(authorization);
   if (!caller) return caller;
   if (caller->kind == Caller::Kind::Service) return caller;
-  if (device_allowed && caller->kind == Caller::Kind::Device && caller->device_id == device) return caller;
+  if (device_allowed && caller->kind == Caller::Kind::Device && caller->device_id == device)
+    return caller;
   return edge::fail(hub_error(edge::ErrorKind::Unauthorized, "IotHubUnauthorizedAccess",
                               "the token does not grant access to this resource"));
 }
@@ -91,7 +97,6 @@ X509* peer_certificate(const Request& req) {
   // httplib keeps the SSL* const; the peer certificate is owned by the session.
   return req.ssl ? SSL_get0_peer_certificate(const_cast<SSL*>(req.ssl)) : nullptr;
 }
-
 void route_registry(httplib::Server& s, Hub& hub) {
   s.Put(R"(/devices/([^/]+))", [&](const Request& req, Response& res) {
     if (!ok_or_send(res, authorize(hub, req))) return;
@@ -118,7 +123,8 @@ void route_registry(httplib::Server& s, Hub& hub) {
     if (!ok_or_send(res, authorize(hub, req, req.matches[1], true))) return;
     auto body = body_json(req);
     if (!ok_or_send(res, body)) return;
-    auto r = hub.put_module(req.matches[1], req.matches[2], *body, req.get_header_value("If-Match"));
+    auto r =
+        hub.put_module(req.matches[1], req.matches[2], *body, req.get_header_value("If-Match"));
     if (ok_or_send(res, r)) send_json(res, 200, *r);
   });
   s.Get(R"(/devices/([^/]+)/modules/([^/]+))", [&](const Request& req, Response& res) {
@@ -156,8 +162,8 @@ void route_twins(httplib::Server& s, Hub& hub) {
       if (!ok_or_send(res, authorize(hub, req))) return;
       auto body = body_json(req);
       if (!ok_or_send(res, body)) return;
-      auto r = hub.update_twin(req.matches[1], req.matches.size() > 2 ? req.matches[2].str() : "", *body,
-                               req.get_header_value("If-Match"), replace);
+      auto r = hub.update_twin(req.matches[1], req.matches.size() > 2 ? req.matches[2].str() : "",
+                               *body, req.get_header_value("If-Match"), replace);
       if (ok_or_send(res, r)) send_json(res, 200, *r);
     };
   };
@@ -165,7 +171,8 @@ void route_twins(httplib::Server& s, Hub& hub) {
     if (!ok_or_send(res, authorize(hub, req))) return;
     auto body = body_json(req);
     if (!ok_or_send(res, body)) return;
-    auto r = hub.invoke_method(req.matches[1], req.matches.size() > 2 ? req.matches[2].str() : "", *body);
+    auto r = hub.invoke_method(req.matches[1], req.matches.size() > 2 ? req.matches[2].str() : "",
+                               *body);
     if (ok_or_send(res, r)) send_json(res, 200, *r);
   };
   for (const char* path : {R"(/twins/([^/]+))", R"(/twins/([^/]+)/modules/([^/]+))"}) {
@@ -182,38 +189,48 @@ void route_scope(httplib::Server& s, Hub& hub) {
   auto edge_hub_caller = [&hub](const Request& req) -> edge::Result<Caller> {
     auto caller = hub.authenticate_rest(req.get_header_value("Authorization"));
     if (!caller) return caller;
-    bool own = caller->kind == Caller::Kind::Module && caller->device_id == req.matches[1] && caller->module_id == req.matches[2];
+    bool own = caller->kind == Caller::Kind::Module && caller->device_id == req.matches[1] &&
+               caller->module_id == req.matches[2];
     if (caller->kind != Caller::Kind::Service && !own)
-      return edge::fail(hub_error(edge::ErrorKind::Unauthorized, "IotHubUnauthorizedAccess", "only the device's own module may ask"));
+      return edge::fail(hub_error(edge::ErrorKind::Unauthorized, "IotHubUnauthorizedAccess",
+                                  "only the device's own module may ask"));
     return caller;
   };
-  s.Get(R"(/devices/([^/]+)/modules/([^/]+)/devicesAndModulesInDeviceScope)", [&, edge_hub_caller](const Request& req, Response& res) {
-    if (!ok_or_send(res, edge_hub_caller(req))) return;
-    auto r = hub.identities_in_scope(req.matches[1], req.matches[1]);
-    if (ok_or_send(res, r)) send_json(res, 200, *r);
-  });
-  s.Get(R"(/devices/([^/]+)/modules/([^/]+)/deviceAndModuleInDeviceScope)", [&, edge_hub_caller](const Request& req, Response& res) {
-    if (!ok_or_send(res, edge_hub_caller(req))) return;
-    auto r = hub.identity_in_scope(req.matches[1], req.get_param_value("targetDeviceId"), req.get_param_value("targetModuleId"));
-    if (ok_or_send(res, r)) send_json(res, 200, *r);
-  });
+  s.Get(R"(/devices/([^/]+)/modules/([^/]+)/devicesAndModulesInDeviceScope)",
+        [&, edge_hub_caller](const Request& req, Response& res) {
+          if (!ok_or_send(res, edge_hub_caller(req))) return;
+          auto r = hub.identities_in_scope(req.matches[1], req.matches[1]);
+          if (ok_or_send(res, r)) send_json(res, 200, *r);
+        });
+  s.Get(R"(/devices/([^/]+)/modules/([^/]+)/deviceAndModuleInDeviceScope)",
+        [&, edge_hub_caller](const Request& req, Response& res) {
+          if (!ok_or_send(res, edge_hub_caller(req))) return;
+          auto r = hub.identity_in_scope(req.matches[1], req.get_param_value("targetDeviceId"),
+                                         req.get_param_value("targetModuleId"));
+          if (ok_or_send(res, r)) send_json(res, 200, *r);
+        });
   // Nested (2020-06-30-preview): authChain "target;parent;…;actor" names the target first.
-  s.Post(R"(/devices/([^/]+)/modules/([^/]+)/devicesAndModulesInTargetDeviceScope)", [&, edge_hub_caller](const Request& req, Response& res) {
-    if (!ok_or_send(res, edge_hub_caller(req))) return;
-    auto body = body_json(req);
-    if (!ok_or_send(res, body)) return;
-    std::string chain = body->value("authChain", "");
-    std::string target = chain.find(';') == std::string::npos ? (chain.empty() ? req.matches[1].str() : chain) : chain.substr(0, chain.find(';'));
-    auto r = hub.identities_in_scope(req.matches[1], target);
-    if (ok_or_send(res, r)) send_json(res, 200, *r);
-  });
-  s.Post(R"(/devices/([^/]+)/modules/([^/]+)/getDeviceAndModuleOnBehalfOf)", [&, edge_hub_caller](const Request& req, Response& res) {
-    if (!ok_or_send(res, edge_hub_caller(req))) return;
-    auto body = body_json(req);
-    if (!ok_or_send(res, body)) return;
-    auto r = hub.identity_in_scope(req.matches[1], body->value("targetDeviceId", ""), body->value("targetModuleId", ""));
-    if (ok_or_send(res, r)) send_json(res, 200, *r);
-  });
+  s.Post(R"(/devices/([^/]+)/modules/([^/]+)/devicesAndModulesInTargetDeviceScope)",
+         [&, edge_hub_caller](const Request& req, Response& res) {
+           if (!ok_or_send(res, edge_hub_caller(req))) return;
+           auto body = body_json(req);
+           if (!ok_or_send(res, body)) return;
+           std::string chain = body->value("authChain", "");
+           std::string target = chain.find(';') == std::string::npos
+                                    ? (chain.empty() ? req.matches[1].str() : chain)
+                                    : chain.substr(0, chain.find(';'));
+           auto r = hub.identities_in_scope(req.matches[1], target);
+           if (ok_or_send(res, r)) send_json(res, 200, *r);
+         });
+  s.Post(R"(/devices/([^/]+)/modules/([^/]+)/getDeviceAndModuleOnBehalfOf)",
+         [&, edge_hub_caller](const Request& req, Response& res) {
+           if (!ok_or_send(res, edge_hub_caller(req))) return;
+           auto body = body_json(req);
+           if (!ok_or_send(res, body)) return;
+           auto r = hub.identity_in_scope(req.matches[1], body->value("targetDeviceId", ""),
+                                          body->value("targetModuleId", ""));
+           if (ok_or_send(res, r)) send_json(res, 200, *r);
+         });
 }
 
 void route_dps(httplib::Server& s, Hub& hub) {
@@ -226,119 +243,18 @@ void route_dps(httplib::Server& s, Hub& hub) {
     res.set_header("Retry-After", "1");
     send_json(res, r->status, r->body);
   });
-  s.Get(R"(/([^/]+)/registrations/([^/]+)/operations/([^/]+))", [&](const Request& req, Response& res) {
-    auto r = hub.dps_operation(req.matches[1], req.matches[2], req.matches[3], req.get_header_value("Authorization"),
-                               peer_certificate(req));
-    if (ok_or_send(res, r)) send_json(res, r->status, r->body);
-  });
+  s.Get(R"(/([^/]+)/registrations/([^/]+)/operations/([^/]+))",
+        [&](const Request& req, Response& res) {
+          auto r = hub.dps_operation(req.matches[1], req.matches[2], req.matches[3],
+                                     req.get_header_value("Authorization"), peer_certificate(req));
+          if (ok_or_send(res, r)) send_json(res, r->status, r->body);
+        });
 }
 
-void route_admin(httplib::Server& s, Hub& hub, const RestSettings& settings) {
-  s.Get("/admin/info", [&hub, settings](const Request&, Response& res) {
-    // info.json (written by the plugin once it listens) has the ports; the hub knows the rest.
-    Json info = hub.info();
-    if (auto text = edge::fs::read_file(hub.config().state_dir + "/info.json")) {
-      Json file = Json::parse(*text, nullptr, false);
-      if (file.is_object()) info.update(file);
-    }
-    info["caFile"] = settings.ca_file;
-    send_json(res, 200, info);
-  });
-  s.Get("/admin/ca.pem", [settings](const Request&, Response& res) {
-    auto pem = edge::fs::read_file(settings.ca_file);
-    if (ok_or_send(res, pem)) res.set_content(*pem, "application/x-pem-file");
-  });
-  auto post = [&](const char* path, auto fn) {
-    s.Post(path, [&hub, fn](const Request& req, Response& res) {
-      auto body = body_json(req);
-      if (!ok_or_send(res, body)) return;
-      auto r = fn(hub, *body);
-      if (ok_or_send(res, r)) send_json(res, 200, *r);
-    });
-  };
-  post("/admin/devices", [](Hub& h, const Json& b) { return h.admin_create_device(b); });
-  post("/admin/enrollments", [](Hub& h, const Json& b) { return h.put_enrollment(b); });
-  post("/admin/enrollment-groups", [](Hub& h, const Json& b) { return h.put_enrollment_group(b); });
-  post("/admin/certificate-authorities", [](Hub& h, const Json& b) { return h.put_certificate_authority(b); });
-  s.Post("/admin/certificates", [settings](const Request& req, Response& res) {
-    auto body = body_json(req);
-    if (!ok_or_send(res, body)) return;
-    std::string cn = body->value("commonName", "");
-    if (cn.empty()) return send_error(res, edge::Error{edge::ErrorKind::InvalidParameter, "commonName is required"});
-    edge::Result<pki::CertAndKey> cert = edge::internal("unset");
-    if (body->value("selfSigned", false)) {
-      cert = pki::make_self_signed_client(cn);
-    } else if (body->value("ca", false)) {
-      cert = pki::make_ca(cn);
-    } else {
-      auto ca_cert = edge::fs::read_file(body->value("issuerCertificate", Json()).is_string() ? "" : settings.ca_file);
-      pki::CertAndKey issuer;
-      if (body->value("issuerCertificate", Json()).is_string()) {
-        issuer = {body->value("issuerCertificate", ""), body->value("issuerKey", "")};
-      } else {
-        auto key = edge::fs::read_file(settings.ca_key_file);
-        if (!ok_or_send(res, ca_cert) || !ok_or_send(res, key)) return;
-        issuer = {*ca_cert, *key};
-      }
-      cert = pki::issue_client(issuer, cn);
-    }
-    if (!ok_or_send(res, cert)) return;
-    auto tp = pki::thumbprint_sha1_of_pem(cert->cert_pem);
-    send_json(res, 200, Json{{"certificate", cert->cert_pem}, {"privateKey", cert->key_pem}, {"thumbprint", tp.value_or("")}});
-  });
-  auto twin = [&hub](const Request& req, Response& res) {
-    auto r = hub.get_twin(req.matches[1], req.matches.size() > 2 ? req.matches[2].str() : "");
-    if (ok_or_send(res, r)) send_json(res, 200, *r);
-  };
-  s.Get(R"(/admin/twins/([^/]+))", twin);
-  s.Get(R"(/admin/twins/([^/]+)/modules/([^/]+))", twin);
-  s.Get(R"(/admin/devices/([^/]+))", [&hub](const Request& req, Response& res) {
-    auto r = hub.get_device(req.matches[1]);
-    if (!ok_or_send(res, r)) return;
-    Json out = {{"device", *r}, {"connectionString", hub.connection_string(req.matches[1])}};
-    send_json(res, 200, out);
-  });
-  // Service operations without a token, for scripts and the demo (curl-friendly).
-  s.Post(R"(/admin/devices/([^/]+)/deployment)", [&hub](const Request& req, Response& res) {
-    auto body = body_json(req);
-    if (!ok_or_send(res, body)) return;
-    auto r = hub.apply_configuration(req.matches[1], *body);
-    if (ok_or_send(res, r)) res.status = 204;
-  });
-  s.Post(R"(/admin/devices/([^/]+)/messages)", [&hub](const Request& req, Response& res) {
-    auto body = body_json(req);
-    if (!ok_or_send(res, body)) return;
-    auto r = hub.send_c2d(req.matches[1], *body);
-    if (ok_or_send(res, r)) res.status = 204;
-  });
-  s.Delete(R"(/admin/devices/([^/]+))", [&hub](const Request& req, Response& res) {
-    auto r = hub.delete_device(req.matches[1], "*");
-    if (ok_or_send(res, r)) res.status = 204;
-  });
-  auto twin_patch = [&hub](const Request& req, Response& res) {
-    auto body = body_json(req);
-    if (!ok_or_send(res, body)) return;
-    auto r = hub.update_twin(req.matches[1], req.matches.size() > 2 ? req.matches[2].str() : "", *body, "*", false);
-    if (ok_or_send(res, r)) send_json(res, 200, *r);
-  };
-  s.Patch(R"(/admin/twins/([^/]+))", twin_patch);
-  s.Patch(R"(/admin/twins/([^/]+)/modules/([^/]+))", twin_patch);
-  auto method = [&hub](const Request& req, Response& res) {
-    auto body = body_json(req);
-    if (!ok_or_send(res, body)) return;
-    auto r = hub.invoke_method(req.matches[1], req.matches.size() > 2 ? req.matches[2].str() : "", *body);
-    if (ok_or_send(res, r)) send_json(res, 200, *r);
-  };
-  s.Post(R"(/admin/methods/([^/]+))", method);
-  s.Post(R"(/admin/methods/([^/]+)/modules/([^/]+))", method);
-  s.Get("/admin/telemetry", [&hub](const Request& req, Response& res) {
-    send_json(res, 200, hub.telemetry(req.get_param_value("deviceId"), req.get_param_value("moduleId")));
-  });
-}
-
-}  // namespace
+}  // namespace rest
 
 void install_routes(httplib::Server& server, Hub& hub, const RestSettings& settings) {
+  using namespace rest;
   route_registry(server, hub);
   route_twins(server, hub);
   route_scope(server, hub);
@@ -348,8 +264,11 @@ void install_routes(httplib::Server& server, Hub& hub, const RestSettings& setti
     send_error(res, edge::Error{edge::ErrorKind::Internal, "ServerError;internal error"});
   });
   server.set_logger([](const Request& req, const Response& res) {
-    if (res.status >= 400) edge::log::info("emulator: " + req.method + " " + req.path + " -> " + std::to_string(res.status) + " " + res.body);
-    edge::log::debug("emulator: " + req.method + " " + req.path + " -> " + std::to_string(res.status));
+    if (res.status >= 400)
+      edge::log::info("emulator: " + req.method + " " + req.path + " -> " +
+                      std::to_string(res.status) + " " + res.body);
+    edge::log::debug("emulator: " + req.method + " " + req.path + " -> " +
+                     std::to_string(res.status));
   });
 }
 

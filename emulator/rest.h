@@ -12,7 +12,7 @@ namespace emulator {
 class Hub;
 
 struct RestSettings {
-  std::string ca_file;  // served at GET /admin/ca.pem
+  std::string ca_file;      // served at GET /admin/ca.pem
   std::string ca_key_file;  // lets /admin/certificates issue device certificates
 };
 

@@ -24,7 +24,8 @@ static std::string normalize_resource(std::string_view decoded) {
 
 edge::Result<SasToken> parse_sas(std::string_view text) {
   constexpr std::string_view prefix = "SharedAccessSignature ";
-  if (!text.starts_with(prefix)) return edge::fail(edge::ErrorKind::Unauthorized, "not a SAS token");
+  if (!text.starts_with(prefix))
+    return edge::fail(edge::ErrorKind::Unauthorized, "not a SAS token");
   text.remove_prefix(prefix.size());
   SasToken t;
   bool have_sr = false, have_sig = false, have_se = false;
@@ -33,7 +34,8 @@ edge::Result<SasToken> parse_sas(std::string_view text) {
     std::string_view field = text.substr(0, amp);
     text = amp == std::string_view::npos ? std::string_view{} : text.substr(amp + 1);
     size_t eq = field.find('=');
-    if (eq == std::string_view::npos) return edge::fail(edge::ErrorKind::Unauthorized, "malformed SAS field");
+    if (eq == std::string_view::npos)
+      return edge::fail(edge::ErrorKind::Unauthorized, "malformed SAS field");
     std::string_view name = field.substr(0, eq), value = field.substr(eq + 1);
     auto decoded = edge::uri::percent_decode(value);
     if (!decoded) return edge::fail(edge::ErrorKind::Unauthorized, "malformed SAS encoding");
@@ -76,7 +78,8 @@ edge::Status verify_sas(const SasToken& token, std::string_view resource,
   // What was signed is sr as the client encoded it. Some HTTP stacks (cpp-httplib 0.11) hand
   // over header values already percent-decoded, so also try the canonical re-encoding.
   std::vector<std::string> signed_forms{token.sr_raw};
-  if (std::string canonical = edge::uri::percent_encode(token.sr_decoded); canonical != token.sr_raw)
+  if (std::string canonical = edge::uri::percent_encode(token.sr_decoded);
+      canonical != token.sr_raw)
     signed_forms.push_back(canonical);
   for (const auto& key : keys_b64) {
     if (key.empty()) continue;
@@ -92,8 +95,9 @@ std::string make_sas(std::string_view resource, std::string_view key_b64, int64_
                      std::string_view key_name) {
   std::string sr = edge::uri::percent_encode(resource);
   std::string se = std::to_string(expiry);
-  std::string out = "SharedAccessSignature sr=" + sr + "&sig=" +
-                    edge::uri::percent_encode(sas_signature(key_b64, sr, se)) + "&se=" + se;
+  std::string out = "SharedAccessSignature sr=" + sr +
+                    "&sig=" + edge::uri::percent_encode(sas_signature(key_b64, sr, se)) +
+                    "&se=" + se;
   if (!key_name.empty()) out += "&skn=" + edge::uri::percent_encode(key_name);
   return out;
 }

@@ -11,10 +11,10 @@
 namespace emulator {
 
 struct SasToken {
-  std::string sr_raw;    // exactly as sent (URL-encoded): it is what was signed
-  std::string resource;  // decoded sr, lower-cased, without a trailing '/'
+  std::string sr_raw;      // exactly as sent (URL-encoded): it is what was signed
+  std::string resource;    // decoded sr, lower-cased, without a trailing '/'
   std::string sr_decoded;  // decoded sr as sent
-  std::string sig;       // decoded base64 signature
+  std::string sig;         // decoded base64 signature
   std::string se_raw;
   int64_t expiry = 0;
   std::string skn;  // policy / key name (service and DPS tokens)

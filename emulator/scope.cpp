@@ -11,7 +11,8 @@ using edge::ErrorKind;
 std::string Hub::device_with_scope_locked(const std::string& scope) const {
   for (auto it = state_["devices"].begin(); it != state_["devices"].end(); ++it) {
     const Json& d = it.value()["device"];
-    if (d["capabilities"].value("iotEdge", false) && d.value("deviceScope", Json()) == scope) return it.key();
+    if (d["capabilities"].value("iotEdge", false) && d.value("deviceScope", Json()) == scope)
+      return it.key();
   }
   return {};
 }
@@ -34,22 +35,28 @@ bool Hub::in_hierarchy_locked(const std::string& actor, const std::string& targe
   return false;
 }
 
-edge::Result<Json> Hub::identities_in_scope(const std::string& actor, const std::string& target) const {
+edge::Result<Json> Hub::identities_in_scope(const std::string& actor,
+                                            const std::string& target) const {
   std::lock_guard lock(mu_);
   const Json* t = device_entry(target);
-  if (!device_entry(actor) || !t) return edge::fail(hub_error(ErrorKind::NotFound, "DeviceNotFound", "device not found"));
+  if (!device_entry(actor) || !t)
+    return edge::fail(hub_error(ErrorKind::NotFound, "DeviceNotFound", "device not found"));
   if (!in_hierarchy_locked(actor, target))
-    return edge::fail(hub_error(ErrorKind::Unauthorized, "IotHubUnauthorizedAccess", target + " is not in the scope of " + actor));
+    return edge::fail(hub_error(ErrorKind::Unauthorized, "IotHubUnauthorizedAccess",
+                                target + " is not in the scope of " + actor));
   const Json& scope = (*t)["device"].value("deviceScope", Json());
   Json devices = Json::array(), modules = Json::array();
   for (auto it = state_["devices"].begin(); it != state_["devices"].end(); ++it) {
     const Json& d = it.value()["device"];
-    bool child_leaf = !d["capabilities"].value("iotEdge", false) && scope.is_string() && d.value("deviceScope", Json()) == scope;
+    bool child_leaf = !d["capabilities"].value("iotEdge", false) && scope.is_string() &&
+                      d.value("deviceScope", Json()) == scope;
     bool child_edge = false;
-    for (const auto& p : d.value("parentScopes", Json::array())) child_edge |= scope.is_string() && p == scope;
+    for (const auto& p : d.value("parentScopes", Json::array()))
+      child_edge |= scope.is_string() && p == scope;
     if (it.key() == target || child_leaf || child_edge) devices.push_back(d);
   }
-  for (auto it = (*t)["modules"].begin(); it != (*t)["modules"].end(); ++it) modules.push_back(it.value()["module"]);
+  for (auto it = (*t)["modules"].begin(); it != (*t)["modules"].end(); ++it)
+    modules.push_back(it.value()["module"]);
   return Json{{"devices", devices}, {"modules", modules}, {"continuationLink", nullptr}};
 }
 
@@ -57,13 +64,16 @@ edge::Result<Json> Hub::identity_in_scope(const std::string& actor, const std::s
                                           const std::string& target_mod) const {
   std::lock_guard lock(mu_);
   const Json* d = device_entry(target_dev);
-  if (!device_entry(actor) || !d) return edge::fail(hub_error(ErrorKind::NotFound, "DeviceNotFound", "device not found"));
+  if (!device_entry(actor) || !d)
+    return edge::fail(hub_error(ErrorKind::NotFound, "DeviceNotFound", "device not found"));
   if (!in_hierarchy_locked(actor, target_dev)) {
     // The identity may also be a child (leaf or edge) of a device in the hierarchy.
     bool ok = false;
     const Json& own = (*d)["device"].value("deviceScope", Json());
     if (own.is_string()) ok = in_hierarchy_locked(actor, device_with_scope_locked(own));
-    if (!ok) return edge::fail(hub_error(ErrorKind::Unauthorized, "IotHubUnauthorizedAccess", target_dev + " is not in scope"));
+    if (!ok)
+      return edge::fail(hub_error(ErrorKind::Unauthorized, "IotHubUnauthorizedAccess",
+                                  target_dev + " is not in scope"));
   }
   Json modules = Json::array();
   if (!target_mod.empty()) {
@@ -71,7 +81,9 @@ edge::Result<Json> Hub::identity_in_scope(const std::string& actor, const std::s
     if (!m) return edge::fail(hub_error(ErrorKind::NotFound, "ModuleNotFound", "module not found"));
     modules.push_back((*m)["module"]);
   }
-  return Json{{"devices", Json::array({(*d)["device"]})}, {"modules", modules}, {"continuationLink", nullptr}};
+  return Json{{"devices", Json::array({(*d)["device"]})},
+              {"modules", modules},
+              {"continuationLink", nullptr}};
 }
 
 }  // namespace emulator

@@ -19,8 +19,9 @@ namespace {
 struct Running {
   Running(const TempDir& dir, int https, int mqtt)
       : stale_removed(edge::fs::remove_file(dir / "state/info.json").has_value()),
-        process({bin("iothub-emulator"), "--state-dir", dir / "state", "--hostname", "localhost", "--bind", "127.0.0.1",
-                 "--https-port", std::to_string(https), "--mqtt-port", std::to_string(mqtt)},
+        process({bin("iothub-emulator"), "--state-dir", dir / "state", "--hostname", "localhost",
+                 "--bind", "127.0.0.1", "--https-port", std::to_string(https), "--mqtt-port",
+                 std::to_string(mqtt)},
                 {}, dir / "emulator.log") {
     for (int i = 0; i < 200 && !edge::fs::exists(dir / "state/info.json"); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -57,8 +58,10 @@ TEST_CASE("the emulator starts with one command, serves its admin API and keeps 
     json i = json::parse(info->body);
     CHECK(i["mqttPort"] == mqtt);
     CHECK(i["hostname"] == "localhost");
-    CHECK(i["serviceConnectionString"].get<std::string>().starts_with("HostName=localhost;SharedAccessKeyName=iothubowner;"));
-    auto created = c.Post("/admin/devices", R"({"deviceId":"edge1","edge":true})", "application/json");
+    CHECK(i["serviceConnectionString"].get<std::string>().starts_with(
+        "HostName=localhost;SharedAccessKeyName=iothubowner;"));
+    auto created =
+        c.Post("/admin/devices", R"({"deviceId":"edge1","edge":true})", "application/json");
     REQUIRE(created);
     REQUIRE(created->status == 200);
     json d = json::parse(created->body);
@@ -68,20 +71,27 @@ TEST_CASE("the emulator starts with one command, serves its admin API and keeps 
     REQUIRE(twin);
     CHECK(twin->status == 200);
     CHECK(c.Get("/admin/twins/nobody")->status == 404);
-    CHECK(c.Get("/devices/edge1?api-version=2021-04-12")->status == 401);  // the service API needs a token
-    std::string manifest = R"({"modulesContent":{"$edgeAgent":{"properties.desired":{"schemaVersion":"1.1","modules":{}}},)"
-                           R"("$edgeHub":{"properties.desired":{"schemaVersion":"1.1","routes":{}}}}})";
+    CHECK(c.Get("/devices/edge1?api-version=2021-04-12")->status ==
+          401);  // the service API needs a token
+    std::string manifest =
+        R"({"modulesContent":{"$edgeAgent":{"properties.desired":{"schemaVersion":"1.1","modules":{}}},)"
+        R"("$edgeHub":{"properties.desired":{"schemaVersion":"1.1","routes":{}}}}})";
     CHECK(c.Post("/admin/devices/edge1/deployment", manifest, "application/json")->status == 204);
     auto agent = c.Get("/admin/twins/edge1/modules/%24edgeAgent");
     REQUIRE(agent);
     CHECK(json::parse(agent->body)["properties"]["desired"]["schemaVersion"] == "1.1");
-    auto patched = c.Patch("/admin/twins/edge1", R"({"tags":{"site":"lab"},"properties":{"desired":{"x":1}}})", "application/json");
+    auto patched =
+        c.Patch("/admin/twins/edge1", R"({"tags":{"site":"lab"},"properties":{"desired":{"x":1}}})",
+                "application/json");
     REQUIRE(patched);
     CHECK(json::parse(patched->body)["properties"]["desired"]["x"] == 1);
-    auto offline = c.Post("/admin/methods/edge1", R"({"methodName":"ping","responseTimeoutInSeconds":5})", "application/json");
+    auto offline =
+        c.Post("/admin/methods/edge1", R"({"methodName":"ping","responseTimeoutInSeconds":5})",
+               "application/json");
     REQUIRE(offline);
     CHECK(offline->status == 404);
-    CHECK(json::parse(offline->body)["Message"].get<std::string>().starts_with("ErrorCode:DeviceNotOnline;"));
+    CHECK(json::parse(offline->body)["Message"].get<std::string>().starts_with(
+        "ErrorCode:DeviceNotOnline;"));
   }
   Running again(dir, https, mqtt);
   auto client_ptr = client(dir, https);

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "emulator/sas.h"
+
+#include <catch2/catch.hpp>
 
 using namespace emulator;
 
@@ -45,13 +45,17 @@ TEST_CASE("group enrollment device keys are HMAC of the registration id") {
 
 TEST_CASE("a token made by the Node SDK verifies") {
   // SharedAccessSignature.create('h', 'edge1', kKey, 2000000000) from azure-iot-device
-  auto t = parse_sas("SharedAccessSignature sr=h%2Fdevices%2Fedge1&sig=s44DlNEN7I88rSNO0YQ83L8wmqajtaz4ligQr3o7Aok%3D&se=2000000000");
+  auto t = parse_sas(
+      "SharedAccessSignature "
+      "sr=h%2Fdevices%2Fedge1&sig=s44DlNEN7I88rSNO0YQ83L8wmqajtaz4ligQr3o7Aok%3D&se=2000000000");
   REQUIRE(t);
   CHECK(verify_sas(*t, "h/devices/edge1", {kKey}, 1000));
 }
 
 TEST_CASE("a token whose sr arrives percent-decoded still verifies") {
-  auto t = parse_sas("SharedAccessSignature sr=h/devices/edge1&sig=s44DlNEN7I88rSNO0YQ83L8wmqajtaz4ligQr3o7Aok=&se=2000000000");
+  auto t = parse_sas(
+      "SharedAccessSignature "
+      "sr=h/devices/edge1&sig=s44DlNEN7I88rSNO0YQ83L8wmqajtaz4ligQr3o7Aok=&se=2000000000");
   REQUIRE(t);
   CHECK(verify_sas(*t, "h/devices/edge1", {kKey}, 1000));
 }

@@ -101,7 +101,8 @@ class Hub {
                                    const Json& body);
 
   // ---- MQTT side (broker thread) ----
-  void client_connected(const std::string& client_id);
+  // A clean session starts without subscriptions; a persistent one keeps them (as the broker does).
+  void client_connected(const std::string& client_id, bool clean_session = true);
   void client_disconnected(const std::string& client_id);
   void client_subscribed(const std::string& client_id, const std::string& filter);
   bool may_subscribe(const std::string& client_id, const std::string& filter) const;
@@ -111,6 +112,8 @@ class Hub {
   PublishOutcome on_publish(const std::string& client_id, const std::string& topic,
                             const std::string& payload);
   std::vector<Outbound> take_outbox();
+  // {"dev" or "dev/mod": {"connected": bool, "subscriptions": ["c2d","desired","methods"]}}
+  Json connections(const std::string& dev) const;
 
   // ---- cloud-to-device messages: queued (at most 50, like IoT Hub) until the device subscribes
   // ----

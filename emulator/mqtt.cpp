@@ -58,15 +58,25 @@ std::vector<Outbound> Hub::take_outbox() {
   return std::exchange(outbox_, {});
 }
 
-void Hub::client_connected(const std::string& client_id) {
+void Hub::client_connected(const std::string& client_id, bool clean_session) {
   std::lock_guard lock(mu_);
   connections_[client_id].count++;
+  if (clean_session) connections_[client_id].subscriptions.clear();
   auto id = split_client_id(client_id);
   if (Json* e = identity_entry(id.dev, id.mod)) {
     Json& identity = id.mod.empty() ? (*e)["device"] : (*e)["module"];
     identity["connectionStateUpdatedTime"] = now_iso();
     identity["lastActivityTime"] = now_iso();
   }
+}
+
+Json Hub::connections(const std::string& dev) const {
+  std::lock_guard lock(mu_);
+  Json out = Json::object();
+  for (const auto& [cid, c] : connections_)
+    if (cid == dev || cid.starts_with(dev + "/"))
+      out[cid] = {{"connected", c.count > 0}, {"subscriptions", c.subscriptions}};
+  return out;
 }
 
 void Hub::client_disconnected(const std::string& client_id) {

@@ -51,7 +51,7 @@ int on_basic_auth(int, void* data, void*) {
     return MOSQ_ERR_AUTH;
   }
   g_authenticated.insert(e->client);
-  g_hub->client_connected(cid);
+  g_hub->client_connected(cid, mosquitto_client_clean_session(e->client));
   return MOSQ_ERR_SUCCESS;
 }
 

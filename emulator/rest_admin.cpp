@@ -74,7 +74,9 @@ void route_admin(httplib::Server& s, Hub& hub, const RestSettings& settings) {
   s.Get(R"(/admin/devices/([^/]+))", [&hub](const Request& req, Response& res) {
     auto r = hub.get_device(req.matches[1]);
     if (!ok_or_send(res, r)) return;
-    Json out = {{"device", *r}, {"connectionString", hub.connection_string(req.matches[1])}};
+    Json out = {{"device", *r},
+                {"connectionString", hub.connection_string(req.matches[1])},
+                {"connections", hub.connections(req.matches[1])}};
     send_json(res, 200, out);
   });
   // Service operations without a token, for scripts and the demo (curl-friendly).

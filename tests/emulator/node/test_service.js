@@ -129,7 +129,7 @@ run('sdk service', [
     const agentTwin = await agent.getTwin();
     let pushed;
     agentTwin.on('properties.desired', (d) => { if (d.$version > 1) pushed = d; });
-    await new Promise((r) => setTimeout(r, 300));  // the SDK subscribes to desired updates asynchronously
+    await ctx.emulator.subscribed('edge1/$edgeAgent', 'desired');
     await ctx.registry.applyConfigurationContentOnDevice('edge1', deployment);
     await waitFor('deployment pushed to $edgeAgent', () => pushed, 5000);
     assert.strictEqual(agentTwin.properties.desired.schemaVersion, '1.1');
@@ -170,7 +170,8 @@ run('sdk service', [
     await module.open();
     ctx.cleanup.push(() => module.close());
     module.onMethod('reset', (req, res) => res.send(200, 'done', () => {}));
-    await new Promise((r) => setTimeout(r, 200));
+    await ctx.emulator.subscribed('other', 'methods');
+    await ctx.emulator.subscribed('edge1/SimulatedTemperatureSensor', 'methods');
     const r1 = await call(ctx.service, 'invokeDeviceMethod', 'other', { methodName: 'getInfo', payload: { x: 1 }, responseTimeoutInSeconds: 10 });
     assert.deepStrictEqual(r1, { status: 201, payload: { echo: { x: 1 } } });
     const r2 = await call(ctx.service, 'invokeDeviceMethod', 'edge1', 'SimulatedTemperatureSensor', { methodName: 'reset', responseTimeoutInSeconds: 10 });

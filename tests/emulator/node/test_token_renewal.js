@@ -17,6 +17,7 @@ run('sdk token_renewal', [
     await ctx.client.open();
     ctx.cleanup.push(() => ctx.client.close());
     ctx.client.onDeviceMethod('ping', (req, res) => res.send(200, { pong: true }, () => {}));
+    await ctx.emulator.subscribed('renew1', 'methods');
   }],
   ['after several renewals the twin and direct methods still work', async (ctx) => {
     await sleep(8000);  // at least two reconnects with new tokens

@@ -31,7 +31,7 @@ function deviceSteps(label, makeTransport, clientOptions = () => ({})) {
     [`${label}: ${who} receives a desired-property patch`, async (ctx) => {
       let seen;
       ctx.twin.on('properties.desired', (delta) => { if (delta.telemetryInterval) seen = delta; });
-      await new Promise((r) => setTimeout(r, 300));  // the SDK subscribes to desired updates asynchronously
+      await ctx.emulator.subscribed(mod ? `dev1/${mod}` : 'dev1', 'desired');
       const registry = iothub.Registry.fromConnectionString(ctx.emulator.serviceConnectionString);
       const twin = (await (mod ? registry.getModuleTwin('dev1', mod) : registry.getTwin('dev1'))).responseBody;
       await twin.update({ properties: { desired: { telemetryInterval: 42 } } });
@@ -41,7 +41,7 @@ function deviceSteps(label, makeTransport, clientOptions = () => ({})) {
     [`${label}: ${who} answers a direct method`, async (ctx) => {
       const onMethod = mod ? 'onMethod' : 'onDeviceMethod';
       ctx.client[onMethod]('reboot', (req, res) => res.send(200, { rebooted: true, delay: req.payload.delay }, () => {}));
-      await new Promise((r) => setTimeout(r, 200));  // the subscription reaches the hub
+      await ctx.emulator.subscribed(mod ? `dev1/${mod}` : 'dev1', 'methods');
       const service = iothub.Client.fromConnectionString(ctx.emulator.serviceConnectionString);
       const params = { methodName: 'reboot', payload: { delay: 3 }, responseTimeoutInSeconds: 10 };
       const result = await (mod ? call(service, 'invokeDeviceMethod', 'dev1', mod, params)

@@ -91,6 +91,16 @@ class Emulator {
 
   createDevice(body) { return this.admin('POST', '/devices', body); }
   twin(dev, mod) { return this.admin('GET', '/twins/' + encodeURIComponent(dev) + (mod ? '/modules/' + encodeURIComponent(mod) : '')); }
+  // Waits until the hub has seen `clientId` ("dev" or "dev/mod") subscribe to `what`
+  // ("methods", "desired", "c2d"): the SDKs subscribe asynchronously after open().
+  async subscribed(clientId, what) {
+    const dev = clientId.split('/')[0];
+    await waitFor(`${clientId} subscribed to ${what}`, async () => {
+      const c = (await this.admin('GET', '/devices/' + encodeURIComponent(dev))).connections[clientId];
+      return c && c.connected && c.subscriptions.includes(what);
+    });
+  }
+
   telemetry(dev, mod) {
     return this.admin('GET', '/telemetry?deviceId=' + encodeURIComponent(dev) + (mod ? '&moduleId=' + encodeURIComponent(mod) : ''));
   }

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <ctime>
+#include <fstream>
 
 #include "common/base64.h"
 #include "common/crypto.h"
@@ -143,7 +144,34 @@ edge::Status Hub::load() {
     return edge::invalid(path + " is not valid JSON");
   std::lock_guard lock(mu_);
   for (auto it = loaded.begin(); it != loaded.end(); ++it) state_[it.key()] = it.value();
+  load_telemetry_locked();
   return {};
+}
+
+// Telemetry is appended to telemetry.jsonl (one message per line) and the newest
+// `telemetry_kept` are read back at start; the file is compacted when it grows to twice that.
+void Hub::load_telemetry_locked() {
+  std::ifstream in(config_.state_dir + "/telemetry.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    Json m = Json::parse(line, nullptr, false);
+    if (!m.is_object()) continue;
+    telemetry_.push_back(std::move(m));
+    telemetry_lines_++;
+    while (telemetry_.size() > config_.telemetry_kept) telemetry_.pop_front();
+  }
+}
+
+void Hub::append_telemetry_locked(const Json& message) {
+  if (config_.state_dir.empty()) return;
+  std::string path = config_.state_dir + "/telemetry.jsonl";
+  if (++telemetry_lines_ > 2 * config_.telemetry_kept) {  // compact: keep what is in memory
+    std::string all;
+    for (const auto& m : telemetry_) all += m.dump() + "\n";
+    (void)edge::fs::write_atomic(path, all, 0600);
+    telemetry_lines_ = telemetry_.size();
+    return;
+  }
+  std::ofstream(path, std::ios::app) << message.dump() << "\n";
 }
 
 void Hub::save() {

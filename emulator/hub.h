@@ -183,6 +183,8 @@ class Hub {
                           const std::string& token) const;
   bool is_online(const std::string& client_id, const char* subscription = nullptr) const;
   void flush_c2d_locked(const std::string& dev);
+  void load_telemetry_locked();
+  void append_telemetry_locked(const Json& message);
   void record_telemetry(const std::string& dev, const std::string& mod, const std::string& props,
                         const std::string& payload);
   void publish(const std::string& client_id, std::string topic, std::string payload);
@@ -198,6 +200,7 @@ class Hub {
   std::map<std::string, Connection> connections_;
   std::vector<Outbound> outbox_;
   std::deque<Json> telemetry_;
+  size_t telemetry_lines_ = 0;  // lines in telemetry.jsonl since it was last compacted
   std::map<std::string, std::deque<Outbound>> c2d_queue_;
   std::map<std::string, PendingMethod> pending_methods_;
   std::map<std::string, CertificateSession> certificate_sessions_;

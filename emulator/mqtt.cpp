@@ -226,7 +226,8 @@ void Hub::record_telemetry(const std::string& dev, const std::string& mod, const
               {"properties", app}, {"systemProperties", sys},
               {"body", payload},   {"bodyBase64", edge::base64::encode(payload)}};
   if (!mod.empty()) msg["moduleId"] = mod;
-  telemetry_.push_back(std::move(msg));
+  telemetry_.push_back(msg);
+  append_telemetry_locked(msg);
   while (telemetry_.size() > config_.telemetry_kept) telemetry_.pop_front();
 }
 

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "emulator/sas.h"
+#include "tests/support/harness.h"
 
 using namespace emulator;
 
@@ -117,4 +118,25 @@ TEST_CASE("a replaced desired document reaches the device as a merge patch with 
   CHECK(out[0].topic == "$iothub/twin/PATCH/properties/desired/?$version=3");
   CHECK(Json::parse(out[0].payload) ==
         Json::parse(R"({"modules":{"b":null,"c":{"v":3}},"x":null,"$version":3})"));
+}
+
+TEST_CASE("telemetry survives a restart") {
+  edge::test::TempDir dir;
+  HubConfig c;
+  c.hostname = "hub.test";
+  c.state_dir = dir.path();
+  {
+    Hub hub(c);
+    REQUIRE(hub.load());
+    REQUIRE(hub.put_device("dev1", sas_device("dev1"), ""));
+    hub.client_connected("dev1");
+    CHECK(hub.on_publish("dev1", "devices/dev1/messages/events/k=v", "hello") ==
+          PublishOutcome::Consumed);
+  }
+  Hub again(c);
+  REQUIRE(again.load());
+  Json kept = again.telemetry("dev1", "");
+  REQUIRE(kept.size() == 1);
+  CHECK(kept[0]["body"] == "hello");
+  CHECK(kept[0]["properties"]["k"] == "v");
 }

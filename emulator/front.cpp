@@ -162,7 +162,7 @@ void pump(SSL* ssl, int client_fd, int backend_fd) {
   for (;;) {
     if (SSL_pending(ssl) <= 0) {
       pollfd p[2] = {{client_fd, POLLIN, 0}, {backend_fd, POLLIN, 0}};
-      if (::poll(p, 2, 300000) <= 0) return;
+      if (::poll(p, 2, -1) <= 0) return;  // idle clients are the broker's business (keepalive)
       if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
         ssize_t n = ::read(backend_fd, buf, sizeof buf);
         if (n <= 0 || SSL_write(ssl, buf, static_cast<int>(n)) <= 0) return;

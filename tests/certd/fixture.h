@@ -49,11 +49,18 @@ std::string api(const std::string& path);  // appends ?api-version=2020-09-01
 
 // What goes into a test CSR.
 struct CsrSpec {
-  std::string subject = "CN=test";  // "CN=x,O=y"
-  std::string basic_constraints;    // e.g. "critical,CA:TRUE,pathlen:1"
-  std::string key_usage;            // e.g. "critical,digitalSignature,keyCertSign"
-  std::string extended_key_usage;   // e.g. "serverAuth"
-  std::string subject_alt_name;     // e.g. "DNS:gw.example.test,IP:127.0.0.1"
+  CsrSpec(std::string subject_ = "CN=test", std::string basic_constraints_ = "", std::string key_usage_ = "",
+          std::string extended_key_usage_ = "", std::string subject_alt_name_ = "")
+      : subject(std::move(subject_)),
+        basic_constraints(std::move(basic_constraints_)),
+        key_usage(std::move(key_usage_)),
+        extended_key_usage(std::move(extended_key_usage_)),
+        subject_alt_name(std::move(subject_alt_name_)) {}
+  std::string subject;             // "CN=x,O=y"
+  std::string basic_constraints;   // e.g. "critical,CA:TRUE,pathlen:1"
+  std::string key_usage;           // e.g. "critical,digitalSignature,keyCertSign"
+  std::string extended_key_usage;  // e.g. "serverAuth"
+  std::string subject_alt_name;    // e.g. "DNS:gw.example.test,IP:127.0.0.1"
 };
 edge::crypto::X509Req build_csr(EVP_PKEY* public_key, const CsrSpec& spec);  // unsigned
 std::string csr_pem(X509_REQ* req);

@@ -3,7 +3,6 @@
 #include <fnmatch.h>
 #include <openssl/objects.h>
 
-#include <cstdio>
 #include <set>
 
 #include "common/config.h"
@@ -50,11 +49,11 @@ Result<EstAuth> decode_est_auth(const Reader& r) {
   return a;
 }
 
-Result<std::string> decode_est_url(const Reader& r, const std::string& key) {
+Result<std::string> decode_est_url(const Reader& r, const std::string& key, std::vector<std::string>& warnings) {
   auto url = EDGE_TRY(r.string(key));
   if (url.starts_with("http://"))
-    std::fprintf(stderr, "<4>Warning: EST server URL \"%s\" is configured with unencrypted HTTP, which may expose the device to man-in-the-middle attacks.\n",
-                 url.c_str());
+    warnings.push_back("EST server URL \"" + url + "\" is configured with unencrypted HTTP, which may expose the "
+                       "device to man-in-the-middle attacks. Configure HTTPS for the EST server to clear this warning.");
   else if (!url.starts_with("https://"))
     return r.error_at(key, "expected an https:// URL");
   return url;
@@ -63,7 +62,7 @@ Result<std::string> decode_est_url(const Reader& r, const std::string& key) {
 const std::set<std::string> kEstAuthKeys = {"username", "password", "identity_cert", "identity_pk",
                                             "bootstrap_identity_cert", "bootstrap_identity_pk"};
 
-Result<Est> decode_est(const Reader& r) {
+Result<Est> decode_est(const Reader& r, std::vector<std::string>& warnings) {
   Est est;
   auto known = kEstAuthKeys;
   known.insert({"trusted_certs", "identity_auto_renew", "urls"});
@@ -83,12 +82,12 @@ Result<Est> decode_est(const Reader& r) {
   }
   if (const auto* urls = EDGE_TRY(r.opt_table("urls"))) {
     Reader ur(*urls, r.key_path("urls"));
-    for (const auto& [key, node] : *urls) est.urls[std::string(key.str())] = EDGE_TRY(decode_est_url(ur, std::string(key.str())));
+    for (const auto& [key, node] : *urls) est.urls[std::string(key.str())] = EDGE_TRY(decode_est_url(ur, std::string(key.str()), warnings));
   }
   return est;
 }
 
-Result<IssuanceOptions> decode_options(const Reader& r) {
+Result<IssuanceOptions> decode_options(const Reader& r, std::vector<std::string>& warnings) {
   IssuanceOptions o;
   auto known = kEstAuthKeys;
   known.insert({"method", "expiry_days", "common_name", "subject", "url"});
@@ -116,7 +115,7 @@ Result<IssuanceOptions> decode_options(const Reader& r) {
     if (o.subject->empty()) return r.error_at("subject", "an empty subject");
   }
   if (o.method == Method::Est) {
-    if (r.has("url")) o.est_url = EDGE_TRY(decode_est_url(r, "url"));
+    if (r.has("url")) o.est_url = EDGE_TRY(decode_est_url(r, "url", warnings));
     o.est_auth = EDGE_TRY(decode_est_auth(r));
   }
   return o;
@@ -151,9 +150,9 @@ Result<Config> decode(const toml::table& root) {
         EDGE_TRY_VOID(only_keys(sub, {"cert", "pk"}));
         c.cert_issuance.local_ca = CertWithKey{EDGE_TRY(sub.string("cert")), EDGE_TRY(sub.string("pk"))};
       } else if (id == "est") {
-        c.cert_issuance.est = EDGE_TRY(decode_est(sub));
+        c.cert_issuance.est = EDGE_TRY(decode_est(sub, c.warnings));
       } else {
-        c.cert_issuance.certs[id] = EDGE_TRY(decode_options(sub));
+        c.cert_issuance.certs[id] = EDGE_TRY(decode_options(sub, c.warnings));
       }
     }
   }

@@ -73,6 +73,7 @@ struct Config {
   std::vector<Principal> principals;
   std::string endpoint = "unix:///run/aziot/certd.sock";
   std::string keyd_endpoint = "unix:///run/aziot/keyd.sock";
+  std::vector<std::string> warnings;  // for the daemon to log (e.g. EST over plain HTTP)
 };
 
 // Reads AZIOT_CERTD_CONFIG (default /etc/aziot/certd/config.toml) and AZIOT_CERTD_CONFIG_DIR

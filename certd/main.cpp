@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   }
   auto config = certd::load_config();
   if (!config) return daemon::report("load configuration", config.error(), daemon::kExitBadConfig);
+  for (const auto& warning : config->warnings) log::warn(warning);
   auto endpoint = uri::parse_endpoint(config->endpoint);
   if (!endpoint) return daemon::report("parse endpoint", endpoint.error(), daemon::kExitBadConfig);
   auto keyd_endpoint = uri::parse_endpoint(config->keyd_endpoint);

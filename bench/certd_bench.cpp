@@ -75,10 +75,12 @@ crypto::X509Ptr make_ca(EVP_PKEY* key) {
 std::string make_csr(EVP_PKEY* key) {
   crypto::X509Req req(X509_REQ_new());
   X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(req.get()), "CN", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>("gateway.example.test"), -1, -1, 0);
+                             reinterpret_cast<const unsigned char*>("gateway.example.test"), -1, -1,
+                             0);
   STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
   sk_X509_EXTENSION_push(exts, ext(nullptr, NID_ext_key_usage, "serverAuth"));
-  sk_X509_EXTENSION_push(exts, ext(nullptr, NID_subject_alt_name, "DNS:gateway.example.test,DNS:edgeHub"));
+  sk_X509_EXTENSION_push(
+      exts, ext(nullptr, NID_subject_alt_name, "DNS:gateway.example.test,DNS:edgeHub"));
   X509_REQ_add_extensions(req.get(), exts);
   sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
   X509_REQ_set_pubkey(req.get(), key);
@@ -87,7 +89,8 @@ std::string make_csr(EVP_PKEY* key) {
 }
 
 // The baseline: what certd does for one request, with plain OpenSSL and the key in memory.
-bool issue_in_process(const std::string& csr_pem, X509* ca, EVP_PKEY* ca_key, const std::string& store_path = "") {
+bool issue_in_process(const std::string& csr_pem, X509* ca, EVP_PKEY* ca_key,
+                      const std::string& store_path = "") {
   crypto::Bio in(BIO_new_mem_buf(csr_pem.data(), static_cast<int>(csr_pem.size())));
   crypto::X509Req req(PEM_read_bio_X509_REQ(in.get(), nullptr, nullptr, nullptr));
   if (!req || X509_REQ_verify(req.get(), X509_REQ_get0_pubkey(req.get())) != 1) return false;
@@ -105,11 +108,13 @@ bool issue_in_process(const std::string& csr_pem, X509* ca, EVP_PKEY* ca_key, co
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), 30L * 86400);
   STACK_OF(X509_EXTENSION)* exts = X509_REQ_get_extensions(req.get());
-  for (int i = 0; i < sk_X509_EXTENSION_num(exts); ++i) X509_add_ext(cert.get(), sk_X509_EXTENSION_value(exts, i), -1);
+  for (int i = 0; i < sk_X509_EXTENSION_num(exts); ++i)
+    X509_add_ext(cert.get(), sk_X509_EXTENSION_value(exts, i), -1);
   sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, ca, cert.get(), nullptr, nullptr, 0);
-  for (auto [nid, value] : {std::pair{NID_subject_key_identifier, "hash"}, std::pair{NID_authority_key_identifier, "keyid"}}) {
+  for (auto [nid, value] : {std::pair{NID_subject_key_identifier, "hash"},
+                            std::pair{NID_authority_key_identifier, "keyid"}}) {
     X509_EXTENSION* e = ext(&ctx, nid, value);
     X509_add_ext(cert.get(), e, -1);
     X509_EXTENSION_free(e);
@@ -129,20 +134,26 @@ int main() {
   auto ca = make_ca(ca_key.get());
   write(dir + "/ca.key", *crypto::private_key_to_pkcs8_pem(ca_key.get()));
   write(dir + "/ca.pem", pem([&](BIO* b) { PEM_write_bio_X509(b, ca.get()); }));
-  write(dir + "/keyd.toml", "[aziot_keys]\nhomedir_path = \"" + dir + "/keyd\"\n[preloaded_keys]\nbench-ca = \"file://" +
-                                dir + "/ca.key\"\n[endpoints]\naziot_keyd = \"unix://" + keyd_sock + "\"\n");
-  write(dir + "/certd.toml", "homedir_path = \"" + dir + "/certd\"\n[preloaded_certs]\nbench-ca = \"file://" + dir +
+  write(dir + "/keyd.toml", "[aziot_keys]\nhomedir_path = \"" + dir +
+                                "/keyd\"\n[preloaded_keys]\nbench-ca = \"file://" + dir +
+                                "/ca.key\"\n[endpoints]\naziot_keyd = \"unix://" + keyd_sock +
+                                "\"\n");
+  write(dir + "/certd.toml", "homedir_path = \"" + dir +
+                                 "/certd\"\n[preloaded_certs]\nbench-ca = \"file://" + dir +
                                  "/ca.pem\"\n[endpoints]\naziot_certd = \"unix://" + certd_sock +
                                  "\"\naziot_keyd = \"unix://" + keyd_sock + "\"\n");
   pid_t keyd = bench::spawn({bench::bin("aziot-keyd")},
-                            {{"AZIOT_KEYD_CONFIG", dir + "/keyd.toml"}, {"AZIOT_KEYD_CONFIG_DIR", dir + "/none"},
+                            {{"AZIOT_KEYD_CONFIG", dir + "/keyd.toml"},
+                             {"AZIOT_KEYD_CONFIG_DIR", dir + "/none"},
                              {"AZIOT_LOG", "warn"}},
                             dir + "/keyd.log");
   pid_t certd = bench::spawn({bench::bin("aziot-certd")},
-                             {{"AZIOT_CERTD_CONFIG", dir + "/certd.toml"}, {"AZIOT_CERTD_CONFIG_DIR", dir + "/none"},
+                             {{"AZIOT_CERTD_CONFIG", dir + "/certd.toml"},
+                              {"AZIOT_CERTD_CONFIG_DIR", dir + "/none"},
                               {"AZIOT_LOG", "warn"}},
                              dir + "/certd.log");
-  if (!bench::wait_for_socket(keyd_sock) || !bench::wait_for_socket(certd_sock)) die("daemons did not start");
+  if (!bench::wait_for_socket(keyd_sock) || !bench::wait_for_socket(certd_sock))
+    die("daemons did not start");
   std::this_thread::sleep_for(200ms);
   long certd_pss_start = bench::pss_kib(certd);
 
@@ -152,20 +163,26 @@ int main() {
   std::string handle = (*h->json())["keyHandle"];
   crypto::PKey leaf_key(EVP_EC_gen("P-256"));
   std::string csr = make_csr(leaf_key.get());
-  std::string body = Json{{"certId", "bench-leaf"}, {"csr", csr}, {"issuer", {{"certId", "bench-ca"}, {"privateKeyHandle", handle}}}}.dump();
+  std::string body = Json{{"certId", "bench-leaf"},
+                          {"csr", csr},
+                          {"issuer", {{"certId", "bench-ca"}, {"privateKeyHandle", handle}}}}
+                         .dump();
   {
     edge::http::UnixClient c(certd_sock);
-    auto r = c.request_raw("POST", "/certificates?api-version=2020-09-01", body, "application/json");
+    auto r =
+        c.request_raw("POST", "/certificates?api-version=2020-09-01", body, "application/json");
     if (!r || r->status != 201) die("issuance failed: " + (r ? r->body : r.error().message));
   }
   std::this_thread::sleep_for(200ms);
   long certd_pss_idle = bench::pss_kib(certd), keyd_pss_idle = bench::pss_kib(keyd);
 
-  std::printf("certd benchmark (%d cores), %lld ms per figure\n", static_cast<int>(std::thread::hardware_concurrency()),
+  std::printf("certd benchmark (%d cores), %lld ms per figure\n",
+              static_cast<int>(std::thread::hardware_concurrency()),
               static_cast<long long>(kDuration.count()));
   for (int clients : {1, 4}) {
     std::vector<std::unique_ptr<edge::http::UnixClient>> pool;
-    for (int i = 0; i < clients; ++i) pool.push_back(std::make_unique<edge::http::UnixClient>(certd_sock));
+    for (int i = 0; i < clients; ++i)
+      pool.push_back(std::make_unique<edge::http::UnixClient>(certd_sock));
     long certd_load = 0, keyd_load = 0;
     std::thread sampler([&] {
       std::this_thread::sleep_for(kDuration / 2);
@@ -173,24 +190,30 @@ int main() {
       keyd_load = bench::pss_kib(keyd);
     });
     double api = bench::rate(clients, kDuration, [&](int t) {
-      auto r = pool[t]->request_raw("POST", "/certificates?api-version=2020-09-01", body, "application/json");
+      auto r = pool[t]->request_raw("POST", "/certificates?api-version=2020-09-01", body,
+                                    "application/json");
       return r && r->status == 201;
     });
     sampler.join();
-    double local = bench::rate(clients, kDuration, [&](int) { return issue_in_process(csr, ca.get(), ca_key.get()); });
+    double local = bench::rate(clients, kDuration,
+                               [&](int) { return issue_in_process(csr, ca.get(), ca_key.get()); });
     // certd persists every issued chain with write_atomic (fsync of file and directory); this
     // baseline does the same so the ratio shows what the daemons and keyd add on top of it.
     double stored = bench::rate(clients, kDuration, [&](int t) {
-      return issue_in_process(csr, ca.get(), ca_key.get(), dir + "/stored-" + std::to_string(t) + ".cer");
+      return issue_in_process(csr, ca.get(), ca_key.get(),
+                              dir + "/stored-" + std::to_string(t) + ".cer");
     });
     std::string n = std::to_string(clients) + " client" + (clients > 1 ? "s" : "");
-    bench::row("EC P-256 leaf issued via certd+keyd, " + n, api, "same CSR signed in-process (OpenSSL)", local, "certs/s");
-    bench::row("EC P-256 leaf issued via certd+keyd, " + n, api, "in-process signing + atomic fsynced write", stored,
-               "certs/s");
-    std::printf("PSS under load (%s): certd %ld KiB, keyd %ld KiB\n", n.c_str(), certd_load, keyd_load);
+    bench::row("EC P-256 leaf issued via certd+keyd, " + n, api,
+               "same CSR signed in-process (OpenSSL)", local, "certs/s");
+    bench::row("EC P-256 leaf issued via certd+keyd, " + n, api,
+               "in-process signing + atomic fsynced write", stored, "certs/s");
+    std::printf("PSS under load (%s): certd %ld KiB, keyd %ld KiB\n", n.c_str(), certd_load,
+                keyd_load);
   }
-  std::printf("certd PSS at start: %ld KiB, idle after first issuance: %ld KiB (keyd idle: %ld KiB)\n", certd_pss_start,
-              certd_pss_idle, keyd_pss_idle);
+  std::printf(
+      "certd PSS at start: %ld KiB, idle after first issuance: %ld KiB (keyd idle: %ld KiB)\n",
+      certd_pss_start, certd_pss_idle, keyd_pss_idle);
   bench::stop(certd);
   bench::stop(keyd);
   if (std::system(("rm -rf " + dir).c_str()) != 0) return 1;

@@ -23,7 +23,8 @@ edge::Status only_keys(const Reader& r, const std::set<std::string>& known) {
 std::string truncate_chars(const std::string& s, size_t max_chars) {
   size_t chars = 0;
   for (size_t i = 0; i < s.size(); ++i) {
-    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 && chars++ == max_chars) return s.substr(0, i);
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 && chars++ == max_chars)
+      return s.substr(0, i);
   }
   return s;
 }
@@ -37,30 +38,40 @@ Result<EstAuth> decode_est_auth(const Reader& r) {
   a.bootstrap_identity_cert = EDGE_TRY(r.opt_string("bootstrap_identity_cert"));
   a.bootstrap_identity_pk = EDGE_TRY(r.opt_string("bootstrap_identity_pk"));
   if (a.username.has_value() != a.password.has_value())
-    return r.error_at(a.username ? "password" : "username", "EST basic auth needs both username and password");
+    return r.error_at(a.username ? "password" : "username",
+                      "EST basic auth needs both username and password");
   if (a.identity_cert.has_value() != a.identity_pk.has_value())
     return r.error_at(a.identity_cert ? "identity_pk" : "identity_cert",
                       "EST identity needs both identity_cert and identity_pk");
   if (a.bootstrap_identity_cert.has_value() != a.bootstrap_identity_pk.has_value())
-    return r.error_at(a.bootstrap_identity_cert ? "bootstrap_identity_pk" : "bootstrap_identity_cert",
-                      "EST bootstrap identity needs both bootstrap_identity_cert and bootstrap_identity_pk");
+    return r.error_at(
+        a.bootstrap_identity_cert ? "bootstrap_identity_pk" : "bootstrap_identity_cert",
+        "EST bootstrap identity needs both bootstrap_identity_cert and bootstrap_identity_pk");
   if (a.bootstrap_identity_cert && !a.identity_cert)
-    return r.error_at("bootstrap_identity_cert", "a bootstrap identity needs identity_cert and identity_pk");
+    return r.error_at("bootstrap_identity_cert",
+                      "a bootstrap identity needs identity_cert and identity_pk");
   return a;
 }
 
-Result<std::string> decode_est_url(const Reader& r, const std::string& key, std::vector<std::string>& warnings) {
+Result<std::string> decode_est_url(const Reader& r, const std::string& key,
+                                   std::vector<std::string>& warnings) {
   auto url = EDGE_TRY(r.string(key));
   if (url.starts_with("http://"))
-    warnings.push_back("EST server URL \"" + url + "\" is configured with unencrypted HTTP, which may expose the "
-                       "device to man-in-the-middle attacks. Configure HTTPS for the EST server to clear this warning.");
+    warnings.push_back("EST server URL \"" + url +
+                       "\" is configured with unencrypted HTTP, which may expose the "
+                       "device to man-in-the-middle attacks. Configure HTTPS for the EST server to "
+                       "clear this warning.");
   else if (!url.starts_with("https://"))
     return r.error_at(key, "expected an https:// URL");
   return url;
 }
 
-const std::set<std::string> kEstAuthKeys = {"username", "password", "identity_cert", "identity_pk",
-                                            "bootstrap_identity_cert", "bootstrap_identity_pk"};
+const std::set<std::string> kEstAuthKeys = {"username",
+                                            "password",
+                                            "identity_cert",
+                                            "identity_pk",
+                                            "bootstrap_identity_cert",
+                                            "bootstrap_identity_pk"};
 
 Result<Est> decode_est(const Reader& r, std::vector<std::string>& warnings) {
   Est est;
@@ -73,16 +84,20 @@ Result<Est> decode_est(const Reader& r, std::vector<std::string>& warnings) {
     Reader rr(*renew, r.key_path("identity_auto_renew"));
     EDGE_TRY_VOID(only_keys(rr, {"rotate_key", "threshold", "retry"}));
     if (auto v = EDGE_TRY(rr.opt_bool("rotate_key"))) est.rotate_key = *v;
-    for (auto [key, field] : {std::pair{"threshold", &est.threshold}, std::pair{"retry", &est.retry}}) {
+    for (auto [key, field] :
+         {std::pair{"threshold", &est.threshold}, std::pair{"retry", &est.retry}}) {
       if (auto v = EDGE_TRY(rr.opt_string(key))) {
-        if (!valid_renewal_policy(*v)) return rr.error_at(key, "expected \"<1-99>%\", \"<n>min\" or \"<n>day\"");
+        if (!valid_renewal_policy(*v))
+          return rr.error_at(key, "expected \"<1-99>%\", \"<n>min\" or \"<n>day\"");
         *field = *v;
       }
     }
   }
   if (const auto* urls = EDGE_TRY(r.opt_table("urls"))) {
     Reader ur(*urls, r.key_path("urls"));
-    for (const auto& [key, node] : *urls) est.urls[std::string(key.str())] = EDGE_TRY(decode_est_url(ur, std::string(key.str()), warnings));
+    for (const auto& [key, node] : *urls)
+      est.urls[std::string(key.str())] =
+          EDGE_TRY(decode_est_url(ur, std::string(key.str()), warnings));
   }
   return est;
 }
@@ -93,10 +108,14 @@ Result<IssuanceOptions> decode_options(const Reader& r, std::vector<std::string>
   known.insert({"method", "expiry_days", "common_name", "subject", "url"});
   EDGE_TRY_VOID(only_keys(r, known));
   auto method = EDGE_TRY(r.string("method"));
-  if (method == "self_signed") o.method = Method::SelfSigned;
-  else if (method == "local_ca") o.method = Method::LocalCa;
-  else if (method == "est") o.method = Method::Est;
-  else return r.error_at("method", "expected \"self_signed\", \"local_ca\" or \"est\"");
+  if (method == "self_signed")
+    o.method = Method::SelfSigned;
+  else if (method == "local_ca")
+    o.method = Method::LocalCa;
+  else if (method == "est")
+    o.method = Method::Est;
+  else
+    return r.error_at("method", "expected \"self_signed\", \"local_ca\" or \"est\"");
   o.expiry_days = EDGE_TRY(r.opt_int("expiry_days", 1, kMaxExpiryDays));
   auto cn = EDGE_TRY(r.opt_string("common_name"));
   const auto* subject = EDGE_TRY(r.opt_table("subject"));
@@ -108,8 +127,10 @@ Result<IssuanceOptions> decode_options(const Reader& r, std::vector<std::string>
     for (const auto& [key, node] : *subject) {
       std::string name(key.str());
       auto value = EDGE_TRY(sr.string(name));
-      if (OBJ_txt2nid(name.c_str()) == NID_undef) return sr.error_at(name, "unknown subject attribute");
-      if (OBJ_txt2nid(name.c_str()) == NID_commonName) value = truncate_chars(value, kMaxCommonNameChars);
+      if (OBJ_txt2nid(name.c_str()) == NID_undef)
+        return sr.error_at(name, "unknown subject attribute");
+      if (OBJ_txt2nid(name.c_str()) == NID_commonName)
+        value = truncate_chars(value, kMaxCommonNameChars);
       o.subject->emplace_back(name, value);
     }
     if (o.subject->empty()) return r.error_at("subject", "an empty subject");
@@ -123,22 +144,27 @@ Result<IssuanceOptions> decode_options(const Reader& r, std::vector<std::string>
 
 Result<std::string> file_uri_path(const Reader& r, const std::string& id, const std::string& uri) {
   std::string_view rest(uri);
-  if (rest.starts_with("file://localhost/")) rest.remove_prefix(16);
-  else if (rest.starts_with("file:///")) rest.remove_prefix(7);
-  else return r.error_at(id, "expected a file:// URI with an absolute path (or an array of cert ids)");
+  if (rest.starts_with("file://localhost/"))
+    rest.remove_prefix(16);
+  else if (rest.starts_with("file:///"))
+    rest.remove_prefix(7);
+  else
+    return r.error_at(id, "expected a file:// URI with an absolute path (or an array of cert ids)");
   auto path = edge::uri::percent_decode(rest);
-  if (!path || path->find('\0') != std::string::npos) return r.error_at(id, "not a valid file path");
+  if (!path || path->find('\0') != std::string::npos)
+    return r.error_at(id, "not a valid file path");
   return *path;
 }
 
 Result<Config> decode(const toml::table& root) {
   Config c;
   Reader top(root);
-  EDGE_TRY_VOID(only_keys(top, {"homedir_path", "max_requests", "cert_issuance", "preloaded_certs", "principal",
-                                "endpoints"}));
+  EDGE_TRY_VOID(only_keys(top, {"homedir_path", "max_requests", "cert_issuance", "preloaded_certs",
+                                "principal", "endpoints"}));
   c.homedir_path = EDGE_TRY(top.string("homedir_path"));
   if (c.homedir_path.empty()) return top.error_at("homedir_path", "must not be empty");
-  if (auto v = EDGE_TRY(top.opt_int("max_requests", 1, 10000))) c.max_requests = static_cast<size_t>(*v);
+  if (auto v = EDGE_TRY(top.opt_int("max_requests", 1, 10000)))
+    c.max_requests = static_cast<size_t>(*v);
 
   if (const auto* issuance = EDGE_TRY(top.opt_table("cert_issuance"))) {
     Reader r(*issuance, "cert_issuance");
@@ -148,7 +174,8 @@ Result<Config> decode(const toml::table& root) {
       Reader sub(*table, r.key_path(id));
       if (id == "local_ca") {
         EDGE_TRY_VOID(only_keys(sub, {"cert", "pk"}));
-        c.cert_issuance.local_ca = CertWithKey{EDGE_TRY(sub.string("cert")), EDGE_TRY(sub.string("pk"))};
+        c.cert_issuance.local_ca =
+            CertWithKey{EDGE_TRY(sub.string("cert")), EDGE_TRY(sub.string("pk"))};
       } else if (id == "est") {
         c.cert_issuance.est = EDGE_TRY(decode_est(sub, c.warnings));
       } else {
@@ -161,9 +188,12 @@ Result<Config> decode(const toml::table& root) {
     Reader r(*pre, "preloaded_certs");
     for (const auto& [key, node] : *pre) {
       std::string id(key.str());
-      if (node.is_string()) c.preloaded_certs[id] = EDGE_TRY(file_uri_path(r, id, EDGE_TRY(r.string(id))));
-      else if (node.is_array()) c.preloaded_certs[id] = *EDGE_TRY(r.opt_string_array(id));
-      else return r.error_at(id, "expected a file:// URI or an array of cert ids");
+      if (node.is_string())
+        c.preloaded_certs[id] = EDGE_TRY(file_uri_path(r, id, EDGE_TRY(r.string(id))));
+      else if (node.is_array())
+        c.preloaded_certs[id] = *EDGE_TRY(r.opt_string_array(id));
+      else
+        return r.error_at(id, "expected a file:// URI or an array of cert ids");
     }
     // As upstream: a bundle may name preloaded files or stored certs, not other bundles.
     for (const auto& [id, entry] : c.preloaded_certs) {
@@ -171,7 +201,8 @@ Result<Config> decode(const toml::table& root) {
       if (!ids) continue;
       for (const auto& member : *ids) {
         auto it = c.preloaded_certs.find(member);
-        if (it != c.preloaded_certs.end() && std::holds_alternative<std::vector<std::string>>(it->second))
+        if (it != c.preloaded_certs.end() &&
+            std::holds_alternative<std::vector<std::string>>(it->second))
           return r.error_at(id, "\"" + member + "\" is itself a list of ids; bundles cannot nest");
       }
     }
@@ -230,8 +261,9 @@ Result<Config> parse_config(const std::string& toml_text, const std::string& nam
 }
 
 Result<Config> load_config() {
-  auto paths = edge::config::paths_from_env("AZIOT_CERTD_CONFIG", "AZIOT_CERTD_CONFIG_DIR",
-                                            "/etc/aziot/certd/config.toml", "/etc/aziot/certd/config.d");
+  auto paths =
+      edge::config::paths_from_env("AZIOT_CERTD_CONFIG", "AZIOT_CERTD_CONFIG_DIR",
+                                   "/etc/aziot/certd/config.toml", "/etc/aziot/certd/config.d");
   auto table = EDGE_TRY(edge::config::load(paths));
   return decode(table);
 }

@@ -10,14 +10,16 @@
 #include "certd/config.h"
 
 namespace certd {
-using edge::Result;
-using edge::invalid;
 using edge::internal;
+using edge::invalid;
+using edge::Result;
 namespace crypto = edge::crypto;
 
 namespace {
 struct ExtStackFree {
-  void operator()(STACK_OF(X509_EXTENSION)* s) const { sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free); }
+  void operator()(STACK_OF(X509_EXTENSION) * s) const {
+    sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free);
+  }
 };
 using ExtStack = std::unique_ptr<STACK_OF(X509_EXTENSION), ExtStackFree>;
 using NamePtr = std::unique_ptr<X509_NAME, crypto::Deleter<X509_NAME, X509_NAME_free>>;
@@ -51,7 +53,8 @@ edge::Status check_common_names(X509_NAME* name) {
     OPENSSL_free(utf8);
     if (chars > kMaxCommonNameChars)
       return invalid("the subject's common name is " + std::to_string(chars) +
-                     " characters long; X.509 allows at most " + std::to_string(kMaxCommonNameChars) +
+                     " characters long; X.509 allows at most " +
+                     std::to_string(kMaxCommonNameChars) +
                      " (use a shorter hostname or a common_name override)");
   }
   return {};
@@ -62,14 +65,16 @@ edge::Status add_key_identifiers(X509* cert, X509* issuer, bool has_skid, bool h
   if (!has_skid) {
     X509V3_set_ctx(&ctx, issuer ? issuer : cert, cert, nullptr, nullptr, 0);
     X509_EXTENSION* skid = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_key_identifier, "hash");
-    if (!skid) return internal("could not compute the subject key identifier: " + crypto::last_error());
+    if (!skid)
+      return internal("could not compute the subject key identifier: " + crypto::last_error());
     X509_add_ext(cert, skid, -1);
     X509_EXTENSION_free(skid);
   }
   if (issuer && !has_akid) {
     X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
     // As upstream: an issuer without a SKID gets no AKID rather than an error.
-    if (X509_EXTENSION* akid = X509V3_EXT_conf_nid(nullptr, &ctx, NID_authority_key_identifier, "keyid")) {
+    if (X509_EXTENSION* akid =
+            X509V3_EXT_conf_nid(nullptr, &ctx, NID_authority_key_identifier, "keyid")) {
       X509_add_ext(cert, akid, -1);
       X509_EXTENSION_free(akid);
     } else {
@@ -82,8 +87,8 @@ edge::Status add_key_identifiers(X509* cert, X509* issuer, bool has_skid, bool h
 
 Result<crypto::X509Req> parse_csr(std::string_view pem) {
   if (pem.size() > kMaxCsrBytes)
-    return invalid("the CSR is " + std::to_string(pem.size()) + " bytes; at most " + std::to_string(kMaxCsrBytes) +
-                   " are accepted");
+    return invalid("the CSR is " + std::to_string(pem.size()) + " bytes; at most " +
+                   std::to_string(kMaxCsrBytes) + " are accepted");
   auto bio = memory_bio(pem);
   crypto::X509Req req(PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr));
   if (!req) return invalid("not a PEM certificate signing request: " + crypto::last_error());
@@ -109,8 +114,8 @@ Result<crypto::X509Req> parse_csr(std::string_view pem) {
 
 Result<std::vector<crypto::X509Ptr>> parse_chain(std::string_view pem) {
   if (pem.size() > kMaxPemBytes)
-    return invalid("the PEM is " + std::to_string(pem.size()) + " bytes; at most " + std::to_string(kMaxPemBytes) +
-                   " are accepted");
+    return invalid("the PEM is " + std::to_string(pem.size()) + " bytes; at most " +
+                   std::to_string(kMaxPemBytes) + " are accepted");
   auto bio = memory_bio(pem);
   std::vector<crypto::X509Ptr> chain;
   while (true) {
@@ -147,8 +152,10 @@ Result<crypto::X509Ptr> prepare_certificate(const CertTemplate& t) {
     override_name.reset(X509_NAME_new());
     for (const auto& [field, value] : *t.subject)
       if (X509_NAME_add_entry_by_txt(override_name.get(), field.c_str(), MBSTRING_UTF8,
-                                     reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1, 0) != 1)
-        return invalid("the configured subject " + field + "=\"" + value + "\" is not valid: " + crypto::last_error());
+                                     reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1,
+                                     0) != 1)
+        return invalid("the configured subject " + field + "=\"" + value +
+                       "\" is not valid: " + crypto::last_error());
     subject = override_name.get();
   }
   EDGE_TRY_VOID(check_common_names(subject));
@@ -160,7 +167,8 @@ Result<crypto::X509Ptr> prepare_certificate(const CertTemplate& t) {
     const ASN1_TIME* issuer_end = X509_get0_notAfter(t.issuer);
     if (X509_cmp_time(issuer_end, &now) <= 0)
       return invalid("the issuer certificate expired on " + time_text(issuer_end));
-    if (ASN1_TIME_compare(issuer_end, not_after.get()) < 0) not_after.reset(ASN1_STRING_dup(issuer_end));
+    if (ASN1_TIME_compare(issuer_end, not_after.get()) < 0)
+      not_after.reset(ASN1_STRING_dup(issuer_end));
   }
 
   // A random positive serial of 16 bytes; the fixed high bits keep it non-zero and of one length.
@@ -172,11 +180,13 @@ Result<crypto::X509Ptr> prepare_certificate(const CertTemplate& t) {
   bool ok = serial && X509_set_serialNumber(cert.get(), serial) == 1;
   ASN1_INTEGER_free(serial);
 
-  ok = ok && X509_set_version(cert.get(), 2) == 1 && X509_set_subject_name(cert.get(), subject) == 1 &&
-       X509_set_issuer_name(cert.get(), t.issuer ? X509_get_subject_name(t.issuer) : subject) == 1 &&
-       X509_set_pubkey(cert.get(), X509_REQ_get0_pubkey(t.csr)) == 1 &&
-       X509_time_adj_ex(X509_getm_notBefore(cert.get()), 0, 0, &now) != nullptr &&
-       X509_set1_notAfter(cert.get(), not_after.get()) == 1;
+  ok =
+      ok && X509_set_version(cert.get(), 2) == 1 &&
+      X509_set_subject_name(cert.get(), subject) == 1 &&
+      X509_set_issuer_name(cert.get(), t.issuer ? X509_get_subject_name(t.issuer) : subject) == 1 &&
+      X509_set_pubkey(cert.get(), X509_REQ_get0_pubkey(t.csr)) == 1 &&
+      X509_time_adj_ex(X509_getm_notBefore(cert.get()), 0, 0, &now) != nullptr &&
+      X509_set1_notAfter(cert.get(), not_after.get()) == 1;
   if (!ok) return internal("could not build the certificate: " + crypto::last_error());
 
   bool has_skid = false, has_akid = false;

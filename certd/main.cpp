@@ -21,19 +21,23 @@ int main(int argc, char** argv) {
   if (!endpoint) return daemon::report("parse endpoint", endpoint.error(), daemon::kExitBadConfig);
   auto keyd_endpoint = uri::parse_endpoint(config->keyd_endpoint);
   if (!keyd_endpoint || keyd_endpoint->kind != uri::Endpoint::Kind::Unix)
-    return daemon::report("parse the keyd endpoint",
-                          keyd_endpoint ? Error{ErrorKind::InvalidParameter, "keyd must be reached at a unix:// path"}
-                                        : keyd_endpoint.error(),
-                          daemon::kExitBadConfig);
+    return daemon::report(
+        "parse the keyd endpoint",
+        keyd_endpoint ? Error{ErrorKind::InvalidParameter, "keyd must be reached at a unix:// path"}
+                      : keyd_endpoint.error(),
+        daemon::kExitBadConfig);
   certd::CertStore store(config->homedir_path, config->preloaded_certs);
-  if (auto s = store.open(); !s) return daemon::report("open the cert store in " + config->homedir_path, s.error());
+  if (auto s = store.open(); !s)
+    return daemon::report("open the cert store in " + config->homedir_path, s.error());
 
   http::ServerOptions options;
   options.max_requests_per_uid = config->max_requests;
   options.systemd_name = "aziot-certd.socket";
-  certd::Service service(*config, std::move(store), std::make_unique<clients::KeydClient>(keyd_endpoint->value));
+  certd::Service service(*config, std::move(store),
+                         std::make_unique<clients::KeydClient>(keyd_endpoint->value));
   http::Server server([&](http::Request& r) { return service.handle(r); }, options);
-  if (auto s = server.listen(*endpoint); !s) return daemon::report("listen on " + config->endpoint, s.error());
+  if (auto s = server.listen(*endpoint); !s)
+    return daemon::report("listen on " + config->endpoint, s.error());
   daemon::stop_on_signals(server);
   daemon::notify_ready();
   log::info("Starting aziot-certd on " + config->endpoint);

@@ -23,8 +23,10 @@ std::unexpected<edge::Error> bad_parameter(const std::string& name, const std::s
 
 // Errors of a key lookup or signature: bad handles and keys that do not fit are the caller's
 // (400); keyd refusing certd itself (401) is certd's configuration problem, not the caller's.
-std::unexpected<edge::Error> key_error(const edge::Error& e, const std::string& parameter, const std::string& what) {
-  if (e.kind == ErrorKind::InvalidParameter) return bad_parameter(parameter, what + ": " + e.message);
+std::unexpected<edge::Error> key_error(const edge::Error& e, const std::string& parameter,
+                                       const std::string& what) {
+  if (e.kind == ErrorKind::InvalidParameter)
+    return bad_parameter(parameter, what + ": " + e.message);
   if (e.kind == ErrorKind::Unauthorized) return edge::internal(what + ": " + e.message);
   return fail(e.context(what));
 }
@@ -33,30 +35,37 @@ Response pem_response(const std::string& pem) { return Response::json(201, Json{
 }  // namespace
 
 Service::Service(Config config, CertStore store, std::unique_ptr<edge::clients::KeydClient> keyd)
-    : config_(std::move(config)), store_(std::move(store)), keyd_(std::move(keyd)), router_({"2020-09-01"}) {
+    : config_(std::move(config)),
+      store_(std::move(store)),
+      keyd_(std::move(keyd)),
+      router_({"2020-09-01"}) {
   add_routes();
 }
 
 edge::Status Service::authorize(uid_t uid, const std::string& id) const {
   if (authorized(config_, uid, id)) return {};
-  return fail(ErrorKind::Unauthorized, "user " + std::to_string(uid) + " is not authorized to modify the cert " + id);
+  return fail(ErrorKind::Unauthorized,
+              "user " + std::to_string(uid) + " is not authorized to modify the cert " + id);
 }
 
-Result<std::string> Service::create_cert(uid_t caller, const std::string& id, const std::string& csr_pem,
-                                         const std::optional<std::pair<std::string, std::string>>& issuer) {
+Result<std::string> Service::create_cert(
+    uid_t caller, const std::string& id, const std::string& csr_pem,
+    const std::optional<std::pair<std::string, std::string>>& issuer) {
   EDGE_TRY_VOID(validate_cert_id(id));
   EDGE_TRY_VOID(authorize(caller, id));
   auto csr = parse_csr(csr_pem);
   if (!csr) return bad_parameter("csr", csr.error().message);
 
   auto found = config_.cert_issuance.certs.find(id);
-  const IssuanceOptions* options = found == config_.cert_issuance.certs.end() ? nullptr : &found->second;
+  const IssuanceOptions* options =
+      found == config_.cert_issuance.certs.end() ? nullptr : &found->second;
   std::vector<edge::crypto::X509Ptr> chain;
   std::string handle;
   std::string key_parameter, key_context;  // how to report a key that cannot sign
   if (issuer) {
     const auto& [issuer_id, issuer_handle] = *issuer;
-    if (auto v = validate_cert_id(issuer_id); !v) return bad_parameter("issuer.certId", v.error().message);
+    if (auto v = validate_cert_id(issuer_id); !v)
+      return bad_parameter("issuer.certId", v.error().message);
     auto pem = EDGE_TRY(store_.get(issuer_id));
     if (!pem) return bad_parameter("issuer.certId", "not found");
     auto parsed = parse_chain(*pem);
@@ -69,32 +78,42 @@ Result<std::string> Service::create_cert(uid_t caller, const std::string& id, co
     if (!options) return bad_parameter("issuer", "issuer is required for locally-issued certs");
     switch (options->method) {
       case Method::Est:
-        return bad_parameter("certId", "cert \"" + id + "\" is configured for EST issuance (method = \"est\"), "
-                                       "which this aziot-certd does not support yet");
+        return bad_parameter("certId", "cert \"" + id +
+                                           "\" is configured for EST issuance (method = \"est\"), "
+                                           "which this aziot-certd does not support yet");
       case Method::SelfSigned: {
         auto h = keyd_->load_key_pair(id);
-        if (!h) return key_error(h.error(), "certId", "cert is self_signed but key pair \"" + id + "\" could not be loaded");
+        if (!h)
+          return key_error(h.error(), "certId",
+                           "cert is self_signed but key pair \"" + id + "\" could not be loaded");
         handle = *h;
         key_parameter = "csr";
-        key_context = "could not sign with key pair \"" + id +
-                      "\" (self_signed certs are signed with the key pair of the same id as the cert)";
+        key_context =
+            "could not sign with key pair \"" + id +
+            "\" (self_signed certs are signed with the key pair of the same id as the cert)";
         break;
       }
       case Method::LocalCa: {
         const auto& ca = config_.cert_issuance.local_ca;
         if (!ca)
-          return bad_parameter("certId", "cert \"" + id + "\" is configured to be issued by the local CA, but "
-                                         "[cert_issuance.local_ca] is not configured");
+          return bad_parameter("certId", "cert \"" + id +
+                                             "\" is configured to be issued by the local CA, but "
+                                             "[cert_issuance.local_ca] is not configured");
         auto pem = EDGE_TRY(store_.get(ca->cert));
         if (!pem) return bad_parameter("certId", "local CA cert \"" + ca->cert + "\" not found");
         auto parsed = parse_chain(*pem);
-        if (!parsed) return bad_parameter("certId", "invalid local CA cert \"" + ca->cert + "\": " + parsed.error().message);
+        if (!parsed)
+          return bad_parameter(
+              "certId", "invalid local CA cert \"" + ca->cert + "\": " + parsed.error().message);
         chain = std::move(*parsed);
         auto h = keyd_->load_key_pair(ca->pk);
-        if (!h) return key_error(h.error(), "certId", "local CA key pair \"" + ca->pk + "\" could not be loaded");
+        if (!h)
+          return key_error(h.error(), "certId",
+                           "local CA key pair \"" + ca->pk + "\" could not be loaded");
         handle = *h;
         key_parameter = "certId";
-        key_context = "could not sign with local CA key pair \"" + ca->pk + "\" for local CA cert \"" + ca->cert + "\"";
+        key_context = "could not sign with local CA key pair \"" + ca->pk +
+                      "\" for local CA cert \"" + ca->cert + "\"";
         break;
       }
     }
@@ -111,9 +130,13 @@ Result<std::string> Service::create_cert(uid_t caller, const std::string& id, co
   t.issuer = issuer_cert;
   t.now = now;
   auto tbs = prepare_certificate(t);
-  if (!tbs) return tbs.error().kind == ErrorKind::InvalidParameter ? bad_parameter("csr", tbs.error().message) : fail(tbs.error());
+  if (!tbs)
+    return tbs.error().kind == ErrorKind::InvalidParameter
+               ? bad_parameter("csr", tbs.error().message)
+               : fail(tbs.error());
 
-  EVP_PKEY* signing_public_key = issuer_cert ? X509_get0_pubkey(issuer_cert) : X509_REQ_get0_pubkey(csr->get());
+  EVP_PKEY* signing_public_key =
+      issuer_cert ? X509_get0_pubkey(issuer_cert) : X509_REQ_get0_pubkey(csr->get());
   auto cert = edge::clients::sign_certificate(tbs->get(), signing_public_key, *keyd_, handle);
   if (!cert) return key_error(cert.error(), key_parameter, key_context);
 
@@ -133,7 +156,8 @@ void Service::add_routes() {
     std::optional<std::pair<std::string, std::string>> issuer;
     if (body->contains("issuer") && !(*body)["issuer"].is_null()) {
       auto* i = EDGE_TRY(http::object_field(*body, "issuer"));
-      issuer.emplace(EDGE_TRY(http::string_field(*i, "certId")), EDGE_TRY(http::string_field(*i, "privateKeyHandle")));
+      issuer.emplace(EDGE_TRY(http::string_field(*i, "certId")),
+                     EDGE_TRY(http::string_field(*i, "privateKeyHandle")));
     }
     return pem_response(EDGE_TRY(create_cert(req.peer.uid, id, csr, issuer)));
   });

@@ -15,7 +15,8 @@ class Service {
   edge::http::Response handle(edge::http::Request& request) { return router_.dispatch(request); }
 
   // POST /certificates: issues `cert_id` from `csr_pem` and stores leaf + issuer chain.
-  Result<std::string> create_cert(uid_t caller, const std::string& cert_id, const std::string& csr_pem,
+  Result<std::string> create_cert(uid_t caller, const std::string& cert_id,
+                                  const std::string& csr_pem,
                                   const std::optional<std::pair<std::string, std::string>>& issuer);
 
  private:

@@ -25,7 +25,8 @@ edge::Status validate_cert_id(const std::string& id) {
     size_t slash = id.find('/', start);
     if (slash == std::string::npos) slash = id.size();
     std::string_view segment(id.data() + start, slash - start);
-    if (segment == "." || segment == "..") return bad_id("cert id must not contain \".\" or \"..\" path segments");
+    if (segment == "." || segment == "..")
+      return bad_id("cert id must not contain \".\" or \"..\" path segments");
     start = slash + 1;
   }
   return {};
@@ -89,7 +90,8 @@ edge::Status CertStore::put(const std::string& id, std::string_view pem) {
 edge::Status CertStore::remove(const std::string& id) {
   auto path = EDGE_TRY(writable_path(id));
   auto removed = edge::fs::remove_file(path);
-  if (!removed) return edge::internal("could not delete '" + path + "': " + removed.error().message);
+  if (!removed)
+    return edge::internal("could not delete '" + path + "': " + removed.error().message);
   return {};
 }
 

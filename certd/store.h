@@ -13,7 +13,6 @@ namespace certd {
 
 constexpr size_t kMaxCertIdLength = 256;
 
-
 // Ids are free-form as upstream ("aziot-edged/module/m:1:server"), but not empty, not over
 // kMaxCertIdLength bytes, no control characters, and nothing that reads as a path
 // ("/abs", "a/../b", "./x").

@@ -36,8 +36,8 @@ struct BnFree {
 };
 using Bn = std::unique_ptr<BIGNUM, BnFree>;
 Bn to_bn(std::string_view bytes) {
-  return Bn(BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()),
-                      nullptr));
+  return Bn(BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()),
+                      static_cast<int>(bytes.size()), nullptr));
 }
 }  // namespace
 
@@ -67,9 +67,10 @@ Result<Json> KeydClient::call(const std::string& method, const std::string& path
   return std::move(*json);
 }
 
-Result<std::string> KeydClient::create_key_pair_if_not_exists(const std::string& id,
-                                                              const std::string& preferred_algorithms) {
-  auto j = EDGE_TRY(call("POST", "/keypair", Json{{"keyId", id}, {"preferredAlgorithms", preferred_algorithms}}));
+Result<std::string> KeydClient::create_key_pair_if_not_exists(
+    const std::string& id, const std::string& preferred_algorithms) {
+  auto j = EDGE_TRY(
+      call("POST", "/keypair", Json{{"keyId", id}, {"preferredAlgorithms", preferred_algorithms}}));
   return string_member(j, "keyHandle");
 }
 
@@ -91,7 +92,8 @@ Result<std::string> KeydClient::parameter(const std::string& handle, const std::
 
 Result<crypto::PKey> KeydClient::public_key(const std::string& handle) {
   auto algorithm = EDGE_TRY(parameter(handle, "algorithm"));
-  std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> bld(OSSL_PARAM_BLD_new(), OSSL_PARAM_BLD_free);
+  std::unique_ptr<OSSL_PARAM_BLD, decltype(&OSSL_PARAM_BLD_free)> bld(OSSL_PARAM_BLD_new(),
+                                                                      OSSL_PARAM_BLD_free);
   Bn n, e;
   std::string point;
   const char* type = nullptr;
@@ -105,7 +107,8 @@ Result<crypto::PKey> KeydClient::public_key(const std::string& handle) {
     point = EDGE_TRY(parameter(handle, "ec-point"));
     type = "EC";
     OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, OBJ_nid2sn(nid), 0);
-    OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
+    OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
+                                     point.size());
   } else if (algorithm == "RSA") {
     n = to_bn(EDGE_TRY(parameter(handle, "rsa-modulus")));
     e = to_bn(EDGE_TRY(parameter(handle, "rsa-exponent")));
@@ -115,7 +118,8 @@ Result<crypto::PKey> KeydClient::public_key(const std::string& handle) {
   } else {
     return internal("keyd: unknown key algorithm \"" + algorithm + "\"");
   }
-  std::unique_ptr<OSSL_PARAM, decltype(&OSSL_PARAM_free)> params(OSSL_PARAM_BLD_to_param(bld.get()), OSSL_PARAM_free);
+  std::unique_ptr<OSSL_PARAM, decltype(&OSSL_PARAM_free)> params(OSSL_PARAM_BLD_to_param(bld.get()),
+                                                                 OSSL_PARAM_free);
   crypto::PKeyCtx ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr));
   EVP_PKEY* key = nullptr;
   if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) <= 0 ||
@@ -132,9 +136,12 @@ Result<std::string> KeydClient::sign_ecdsa(const std::string& handle, std::strin
   return bytes_member(j, "signature");
 }
 
-Result<std::string> KeydClient::rsa_private_encrypt(const std::string& handle, std::string_view data) {
-  auto j = EDGE_TRY(call("POST", "/encrypt",
-                         Json{{"keyHandle", handle}, {"algorithm", "RSA-PKCS1"}, {"plaintext", base64::encode(data)}}));
+Result<std::string> KeydClient::rsa_private_encrypt(const std::string& handle,
+                                                    std::string_view data) {
+  auto j = EDGE_TRY(call(
+      "POST", "/encrypt",
+      Json{
+          {"keyHandle", handle}, {"algorithm", "RSA-PKCS1"}, {"plaintext", base64::encode(data)}}));
   return bytes_member(j, "ciphertext");
 }
 

@@ -30,21 +30,26 @@ using Algor = std::unique_ptr<X509_ALGOR, AlgorFree>;
 Result<int> key_type(EVP_PKEY* key) {
   int type = EVP_PKEY_get_base_id(key);
   if (type != EVP_PKEY_EC && type != EVP_PKEY_RSA)
-    return invalid("keys of type " + std::string(OBJ_nid2sn(type)) + " cannot sign (only EC and RSA)");
+    return invalid("keys of type " + std::string(OBJ_nid2sn(type)) +
+                   " cannot sign (only EC and RSA)");
   return type;
 }
 
 // ecdsa-with-SHA256 (no parameters) or sha256WithRSAEncryption (NULL parameters).
 void set_sha256_algorithm(X509_ALGOR* alg, int type) {
-  if (type == EVP_PKEY_EC) X509_ALGOR_set0(alg, OBJ_nid2obj(NID_ecdsa_with_SHA256), V_ASN1_UNDEF, nullptr);
-  else X509_ALGOR_set0(alg, OBJ_nid2obj(NID_sha256WithRSAEncryption), V_ASN1_NULL, nullptr);
+  if (type == EVP_PKEY_EC)
+    X509_ALGOR_set0(alg, OBJ_nid2obj(NID_ecdsa_with_SHA256), V_ASN1_UNDEF, nullptr);
+  else
+    X509_ALGOR_set0(alg, OBJ_nid2obj(NID_sha256WithRSAEncryption), V_ASN1_NULL, nullptr);
 }
 
-Result<std::string> sign_digest(int type, std::string_view digest, KeydClient& keyd, const std::string& handle) {
+Result<std::string> sign_digest(int type, std::string_view digest, KeydClient& keyd,
+                                const std::string& handle) {
   if (type == EVP_PKEY_EC) return keyd.sign_ecdsa(handle, digest);
   // PKCS#1 v1.5 signature = private-key operation over DigestInfo(SHA-256, digest).
-  static constexpr unsigned char kSha256DigestInfo[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
-                                                        0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
+  static constexpr unsigned char kSha256DigestInfo[] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60,
+                                                        0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                                                        0x01, 0x05, 0x00, 0x04, 0x20};
   std::string info(reinterpret_cast<const char*>(kSha256DigestInfo), sizeof kSha256DigestInfo);
   info.append(digest);
   return keyd.rsa_private_encrypt(handle, info);
@@ -61,7 +66,8 @@ Result<std::string> encode(F&& i2d) {
 }
 
 std::unexpected<Error> mismatch() {
-  return invalid("the key behind the handle does not match the public key of the certificate it signs for");
+  return invalid(
+      "the key behind the handle does not match the public key of the certificate it signs for");
 }
 }  // namespace
 
@@ -84,7 +90,8 @@ Result<crypto::X509Ptr> sign_certificate(X509* cert, EVP_PKEY* issuer_key, KeydC
   std::string der = der_tlv(0x30, tbs + alg_der + der_tlv(0x03, bits));
   const auto* p = reinterpret_cast<const unsigned char*>(der.data());
   crypto::X509Ptr signed_cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-  if (!signed_cert) return internal("could not assemble the signed certificate: " + crypto::last_error());
+  if (!signed_cert)
+    return internal("could not assemble the signed certificate: " + crypto::last_error());
   if (X509_verify(signed_cert.get(), issuer_key) != 1) {
     ERR_clear_error();
     return mismatch();
@@ -92,13 +99,15 @@ Result<crypto::X509Ptr> sign_certificate(X509* cert, EVP_PKEY* issuer_key, KeydC
   return signed_cert;
 }
 
-Status sign_request(X509_REQ* req, EVP_PKEY* public_key, KeydClient& keyd, const std::string& handle) {
+Status sign_request(X509_REQ* req, EVP_PKEY* public_key, KeydClient& keyd,
+                    const std::string& handle) {
   int type = EDGE_TRY(key_type(public_key));
   if (X509_REQ_set_pubkey(req, public_key) != 1) return internal("could not set the request's key");
   Algor alg(X509_ALGOR_new());
   if (!alg) return internal("out of memory");
   set_sha256_algorithm(alg.get(), type);
-  if (X509_REQ_set1_signature_algo(req, alg.get()) != 1) return internal("could not set the signature algorithm");
+  if (X509_REQ_set1_signature_algo(req, alg.get()) != 1)
+    return internal("could not set the signature algorithm");
   auto tbs = EDGE_TRY(encode([&](unsigned char** p) { return i2d_re_X509_REQ_tbs(req, p); }));
   auto signature = EDGE_TRY(sign_digest(type, crypto::sha256(tbs), keyd, handle));
   ASN1_BIT_STRING* bits = ASN1_BIT_STRING_new();

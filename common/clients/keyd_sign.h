@@ -18,6 +18,7 @@ Result<crypto::X509Ptr> sign_certificate(X509* cert, EVP_PKEY* issuer_key, KeydC
                                          const std::string& handle);
 
 // Signs a certificate request in place; `public_key` is the request's key (keyd's key pair).
-Status sign_request(X509_REQ* req, EVP_PKEY* public_key, KeydClient& keyd, const std::string& handle);
+Status sign_request(X509_REQ* req, EVP_PKEY* public_key, KeydClient& keyd,
+                    const std::string& handle);
 
 }  // namespace edge::clients

@@ -1,9 +1,10 @@
 // certd's config: every certd.toml upstream's `config apply` produces loads; mistakes name the
 // file, line and key. Also the id and file-name rules of the store.
+#include "certd/config.h"
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 
-#include "certd/config.h"
 #include "certd/store.h"
 #include "tests/support/harness.h"
 
@@ -109,11 +110,13 @@ certs = ["aziot-edged/module/*"]
 }
 
 TEST_CASE("configured common names are cut at 64 characters not bytes", "[unit]") {
-  std::string long_cn = std::string(63, 'a') + "\xc3\xa1" + "a";  // 65 characters, the 64th two bytes long
-  auto c = parse_config("homedir_path = \"/h\"\n[cert_issuance.x]\nmethod = \"self_signed\"\ncommon_name = \"" +
-                            long_cn + "\"\n[cert_issuance.y]\nmethod = \"self_signed\"\nsubject = { CN = \"" + long_cn +
-                            "\", O = \"" + long_cn + "\" }\n",
-                        "certd.toml");
+  std::string long_cn =
+      std::string(63, 'a') + "\xc3\xa1" + "a";  // 65 characters, the 64th two bytes long
+  auto c = parse_config(
+      "homedir_path = \"/h\"\n[cert_issuance.x]\nmethod = \"self_signed\"\ncommon_name = \"" +
+          long_cn + "\"\n[cert_issuance.y]\nmethod = \"self_signed\"\nsubject = { CN = \"" +
+          long_cn + "\", O = \"" + long_cn + "\" }\n",
+      "certd.toml");
   REQUIRE(c);
   std::string cut = std::string(63, 'a') + "\xc3\xa1";
   CHECK(c->cert_issuance.certs.at("x").subject->at(0).second == cut);
@@ -126,31 +129,45 @@ TEST_CASE("config mistakes are refused with file line and key", "[unit]") {
   };
   std::vector<Case> cases = {
       {"", "key \"homedir_path\": missing required key"},
-      {"homedir_path = \"/h\"\nhomedir = \"/x\"\n", "certd.toml:2:11: key \"homedir\": unknown key"},
-      {"homedir_path = \"/h\"\nmax_requests = 0\n", "key \"max_requests\": value 0 is out of range"},
+      {"homedir_path = \"/h\"\nhomedir = \"/x\"\n",
+       "certd.toml:2:11: key \"homedir\": unknown key"},
+      {"homedir_path = \"/h\"\nmax_requests = 0\n",
+       "key \"max_requests\": value 0 is out of range"},
       {"homedir_path = \"/h\"\n[cert_issuance.a]\nmethod = \"magic\"\n",
-       "certd.toml:3:10: key \"cert_issuance.a.method\": expected \"self_signed\", \"local_ca\" or \"est\""},
-      {"homedir_path = \"/h\"\n[cert_issuance.a]\nexpiry_days = 3\n", "key \"cert_issuance.a.method\": missing required key"},
+       "certd.toml:3:10: key \"cert_issuance.a.method\": expected \"self_signed\", \"local_ca\" or "
+       "\"est\""},
+      {"homedir_path = \"/h\"\n[cert_issuance.a]\nexpiry_days = 3\n",
+       "key \"cert_issuance.a.method\": missing required key"},
       {"homedir_path = \"/h\"\n[cert_issuance.a]\nmethod = \"self_signed\"\nexpiry_days = 0\n",
        "key \"cert_issuance.a.expiry_days\": value 0 is out of range 1..1000000"},
-      {"homedir_path = \"/h\"\n[cert_issuance.a]\nmethod = \"self_signed\"\ncommon_name = \"x\"\nsubject = { CN = \"y\" }\n",
+      {"homedir_path = \"/h\"\n[cert_issuance.a]\nmethod = \"self_signed\"\ncommon_name = "
+       "\"x\"\nsubject = { CN = \"y\" }\n",
        "set either common_name or subject, not both"},
-      {"homedir_path = \"/h\"\n[cert_issuance.a]\nmethod = \"self_signed\"\nsubject = { NOPE = \"y\" }\n",
+      {"homedir_path = \"/h\"\n[cert_issuance.a]\nmethod = \"self_signed\"\nsubject = { NOPE = "
+       "\"y\" }\n",
        "key \"cert_issuance.a.subject.NOPE\": unknown subject attribute"},
       {"homedir_path = \"/h\"\n[cert_issuance.a]\nmethod = \"est\"\nusername = \"u\"\n",
        "EST basic auth needs both username and password"},
-      {"homedir_path = \"/h\"\n[cert_issuance.a]\nmethod = \"est\"\nurl = \"ftp://x\"\n", "expected an https:// URL"},
+      {"homedir_path = \"/h\"\n[cert_issuance.a]\nmethod = \"est\"\nurl = \"ftp://x\"\n",
+       "expected an https:// URL"},
       {"homedir_path = \"/h\"\n[cert_issuance.est.identity_auto_renew]\nthreshold = \"101%\"\n",
        "key \"cert_issuance.est.identity_auto_renew.threshold\": expected"},
-      {"homedir_path = \"/h\"\n[cert_issuance.local_ca]\ncert = \"c\"\n", "key \"cert_issuance.local_ca.pk\": missing required key"},
+      {"homedir_path = \"/h\"\n[cert_issuance.local_ca]\ncert = \"c\"\n",
+       "key \"cert_issuance.local_ca.pk\": missing required key"},
       {"homedir_path = \"/h\"\n[preloaded_certs]\na = \"https://x/y.pem\"\n",
        "key \"preloaded_certs.a\": expected a file:// URI with an absolute path"},
-      {"homedir_path = \"/h\"\n[preloaded_certs]\na = \"file://relative/y.pem\"\n", "expected a file:// URI"},
-      {"homedir_path = \"/h\"\n[preloaded_certs]\na = 5\n", "expected a file:// URI or an array of cert ids"},
-      {"homedir_path = \"/h\"\n[preloaded_certs]\na = [\"b\"]\nb = [\"a\"]\n", "bundles cannot nest"},
-      {"homedir_path = \"/h\"\n[[principal]]\ncerts = [\"x\"]\n", "key \"principal.uid\": missing required key"},
-      {"homedir_path = \"/h\"\n[[principal]]\nuid = 5\ncerts = \"x\"\n", "key \"principal.certs\": expected an array"},
-      {"homedir_path = \"/h\"\n[endpoints]\naziot_identityd = \"unix:///x\"\n", "key \"endpoints.aziot_identityd\": unknown key"},
+      {"homedir_path = \"/h\"\n[preloaded_certs]\na = \"file://relative/y.pem\"\n",
+       "expected a file:// URI"},
+      {"homedir_path = \"/h\"\n[preloaded_certs]\na = 5\n",
+       "expected a file:// URI or an array of cert ids"},
+      {"homedir_path = \"/h\"\n[preloaded_certs]\na = [\"b\"]\nb = [\"a\"]\n",
+       "bundles cannot nest"},
+      {"homedir_path = \"/h\"\n[[principal]]\ncerts = [\"x\"]\n",
+       "key \"principal.uid\": missing required key"},
+      {"homedir_path = \"/h\"\n[[principal]]\nuid = 5\ncerts = \"x\"\n",
+       "key \"principal.certs\": expected an array"},
+      {"homedir_path = \"/h\"\n[endpoints]\naziot_identityd = \"unix:///x\"\n",
+       "key \"endpoints.aziot_identityd\": unknown key"},
   };
   for (const auto& c : cases) {
     auto r = parse_config(c.toml, "certd.toml");
@@ -162,18 +179,22 @@ TEST_CASE("config mistakes are refused with file line and key", "[unit]") {
   CHECK(valid_renewal_policy("99%"));
   CHECK(valid_renewal_policy("100min"));
   CHECK(valid_renewal_policy("10day"));
-  for (const char* bad : {"0%", "100%", "0min", "1year", "%", "day", "-5min", "5 min"}) CHECK(!valid_renewal_policy(bad));
+  for (const char* bad : {"0%", "100%", "0min", "1year", "%", "day", "-5min", "5 min"})
+    CHECK(!valid_renewal_policy(bad));
 }
 
 TEST_CASE("cert ids and their file names", "[unit]") {
   CHECK(cert_file_path("/h", "aziot-edged/module/$edgeHub:1:server") ==
         "/h/certs/aziotedgedmoduleedgeHub1server-" +
-            edge::crypto::hex(edge::crypto::sha256("aziot-edged/module/$edgeHub:1:server")) + ".cer");
-  for (const char* ok : {"a", "aziot-edged-ca", "aziot-edged/module/m:1:server", "a..b", "x/.hidden", "trailing/"})
+            edge::crypto::hex(edge::crypto::sha256("aziot-edged/module/$edgeHub:1:server")) +
+            ".cer");
+  for (const char* ok :
+       {"a", "aziot-edged-ca", "aziot-edged/module/m:1:server", "a..b", "x/.hidden", "trailing/"})
     CHECK(validate_cert_id(ok));
-  for (std::string bad : {std::string(), std::string("/abs"), std::string(".."), std::string("a/../b"),
-                          std::string("./a"), std::string("a/."), std::string("tab\tid"), std::string("nul\0id", 6),
-                          std::string(257, 'x')}) {
+  for (std::string bad :
+       {std::string(), std::string("/abs"), std::string(".."), std::string("a/../b"),
+        std::string("./a"), std::string("a/."), std::string("tab\tid"), std::string("nul\0id", 6),
+        std::string(257, 'x')}) {
     INFO(bad);
     CHECK(!validate_cert_id(bad));
   }

@@ -15,7 +15,8 @@ using namespace certd_test;
 TEST_CASE("certd serves on a systemd-activated socket", "[integration]") {
   edge::test::TempDir dir;
   std::string sock = dir / "activated.sock";
-  edge::test::write_file(dir / "config.toml", "homedir_path = \"" + dir.path() + "/home\"\n[endpoints]\naziot_certd = \"unix://" +
+  edge::test::write_file(dir / "config.toml", "homedir_path = \"" + dir.path() +
+                                                  "/home\"\n[endpoints]\naziot_certd = \"unix://" +
                                                   dir.path() + "/configured.sock\"\n");
   edge::test::write_file(dir / "cert.pem", "");
   int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
@@ -55,8 +56,10 @@ TEST_CASE("certd serves on a systemd-activated socket", "[integration]") {
 }
 
 TEST_CASE("the systemd units name certd's socket and user as upstream", "[unit]") {
-  std::string service = edge::test::read_file(std::string(EDGE_SOURCE_DIR) + "/systemd/aziot-certd.service");
-  std::string socket = edge::test::read_file(std::string(EDGE_SOURCE_DIR) + "/systemd/aziot-certd.socket");
+  std::string service =
+      edge::test::read_file(std::string(EDGE_SOURCE_DIR) + "/systemd/aziot-certd.service");
+  std::string socket =
+      edge::test::read_file(std::string(EDGE_SOURCE_DIR) + "/systemd/aziot-certd.socket");
   CHECK_THAT(service, Catch::Contains("Requires=aziot-certd.socket"));
   CHECK_THAT(service, Catch::Contains("User=aziotcs"));
   CHECK_THAT(service, Catch::Contains("ExecStart=/usr/libexec/aziot-identity-service/aziot-certd"));
@@ -68,13 +71,16 @@ TEST_CASE("the systemd units name certd's socket and user as upstream", "[unit]"
 
 TEST_CASE("a bad config stops certd with exit code 153 and says where", "[integration]") {
   edge::test::TempDir dir;
-  edge::test::write_file(dir / "config.toml",
-                         "homedir_path = \"" + dir.path() + "/home\"\n[cert_issuance.x]\nmethod = \"magic\"\n");
+  edge::test::write_file(
+      dir / "config.toml",
+      "homedir_path = \"" + dir.path() + "/home\"\n[cert_issuance.x]\nmethod = \"magic\"\n");
   REQUIRE(edge::test::run("mkdir -p " + (dir / "config.d")) == 0);
-  edge::test::write_file(dir / "config.d/50-ok.toml", "[[principal]]\nuid = 1000\ncerts = [\"x\"]\n");
-  edge::test::Process p({edge::test::bin("aziot-certd")},
-                        {{"AZIOT_CERTD_CONFIG", dir / "config.toml"}, {"AZIOT_CERTD_CONFIG_DIR", dir / "config.d"}},
-                        dir / "certd.log");
+  edge::test::write_file(dir / "config.d/50-ok.toml",
+                         "[[principal]]\nuid = 1000\ncerts = [\"x\"]\n");
+  edge::test::Process p(
+      {edge::test::bin("aziot-certd")},
+      {{"AZIOT_CERTD_CONFIG", dir / "config.toml"}, {"AZIOT_CERTD_CONFIG_DIR", dir / "config.d"}},
+      dir / "certd.log");
   CHECK(p.wait() == 153);
   CHECK_THAT(p.log(), Catch::Contains("config.toml:3:10"));
   CHECK_THAT(p.log(), Catch::Contains("cert_issuance.x.method"));

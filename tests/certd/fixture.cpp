@@ -22,8 +22,9 @@ std::string api(const std::string& path) {
 
 Certd::Certd(Backend backend, std::string config, std::string keyd_config)
     : keyd(backend, std::move(keyd_config)), keyd_client(keyd.socket) {
-  std::string text = "homedir_path = \"" + home() + "\"\n" + config + "\n[endpoints]\naziot_certd = \"unix://" +
-                     socket + "\"\naziot_keyd = \"unix://" + keyd.socket + "\"\n";
+  std::string text = "homedir_path = \"" + home() + "\"\n" + config +
+                     "\n[endpoints]\naziot_certd = \"unix://" + socket +
+                     "\"\naziot_keyd = \"unix://" + keyd.socket + "\"\n";
   edge::test::write_file(dir / "config.toml", text);
   env["AZIOT_CERTD_CONFIG"] = dir / "config.toml";
   env["AZIOT_CERTD_CONFIG_DIR"] = dir / "config.d";
@@ -33,8 +34,8 @@ Certd::Certd(Backend backend, std::string config, std::string keyd_config)
 Certd::~Certd() { stop(); }
 
 void Certd::start() {
-  process = std::make_unique<edge::test::Process>(std::vector<std::string>{edge::test::bin("aziot-certd")}, env,
-                                                  dir / "certd.log");
+  process = std::make_unique<edge::test::Process>(
+      std::vector<std::string>{edge::test::bin("aziot-certd")}, env, dir / "certd.log");
   INFO(edge::test::read_file(dir / "certd.log"));
   REQUIRE(edge::test::wait_for_socket(socket));
   ::chmod(socket.c_str(), 0666);  // so tests can call as other uids
@@ -47,7 +48,8 @@ void Certd::stop() {
   process.reset();
 }
 
-edge::test::Reply Certd::call(const std::string& method, const std::string& path, const std::optional<Json>& body) {
+edge::test::Reply Certd::call(const std::string& method, const std::string& path,
+                              const std::optional<Json>& body) {
   return edge::test::call(*client, method, path, body);
 }
 
@@ -81,10 +83,11 @@ edge::test::Reply Certd::call_as(uid_t uid, const std::string& method, const std
   return r;
 }
 
-std::string Certd::issue(const std::string& id, const std::string& csr, const std::string& issuer_id,
-                         const std::string& issuer_handle) {
+std::string Certd::issue(const std::string& id, const std::string& csr,
+                         const std::string& issuer_id, const std::string& issuer_handle) {
   Json body{{"certId", id}, {"csr", csr}};
-  if (!issuer_id.empty()) body["issuer"] = Json{{"certId", issuer_id}, {"privateKeyHandle", issuer_handle}};
+  if (!issuer_id.empty())
+    body["issuer"] = Json{{"certId", issuer_id}, {"privateKeyHandle", issuer_handle}};
   auto r = call("POST", api("/certificates"), body);
   INFO(id << ": " << r.body);
   REQUIRE(r.status == 201);
@@ -98,7 +101,9 @@ std::string Certd::get(const std::string& id) {
   return r.json["pem"];
 }
 
-std::vector<std::string> Certd::cert_files() const { return edge::test::list_dir(home() + "/certs"); }
+std::vector<std::string> Certd::cert_files() const {
+  return edge::test::list_dir(home() + "/certs");
+}
 
 crypto::X509Req build_csr(EVP_PKEY* public_key, const CsrSpec& spec) {
   crypto::X509Req req(X509_REQ_new());
@@ -110,8 +115,9 @@ crypto::X509Req build_csr(EVP_PKEY* public_key, const CsrSpec& spec) {
     std::string part = spec.subject.substr(start, comma - start);
     auto eq = part.find('=');
     // UTF8String as given: lets tests build names OpenSSL would refuse (a 65-character CN).
-    REQUIRE(X509_NAME_add_entry_by_txt(name, part.substr(0, eq).c_str(), V_ASN1_UTF8STRING,
-                                       reinterpret_cast<const unsigned char*>(part.c_str() + eq + 1), -1, -1, 0) == 1);
+    REQUIRE(X509_NAME_add_entry_by_txt(
+                name, part.substr(0, eq).c_str(), V_ASN1_UTF8STRING,
+                reinterpret_cast<const unsigned char*>(part.c_str() + eq + 1), -1, -1, 0) == 1);
     start = comma + 1;
   }
   STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
@@ -144,8 +150,8 @@ std::string local_csr(EVP_PKEY* key, const CsrSpec& spec) {
   return csr_pem(req.get());
 }
 
-std::string keyd_csr(Certd& certd, const std::string& id, const std::string& algorithms, const CsrSpec& spec,
-                     std::string* handle_out) {
+std::string keyd_csr(Certd& certd, const std::string& id, const std::string& algorithms,
+                     const CsrSpec& spec, std::string* handle_out) {
   auto handle = certd.keyd_client.create_key_pair_if_not_exists(id, algorithms);
   REQUIRE(handle);
   auto pub = certd.keyd_client.public_key(*handle);
@@ -195,8 +201,8 @@ std::string extension_text(X509* cert, int nid, bool* critical) {
   return std::string(data, static_cast<size_t>(n));
 }
 
-int openssl_verify(const edge::test::TempDir& dir, const std::string& root_pem, const std::string& chain_pem,
-                   std::string* out, const std::string& extra_args) {
+int openssl_verify(const edge::test::TempDir& dir, const std::string& root_pem,
+                   const std::string& chain_pem, std::string* out, const std::string& extra_args) {
   auto certs = parse_pem_chain(chain_pem);
   REQUIRE(!certs.empty());
   std::string rest;
@@ -208,8 +214,8 @@ int openssl_verify(const edge::test::TempDir& dir, const std::string& root_pem, 
     edge::test::write_file(dir / "verify-chain.pem", rest);
     untrusted = " -untrusted " + (dir / "verify-chain.pem");
   }
-  return edge::test::run("openssl verify " + extra_args + " -CAfile " + (dir / "verify-root.pem") + untrusted + " " +
-                             (dir / "verify-leaf.pem") + " 2>&1",
+  return edge::test::run("openssl verify " + extra_args + " -CAfile " + (dir / "verify-root.pem") +
+                             untrusted + " " + (dir / "verify-leaf.pem") + " 2>&1",
                          out);
 }
 

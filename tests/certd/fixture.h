@@ -30,8 +30,8 @@ struct Certd {
   edge::test::Reply call_as(uid_t uid, const std::string& method, const std::string& path,
                             const std::optional<edge::http::Json>& body = std::nullopt);
   // POST /certificates, REQUIREs 201; returns the PEM chain.
-  std::string issue(const std::string& id, const std::string& csr_pem, const std::string& issuer_id = "",
-                    const std::string& issuer_handle = "");
+  std::string issue(const std::string& id, const std::string& csr_pem,
+                    const std::string& issuer_id = "", const std::string& issuer_handle = "");
   std::string get(const std::string& id);  // REQUIREs 200
   std::vector<std::string> cert_files() const;
   std::string home() const { return dir / "home"; }
@@ -49,8 +49,9 @@ std::string api(const std::string& path);  // appends ?api-version=2020-09-01
 
 // What goes into a test CSR.
 struct CsrSpec {
-  CsrSpec(std::string subject_ = "CN=test", std::string basic_constraints_ = "", std::string key_usage_ = "",
-          std::string extended_key_usage_ = "", std::string subject_alt_name_ = "")
+  CsrSpec(std::string subject_ = "CN=test", std::string basic_constraints_ = "",
+          std::string key_usage_ = "", std::string extended_key_usage_ = "",
+          std::string subject_alt_name_ = "")
       : subject(std::move(subject_)),
         basic_constraints(std::move(basic_constraints_)),
         key_usage(std::move(key_usage_)),
@@ -67,8 +68,8 @@ std::string csr_pem(X509_REQ* req);
 // A CSR signed in-process with `key`.
 std::string local_csr(EVP_PKEY* key, const CsrSpec& spec);
 // A CSR for keyd's key pair `id` (created if missing), signed through keyd; its handle in *handle.
-std::string keyd_csr(Certd& certd, const std::string& id, const std::string& algorithms, const CsrSpec& spec,
-                     std::string* handle = nullptr);
+std::string keyd_csr(Certd& certd, const std::string& id, const std::string& algorithms,
+                     const CsrSpec& spec, std::string* handle = nullptr);
 edge::crypto::PKey ec_key();
 edge::crypto::PKey rsa_key();
 std::string private_key_pem(EVP_PKEY* key);
@@ -78,7 +79,8 @@ std::string pem_of(X509* cert);
 // Text of one extension as OpenSSL prints it ("" when absent); *critical set when given.
 std::string extension_text(X509* cert, int nid, bool* critical = nullptr);
 // Runs `openssl verify -CAfile root -untrusted chain leaf`; returns its exit code, output in *out.
-int openssl_verify(const edge::test::TempDir& dir, const std::string& root_pem, const std::string& chain_pem,
-                   std::string* out = nullptr, const std::string& extra_args = "");
+int openssl_verify(const edge::test::TempDir& dir, const std::string& root_pem,
+                   const std::string& chain_pem, std::string* out = nullptr,
+                   const std::string& extra_args = "");
 
 }  // namespace certd_test

@@ -18,7 +18,8 @@ struct TestPki {
   edge::test::TempDir dir;
   TestPki() {
     edge::test::write_file(dir / "ca.ext",
-                           "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\n"
+                           "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,"
+                           "cRLSign,digitalSignature\n"
                            "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n");
     std::string d = dir.path();
     std::string script =
@@ -28,9 +29,12 @@ struct TestPki {
         "-addext keyUsage=critical,keyCertSign,cRLSign,digitalSignature\n"
         "openssl req -new -newkey rsa:2048 -nodes -keyout inter.key -out inter.csr "
         "-subj /CN=Azure_IoT_Hub_Intermediate_Cert_Test_Only\n"
-        "openssl x509 -req -in inter.csr -CA root.pem -CAkey root.key -set_serial 2 -days 30 -extfile ca.ext -out inter.pem\n"
-        "openssl req -new -newkey rsa:2048 -nodes -keyout gateway.key -out gateway.csr -subj /CN=gateway.ca\n"
-        "openssl x509 -req -in gateway.csr -CA inter.pem -CAkey inter.key -set_serial 3 -days 30 -extfile ca.ext "
+        "openssl x509 -req -in inter.csr -CA root.pem -CAkey root.key -set_serial 2 -days 30 "
+        "-extfile ca.ext -out inter.pem\n"
+        "openssl req -new -newkey rsa:2048 -nodes -keyout gateway.key -out gateway.csr -subj "
+        "/CN=gateway.ca\n"
+        "openssl x509 -req -in gateway.csr -CA inter.pem -CAkey inter.key -set_serial 3 -days 30 "
+        "-extfile ca.ext "
         "-out gateway.pem\n"
         "cat gateway.pem inter.pem root.pem > gateway-full-chain.pem\n";
     std::string out;
@@ -41,8 +45,12 @@ struct TestPki {
 
 std::string certd_config(const TestPki& pki, const std::string& edge_ca_file) {
   return "[preloaded_certs]\n"
-         "aziot-edged-ca = \"file://" + (pki.dir / edge_ca_file) + "\"\n"
-         "trust-bundle-user = \"file://" + (pki.dir / "root.pem") + "\"\n"
+         "aziot-edged-ca = \"file://" +
+         (pki.dir / edge_ca_file) +
+         "\"\n"
+         "trust-bundle-user = \"file://" +
+         (pki.dir / "root.pem") +
+         "\"\n"
          "aziot-edged-trust-bundle = [\"aziot-edged-ca\", \"trust-bundle-user\"]\n";
 }
 std::string keyd_config(const TestPki& pki) {
@@ -55,10 +63,10 @@ std::string handshake(Certd& certd, int* code) {
   auto handle = certd.keyd_client.load_key_pair("aziot-edged-ca");
   REQUIRE(handle);
   auto key = rsa_key();  // edged makes module keys in-process
-  std::string chain = certd.issue(
-      "aziot-edged/module/$edgeHub:1:server",
-      local_csr(key.get(), {"CN=" + kHostname, "", "", "serverAuth", "DNS:" + kHostname + ",DNS:edgeHub"}),
-      "aziot-edged-ca", *handle);
+  std::string chain = certd.issue("aziot-edged/module/$edgeHub:1:server",
+                                  local_csr(key.get(), {"CN=" + kHostname, "", "", "serverAuth",
+                                                        "DNS:" + kHostname + ",DNS:edgeHub"}),
+                                  "aziot-edged-ca", *handle);
   auto certs = parse_pem_chain(chain);
   REQUIRE(certs.size() >= 2);
   std::string rest;
@@ -68,10 +76,11 @@ std::string handshake(Certd& certd, int* code) {
   edge::test::write_file(certd.dir / "server.key", private_key_pem(key.get()), 0600);
 
   // Port 0: the kernel picks a free port (tests run in parallel); s_server prints it.
-  edge::test::Process server({"/usr/bin/openssl", "s_server", "-accept", "127.0.0.1:0", "-cert", certd.dir / "server.pem",
-                              "-key", certd.dir / "server.key", "-cert_chain", certd.dir / "server-chain.pem",
-                              "-naccept", "1", "-www"},  // -www: no reading of stdin
-                             {}, certd.dir / "s_server.log");
+  edge::test::Process server(
+      {"/usr/bin/openssl", "s_server", "-accept", "127.0.0.1:0", "-cert", certd.dir / "server.pem",
+       "-key", certd.dir / "server.key", "-cert_chain", certd.dir / "server-chain.pem", "-naccept",
+       "1", "-www"},  // -www: no reading of stdin
+      {}, certd.dir / "s_server.log");
   std::smatch m;
   std::string log;
   std::regex accept_line("ACCEPT 127\\.0\\.0\\.1:([0-9]+)");
@@ -82,23 +91,27 @@ std::string handshake(Certd& certd, int* code) {
   INFO(log);
   REQUIRE(std::regex_search(log, m, accept_line));
   std::string out;
-  *code = edge::test::run("openssl s_client -connect 127.0.0.1:" + m[1].str() + " -servername " + kHostname +
-                              " -verify_return_error -CAfile " + (certd.dir / "root.pem") + " -verify_hostname " +
-                              kHostname + " </dev/null 2>&1",
-                          &out);
+  *code =
+      edge::test::run("openssl s_client -connect 127.0.0.1:" + m[1].str() + " -servername " +
+                          kHostname + " -verify_return_error -CAfile " + (certd.dir / "root.pem") +
+                          " -verify_hostname " + kHostname + " </dev/null 2>&1",
+                      &out);
   server.stop();
   return out;
 }
 }  // namespace
 
-TEST_CASE("an edge hub server cert under a preloaded full-chain Edge CA passes s_client verification", "[integration][e2e]") {
+TEST_CASE(
+    "an edge hub server cert under a preloaded full-chain Edge CA passes s_client verification",
+    "[integration][e2e]") {
   TestPki pki;
   Certd certd(Backend::Files, certd_config(pki, "gateway-full-chain.pem"), keyd_config(pki));
   edge::test::write_file(certd.dir / "root.pem", pki.file("root.pem"));
 
   // Preloaded certs read from their files; the bundle concatenates its members.
   CHECK(certd.get("aziot-edged-ca") == pki.file("gateway-full-chain.pem"));
-  CHECK(certd.get("aziot-edged-trust-bundle") == pki.file("gateway-full-chain.pem") + pki.file("root.pem"));
+  CHECK(certd.get("aziot-edged-trust-bundle") ==
+        pki.file("gateway-full-chain.pem") + pki.file("root.pem"));
 
   int code = -1;
   std::string out = handshake(certd, &code);
@@ -112,7 +125,8 @@ TEST_CASE("an edge hub server cert under a preloaded full-chain Edge CA passes s
   CHECK(certd.cert_files().size() == 1);  // the server cert; preloaded files are not copied
 }
 
-TEST_CASE("an Edge CA file without its chain is refused by s_client as seed 001 warns", "[integration][e2e]") {
+TEST_CASE("an Edge CA file without its chain is refused by s_client as seed 001 warns",
+          "[integration][e2e]") {
   TestPki pki;
   Certd certd(Backend::Files, certd_config(pki, "gateway.pem"), keyd_config(pki));
   edge::test::write_file(certd.dir / "root.pem", pki.file("root.pem"));
@@ -128,9 +142,11 @@ TEST_CASE("a bundle id cannot be written or deleted", "[integration]") {
   TestPki pki;
   Certd certd(Backend::Files, certd_config(pki, "gateway-full-chain.pem"), keyd_config(pki));
   std::string bundle = certd.get("aziot-edged-trust-bundle");
-  auto put = certd.call("PUT", api("/certificates/aziot-edged-trust-bundle"), Json{{"pem", pki.file("root.pem")}});
+  auto put = certd.call("PUT", api("/certificates/aziot-edged-trust-bundle"),
+                        Json{{"pem", pki.file("root.pem")}});
   CHECK(put.status == 400);
-  CHECK_THAT(put.body, Catch::Contains("is a preloaded list of cert ids (a bundle) and cannot be written"));
+  CHECK_THAT(put.body,
+             Catch::Contains("is a preloaded list of cert ids (a bundle) and cannot be written"));
   CHECK(certd.call("DELETE", api("/certificates/aziot-edged-trust-bundle")).status == 400);
   CHECK(certd.get("aziot-edged-trust-bundle") == bundle);
   CHECK(certd.cert_files().empty());

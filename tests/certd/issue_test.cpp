@@ -25,8 +25,9 @@ pk = "root"
 )";
 
 std::string hex_of(const ASN1_OCTET_STRING* s) {
-  return s ? edge::crypto::hex(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                                                static_cast<size_t>(ASN1_STRING_length(s))))
+  return s ? edge::crypto::hex(
+                 std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                  static_cast<size_t>(ASN1_STRING_length(s))))
            : "";
 }
 std::string skid(X509* c) { return hex_of(X509_get0_subject_key_id(c)); }
@@ -68,7 +69,8 @@ void issue_whole_pki(Backend backend) {
   std::string root_pem = certd.issue("root", root_csr);
   auto root = parse_pem_chain(root_pem);
   REQUIRE(root.size() == 1);
-  CHECK(X509_NAME_cmp(X509_get_subject_name(root[0].get()), X509_get_issuer_name(root[0].get())) == 0);
+  CHECK(X509_NAME_cmp(X509_get_subject_name(root[0].get()), X509_get_issuer_name(root[0].get())) ==
+        0);
   CHECK(X509_get_signature_nid(root[0].get()) == NID_ecdsa_with_SHA256);
   CHECK(!skid(root[0].get()).empty());
   check_lifetime_days(root[0].get(), 3650);
@@ -98,8 +100,9 @@ void issue_whole_pki(Backend backend) {
   auto server_key = ec_key();
   std::string server_pem = certd.issue(
       "aziot-edged/module/edgeHub:1:server",
-      local_csr(server_key.get(), {"CN=gw.example.test", "critical,CA:FALSE", "critical,digitalSignature,keyEncipherment",
-                                   "serverAuth", "DNS:gw.example.test,DNS:edgeHub,IP:127.0.0.1"}),
+      local_csr(server_key.get(), {"CN=gw.example.test", "critical,CA:FALSE",
+                                   "critical,digitalSignature,keyEncipherment", "serverAuth",
+                                   "DNS:gw.example.test,DNS:edgeHub,IP:127.0.0.1"}),
       "intermediate", inter_handle);
   auto server = parse_pem_chain(server_pem);
   REQUIRE(server.size() == 3);
@@ -110,23 +113,27 @@ void issue_whole_pki(Backend backend) {
   CHECK(extension_text(s, NID_key_usage, &critical) == "Digital Signature, Key Encipherment");
   CHECK(critical);
   CHECK(extension_text(s, NID_ext_key_usage) == "TLS Web Server Authentication");
-  CHECK(extension_text(s, NID_subject_alt_name) == "DNS:gw.example.test, DNS:edgeHub, IP Address:127.0.0.1");
+  CHECK(extension_text(s, NID_subject_alt_name) ==
+        "DNS:gw.example.test, DNS:edgeHub, IP Address:127.0.0.1");
   CHECK(!skid(s).empty());
   CHECK(akid(s) == skid(inter[0].get()));
   check_lifetime_days(s, 30);  // the default
-  CHECK(openssl_verify(certd.dir, root_pem, server_pem, &out, "-purpose sslserver -verify_hostname gw.example.test") == 0);
+  CHECK(openssl_verify(certd.dir, root_pem, server_pem, &out,
+                       "-purpose sslserver -verify_hostname gw.example.test") == 0);
   INFO(out);
   CHECK(openssl_verify(certd.dir, root_pem, server_pem, &out, "-verify_ip 127.0.0.1") == 0);
-  CHECK(openssl_verify(certd.dir, root_pem, server_pem, &out, "-verify_hostname other.example.test") != 0);
+  CHECK(openssl_verify(certd.dir, root_pem, server_pem, &out,
+                       "-verify_hostname other.example.test") != 0);
 
   auto client_key = rsa_key();
-  std::string client_csr =
-      local_csr(client_key.get(), {"CN=device-1", "", "critical,digitalSignature", "clientAuth", ""});
+  std::string client_csr = local_csr(
+      client_key.get(), {"CN=device-1", "", "critical,digitalSignature", "clientAuth", ""});
   std::string client_pem = certd.issue("device-1", client_csr, "intermediate", inter_handle);
   auto client = parse_pem_chain(client_pem);
   REQUIRE(client.size() == 3);
   CHECK(extension_text(client[0].get(), NID_ext_key_usage) == "TLS Web Client Authentication");
-  CHECK(extension_text(client[0].get(), NID_basic_constraints).empty());  // nothing added beyond the CSR's
+  CHECK(extension_text(client[0].get(), NID_basic_constraints)
+            .empty());  // nothing added beyond the CSR's
   CHECK(openssl_verify(certd.dir, root_pem, client_pem, &out, "-purpose sslclient") == 0);
   CHECK(openssl_verify(certd.dir, root_pem, client_pem, &out, "-purpose sslserver") != 0);
 
@@ -139,7 +146,8 @@ void issue_whole_pki(Backend backend) {
 
   // expiry_days beyond the issuer's notAfter is clamped to it; a configured common_name wins.
   auto long_leaf = parse_pem_chain(certd.issue("long-leaf", client_csr));
-  CHECK(ASN1_TIME_compare(X509_get0_notAfter(long_leaf[0].get()), X509_get0_notAfter(root[0].get())) == 0);
+  CHECK(ASN1_TIME_compare(X509_get0_notAfter(long_leaf[0].get()),
+                          X509_get0_notAfter(root[0].get())) == 0);
   auto renamed = parse_pem_chain(certd.issue("renamed", client_csr));
   char cn[80] = {};
   X509_NAME_get_text_by_NID(X509_get_subject_name(renamed[0].get()), NID_commonName, cn, sizeof cn);
@@ -159,11 +167,13 @@ void issue_whole_pki(Backend backend) {
 }
 }  // namespace
 
-TEST_CASE("a root CA an intermediate and leaves issued through keyd files backend verify", "[integration]") {
+TEST_CASE("a root CA an intermediate and leaves issued through keyd files backend verify",
+          "[integration]") {
   issue_whole_pki(Backend::Files);
 }
 
-TEST_CASE("a root CA an intermediate and leaves issued through keyd SoftHSM backend verify", "[integration][hsm]") {
+TEST_CASE("a root CA an intermediate and leaves issued through keyd SoftHSM backend verify",
+          "[integration][hsm]") {
   issue_whole_pki(Backend::SoftHsm);
 }
 
@@ -171,12 +181,14 @@ TEST_CASE("stored certs are named after the id and its hash", "[integration]") {
   Certd certd(Backend::Files, R"([cert_issuance]
 aziot-edged-ca = { method = "self_signed" }
 )");
-  std::string csr = keyd_csr(certd, "aziot-edged-ca", "ec-p256", {"CN=aziot-edge CA dev1", "critical,CA:TRUE,pathlen:0",
-                                                                  "critical,digitalSignature,keyCertSign", "", ""});
+  std::string csr = keyd_csr(certd, "aziot-edged-ca", "ec-p256",
+                             {"CN=aziot-edge CA dev1", "critical,CA:TRUE,pathlen:0",
+                              "critical,digitalSignature,keyCertSign", "", ""});
   std::string pem = certd.issue("aziot-edged-ca", csr);
   auto files = certd.cert_files();
   REQUIRE(files.size() == 1);
-  CHECK(files[0] == "aziotedgedca-" + edge::crypto::hex(edge::crypto::sha256("aziot-edged-ca")) + ".cer");
+  CHECK(files[0] ==
+        "aziotedgedca-" + edge::crypto::hex(edge::crypto::sha256("aziot-edged-ca")) + ".cer");
   CHECK(edge::test::read_file(certd.home() + "/certs/" + files[0]) == pem);
   struct stat st {};
   REQUIRE(::stat((certd.home() + "/certs/" + files[0]).c_str(), &st) == 0);
@@ -184,7 +196,8 @@ aziot-edged-ca = { method = "self_signed" }
   auto r = certd.call("DELETE", api("/certificates/aziot-edged-ca"));
   CHECK(r.status == 204);
   CHECK(certd.cert_files().empty());
-  CHECK(certd.call("DELETE", api("/certificates/aziot-edged-ca")).status == 204);  // already gone is fine
+  CHECK(certd.call("DELETE", api("/certificates/aziot-edged-ca")).status ==
+        204);  // already gone is fine
   r = certd.call("GET", api("/certificates/aziot-edged-ca"));
   CHECK(r.status == 400);
   CHECK(r.json["message"] == "parameter \"id\" has an invalid value\ncaused by: not found");

@@ -28,7 +28,8 @@ certs = ["nobody-*"]
 
 std::map<std::string, std::string> snapshot(const Certd& certd) {
   std::map<std::string, std::string> files;
-  for (const auto& name : certd.cert_files()) files[name] = edge::test::read_file(certd.home() + "/certs/" + name);
+  for (const auto& name : certd.cert_files())
+    files[name] = edge::test::read_file(certd.home() + "/certs/" + name);
   return files;
 }
 
@@ -36,7 +37,8 @@ std::map<std::string, std::string> snapshot(const Certd& certd) {
 std::string broken_signature_csr(EVP_PKEY* key) {
   std::string pem = local_csr(key, {"CN=broken"});
   auto req = edge::crypto::X509Req(PEM_read_bio_X509_REQ(
-      edge::crypto::Bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()))).get(), nullptr, nullptr, nullptr));
+      edge::crypto::Bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()))).get(), nullptr,
+      nullptr, nullptr));
   unsigned char* der = nullptr;
   int n = i2d_X509_REQ(req.get(), &der);
   std::string bytes(reinterpret_cast<char*>(der), static_cast<size_t>(n));
@@ -53,7 +55,8 @@ std::string expired_ca(EVP_PKEY* key) {
   X509_set_version(cert.get(), 2);
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 7);
   X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("Old CA"), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>("Old CA"), -1, -1, 0);
   X509_set_issuer_name(cert.get(), name);
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), -10 * 86400);
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), -86400);
@@ -66,11 +69,13 @@ std::string expired_ca(EVP_PKEY* key) {
 TEST_CASE("bad issuance requests get clear errors and write nothing", "[integration]") {
   Certd certd(Backend::Files, kConfig);
   std::string root_handle;
-  std::string root_pem = certd.issue("root", keyd_csr(certd, "root", "ec-p256", {"CN=Root", "critical,CA:TRUE"}, &root_handle));
+  std::string root_pem = certd.issue(
+      "root", keyd_csr(certd, "root", "ec-p256", {"CN=Root", "critical,CA:TRUE"}, &root_handle));
   std::string other_handle = *certd.keyd_client.create_key_pair_if_not_exists("other", "ec-p256");
   std::string rsa_handle = *certd.keyd_client.create_key_pair_if_not_exists("rsa", "rsa-2048");
   auto old_key = ec_key();
-  REQUIRE(certd.call("PUT", api("/certificates/old-ca"), Json{{"pem", expired_ca(old_key.get())}}).status == 201);
+  REQUIRE(certd.call("PUT", api("/certificates/old-ca"), Json{{"pem", expired_ca(old_key.get())}})
+              .status == 201);
   auto before = snapshot(certd);
   REQUIRE(before.size() == 2);
 
@@ -84,49 +89,104 @@ TEST_CASE("bad issuance requests get clear errors and write nothing", "[integrat
     std::string message;
   };
   std::vector<Case> cases = {
-      {"garbage CSR", {{"certId", "x"}, {"csr", "not a csr"}, {"issuer", root_issuer}}, 400,
+      {"garbage CSR",
+       {{"certId", "x"}, {"csr", "not a csr"}, {"issuer", root_issuer}},
+       400,
        "parameter \"csr\" has an invalid value\ncaused by: not a PEM certificate signing request"},
-      {"CSR with a broken signature", {{"certId", "x"}, {"csr", broken_signature_csr(key.get())}, {"issuer", root_issuer}},
-       400, "parameter \"csr\" has an invalid value\ncaused by: CSR failed to be verified with its public key"},
+      {"CSR with a broken signature",
+       {{"certId", "x"}, {"csr", broken_signature_csr(key.get())}, {"issuer", root_issuer}},
+       400,
+       "parameter \"csr\" has an invalid value\ncaused by: CSR failed to be verified with its "
+       "public key"},
       {"unknown issuer id",
-       {{"certId", "x"}, {"csr", good_csr}, {"issuer", {{"certId", "missing"}, {"privateKeyHandle", root_handle}}}}, 400,
+       {{"certId", "x"},
+        {"csr", good_csr},
+        {"issuer", {{"certId", "missing"}, {"privateKeyHandle", root_handle}}}},
+       400,
        "parameter \"issuer.certId\" has an invalid value\ncaused by: not found"},
       {"issuer handle for another EC key",
-       {{"certId", "x"}, {"csr", good_csr}, {"issuer", {{"certId", "root"}, {"privateKeyHandle", other_handle}}}}, 400,
-       "parameter \"issuer.privateKeyHandle\" has an invalid value\ncaused by: could not sign with the issuer's key: "
+       {{"certId", "x"},
+        {"csr", good_csr},
+        {"issuer", {{"certId", "root"}, {"privateKeyHandle", other_handle}}}},
+       400,
+       "parameter \"issuer.privateKeyHandle\" has an invalid value\ncaused by: could not sign with "
+       "the issuer's key: "
        "the key behind the handle does not match"},
       {"issuer handle for an RSA key",
-       {{"certId", "x"}, {"csr", good_csr}, {"issuer", {{"certId", "root"}, {"privateKeyHandle", rsa_handle}}}}, 400,
-       "parameter \"issuer.privateKeyHandle\" has an invalid value\ncaused by: could not sign with the issuer's key: keyd:"},
+       {{"certId", "x"},
+        {"csr", good_csr},
+        {"issuer", {{"certId", "root"}, {"privateKeyHandle", rsa_handle}}}},
+       400,
+       "parameter \"issuer.privateKeyHandle\" has an invalid value\ncaused by: could not sign with "
+       "the issuer's key: keyd:"},
       {"forged issuer handle",
-       {{"certId", "x"}, {"csr", good_csr}, {"issuer", {{"certId", "root"}, {"privateKeyHandle", "sr=e30=&sig=AAAA"}}}},
-       400, "invalid handle"},
+       {{"certId", "x"},
+        {"csr", good_csr},
+        {"issuer", {{"certId", "root"}, {"privateKeyHandle", "sr=e30=&sig=AAAA"}}}},
+       400,
+       "invalid handle"},
       {"expired issuer",
-       {{"certId", "x"}, {"csr", good_csr}, {"issuer", {{"certId", "old-ca"}, {"privateKeyHandle", other_handle}}}}, 400,
-       "parameter \"issuer.certId\" has an invalid value\ncaused by: the issuer certificate has expired"},
-      {"CN of 65 characters", {{"certId", "x"}, {"csr", local_csr(key.get(), {"CN=" + std::string(65, 'h')})}, {"issuer", root_issuer}},
-       400, "the subject's common name is 65 characters long; X.509 allows at most 64"},
+       {{"certId", "x"},
+        {"csr", good_csr},
+        {"issuer", {{"certId", "old-ca"}, {"privateKeyHandle", other_handle}}}},
+       400,
+       "parameter \"issuer.certId\" has an invalid value\ncaused by: the issuer certificate has "
+       "expired"},
+      {"CN of 65 characters",
+       {{"certId", "x"},
+        {"csr", local_csr(key.get(), {"CN=" + std::string(65, 'h')})},
+        {"issuer", root_issuer}},
+       400,
+       "the subject's common name is 65 characters long; X.509 allows at most 64"},
       {"CN of 65 non-ASCII characters",
-       {{"certId", "x"}, {"csr", local_csr(key.get(), {"CN=" + std::string(64, 'a') + "\xc3\xa1"})}, {"issuer", root_issuer}},
-       400, "65 characters long"},
-      {"oversized CSR", {{"certId", "x"}, {"csr", std::string(300 * 1024, 'A')}, {"issuer", root_issuer}}, 400,
+       {{"certId", "x"},
+        {"csr", local_csr(key.get(), {"CN=" + std::string(64, 'a') + "\xc3\xa1"})},
+        {"issuer", root_issuer}},
+       400,
+       "65 characters long"},
+      {"oversized CSR",
+       {{"certId", "x"}, {"csr", std::string(300 * 1024, 'A')}, {"issuer", root_issuer}},
+       400,
        "at most 65536 are accepted"},
-      {"id with .. segments", {{"certId", "../../etc/evil"}, {"csr", good_csr}, {"issuer", root_issuer}}, 400,
+      {"id with .. segments",
+       {{"certId", "../../etc/evil"}, {"csr", good_csr}, {"issuer", root_issuer}},
+       400,
        "must not contain \".\" or \"..\" path segments"},
-      {"absolute id", {{"certId", "/etc/evil"}, {"csr", good_csr}, {"issuer", root_issuer}}, 400,
+      {"absolute id",
+       {{"certId", "/etc/evil"}, {"csr", good_csr}, {"issuer", root_issuer}},
+       400,
        "must not be an absolute path"},
-      {"id with a newline", {{"certId", "a\nb"}, {"csr", good_csr}, {"issuer", root_issuer}}, 400, "control characters"},
-      {"overlong id", {{"certId", std::string(257, 'i')}, {"csr", good_csr}, {"issuer", root_issuer}}, 400,
+      {"id with a newline",
+       {{"certId", "a\nb"}, {"csr", good_csr}, {"issuer", root_issuer}},
+       400,
+       "control characters"},
+      {"overlong id",
+       {{"certId", std::string(257, 'i')}, {"csr", good_csr}, {"issuer", root_issuer}},
+       400,
        "longer than 256 bytes"},
-      {"no issuer and no issuance config", {{"certId", "x"}, {"csr", good_csr}}, 400,
-       "parameter \"issuer\" has an invalid value\ncaused by: issuer is required for locally-issued certs"},
-      {"EST issuance", {{"certId", "est-cert"}, {"csr", good_csr}}, 400,
-       "is configured for EST issuance (method = \"est\"), which this aziot-certd does not support yet"},
-      {"local_ca without [cert_issuance.local_ca]", {{"certId", "orphan"}, {"csr", good_csr}}, 400,
+      {"no issuer and no issuance config",
+       {{"certId", "x"}, {"csr", good_csr}},
+       400,
+       "parameter \"issuer\" has an invalid value\ncaused by: issuer is required for "
+       "locally-issued certs"},
+      {"EST issuance",
+       {{"certId", "est-cert"}, {"csr", good_csr}},
+       400,
+       "is configured for EST issuance (method = \"est\"), which this aziot-certd does not support "
+       "yet"},
+      {"local_ca without [cert_issuance.local_ca]",
+       {{"certId", "orphan"}, {"csr", good_csr}},
+       400,
        "[cert_issuance.local_ca] is not configured"},
-      {"self_signed CSR for a key other than keyd's", {{"certId", "root"}, {"csr", good_csr}}, 400,
-       "could not sign with key pair \"root\" (self_signed certs are signed with the key pair of the same id"},
-      {"issuer of the wrong type", {{"certId", "x"}, {"csr", good_csr}, {"issuer", "root"}}, 422, ""},
+      {"self_signed CSR for a key other than keyd's",
+       {{"certId", "root"}, {"csr", good_csr}},
+       400,
+       "could not sign with key pair \"root\" (self_signed certs are signed with the key pair of "
+       "the same id"},
+      {"issuer of the wrong type",
+       {{"certId", "x"}, {"csr", good_csr}, {"issuer", "root"}},
+       422,
+       ""},
       {"missing csr", {{"certId", "x"}}, 422, ""},
   };
   for (const auto& c : cases) {
@@ -137,7 +197,9 @@ TEST_CASE("bad issuance requests get clear errors and write nothing", "[integrat
   }
   // A CN of exactly 64 characters is fine.
   auto ok = certd.call("POST", api("/certificates"),
-                       Json{{"certId", "x"}, {"csr", local_csr(key.get(), {"CN=" + std::string(64, 'h')})}, {"issuer", root_issuer}});
+                       Json{{"certId", "x"},
+                            {"csr", local_csr(key.get(), {"CN=" + std::string(64, 'h')})},
+                            {"issuer", root_issuer}});
   CHECK(ok.status == 201);
   CHECK(certd.call("DELETE", api("/certificates/x")).status == 204);
 
@@ -148,13 +210,17 @@ TEST_CASE("bad issuance requests get clear errors and write nothing", "[integrat
   };
   std::vector<Raw> raw = {
       {"malformed JSON", "POST", "/certificates", "{not json", 422, ""},
-      {"import of garbage", "PUT", "/certificates/y", R"({"pem": "garbage"})", 400, "parameter \"pem\" has an invalid value"},
-      {"import of an oversized PEM", "PUT", "/certificates/y", Json{{"pem", std::string(300 * 1024, 'A')}}.dump(), 400,
-       "at most 262144 are accepted"},
+      {"import of garbage", "PUT", "/certificates/y", R"({"pem": "garbage"})", 400,
+       "parameter \"pem\" has an invalid value"},
+      {"import of an oversized PEM", "PUT", "/certificates/y",
+       Json{{"pem", std::string(300 * 1024, 'A')}}.dump(), 400, "at most 262144 are accepted"},
       {"import without pem", "PUT", "/certificates/y", "{}", 422, ""},
-      {"GET of a path-like id", "GET", "/certificates/..%2F..%2Fetc%2Fpasswd", "", 400, "path segments"},
-      {"DELETE of a path-like id", "DELETE", "/certificates/%2Fetc%2Fpasswd", "", 400, "absolute path"},
-      {"unknown api-version", "GET", "/certificates/root?api-version=2099-01-01", "", 400, "invalid api-version"},
+      {"GET of a path-like id", "GET", "/certificates/..%2F..%2Fetc%2Fpasswd", "", 400,
+       "path segments"},
+      {"DELETE of a path-like id", "DELETE", "/certificates/%2Fetc%2Fpasswd", "", 400,
+       "absolute path"},
+      {"unknown api-version", "GET", "/certificates/root?api-version=2099-01-01", "", 400,
+       "invalid api-version"},
       {"unknown route", "GET", "/certs/root", "", 404, "not found"},
       {"wrong method", "PATCH", "/certificates/root", "", 400, "method not allowed"},
   };
@@ -167,7 +233,8 @@ TEST_CASE("bad issuance requests get clear errors and write nothing", "[integrat
     CHECK_THAT(r->message(), Catch::Contains(c.message));
   }
   // A body over the transport limit is refused as a whole.
-  auto huge = certd.client->request_raw("PUT", api("/certificates/y"), std::string(2 * 1024 * 1024, ' '), "application/json");
+  auto huge = certd.client->request_raw("PUT", api("/certificates/y"),
+                                        std::string(2 * 1024 * 1024, ' '), "application/json");
   CHECK((!huge || huge->status == 413));
 
   certd.client = std::make_unique<edge::http::UnixClient>(certd.socket);
@@ -179,16 +246,19 @@ TEST_CASE("bad issuance requests get clear errors and write nothing", "[integrat
 TEST_CASE("only principals may create import and delete while anyone may read", "[integration]") {
   Certd certd(Backend::Files, kConfig);
   std::string root_handle;
-  std::string root_pem = certd.issue("root", keyd_csr(certd, "root", "ec-p256", {"CN=Root", "critical,CA:TRUE"}, &root_handle));
+  std::string root_pem = certd.issue(
+      "root", keyd_csr(certd, "root", "ec-p256", {"CN=Root", "critical,CA:TRUE"}, &root_handle));
   auto before = snapshot(certd);
   auto key = ec_key();
-  Json create{{"certId", "mine"}, {"csr", local_csr(key.get(), {"CN=mine"})},
+  Json create{{"certId", "mine"},
+              {"csr", local_csr(key.get(), {"CN=mine"})},
               {"issuer", {{"certId", "root"}, {"privateKeyHandle", root_handle}}}};
 
   auto r = certd.call_as(65534, "POST", api("/certificates"), create);
   CHECK(r.status == 401);
   CHECK(r.json["message"] == "user 65534 is not authorized to modify the cert mine");
-  CHECK(certd.call_as(65534, "PUT", api("/certificates/root"), Json{{"pem", root_pem}}).status == 401);
+  CHECK(certd.call_as(65534, "PUT", api("/certificates/root"), Json{{"pem", root_pem}}).status ==
+        401);
   CHECK(certd.call_as(65534, "DELETE", api("/certificates/root")).status == 401);
   CHECK(certd.call_as(1000, "DELETE", api("/certificates/root")).status == 401);
   CHECK(snapshot(certd) == before);
@@ -201,18 +271,22 @@ TEST_CASE("only principals may create import and delete while anyone may read", 
   create["certId"] = "nobody-leaf";
   r = certd.call_as(65534, "POST", api("/certificates"), create);
   CHECK(r.status == 201);
-  CHECK(certd.call_as(65534, "PUT", api("/certificates/nobody-copy"), Json{{"pem", root_pem}}).status == 201);
+  CHECK(certd.call_as(65534, "PUT", api("/certificates/nobody-copy"), Json{{"pem", root_pem}})
+            .status == 201);
   CHECK(certd.call_as(65534, "DELETE", api("/certificates/nobody-leaf")).status == 204);
   CHECK(certd.get("nobody-copy") == root_pem);
   CHECK(certd.cert_files().size() == 2);
 }
 
-TEST_CASE("issuance fails clearly while keyd is down and works again once it is back", "[integration]") {
+TEST_CASE("issuance fails clearly while keyd is down and works again once it is back",
+          "[integration]") {
   Certd certd(Backend::Files, kConfig);
   std::string root_handle;
-  certd.issue("root", keyd_csr(certd, "root", "ec-p256", {"CN=Root", "critical,CA:TRUE"}, &root_handle));
+  certd.issue("root",
+              keyd_csr(certd, "root", "ec-p256", {"CN=Root", "critical,CA:TRUE"}, &root_handle));
   auto key = ec_key();
-  Json create{{"certId", "leaf"}, {"csr", local_csr(key.get(), {"CN=leaf"})},
+  Json create{{"certId", "leaf"},
+              {"csr", local_csr(key.get(), {"CN=leaf"})},
               {"issuer", {{"certId", "root"}, {"privateKeyHandle", root_handle}}}};
   certd.keyd.stop();
   auto r = certd.call("POST", api("/certificates"), create);
@@ -226,7 +300,8 @@ TEST_CASE("issuance fails clearly while keyd is down and works again once it is 
 TEST_CASE("SIGKILL during issuance leaves no partial certificate file", "[integration]") {
   Certd certd(Backend::Files, kConfig);
   std::string root_handle;
-  certd.issue("root", keyd_csr(certd, "root", "ec-p256", {"CN=Root", "critical,CA:TRUE"}, &root_handle));
+  certd.issue("root",
+              keyd_csr(certd, "root", "ec-p256", {"CN=Root", "critical,CA:TRUE"}, &root_handle));
   auto key = ec_key();
   std::string csr = local_csr(key.get(), {"CN=leaf"});
   for (int round = 0; round < 4; ++round) {
@@ -234,9 +309,11 @@ TEST_CASE("SIGKILL during issuance leaves no partial certificate file", "[integr
     std::thread issuer([&] {
       edge::http::UnixClient c(certd.socket);
       for (int i = 0;; ++i) {
-        auto r = c.request("POST", api("/certificates"),
-                           Json{{"certId", "leaf-" + std::to_string(round) + "-" + std::to_string(i % 5)}, {"csr", csr},
-                                {"issuer", {{"certId", "root"}, {"privateKeyHandle", root_handle}}}});
+        auto r = c.request(
+            "POST", api("/certificates"),
+            Json{{"certId", "leaf-" + std::to_string(round) + "-" + std::to_string(i % 5)},
+                 {"csr", csr},
+                 {"issuer", {{"certId", "root"}, {"privateKeyHandle", root_handle}}}});
         if (!r || r->status != 201) return;
         ++issued;
       }

@@ -1,7 +1,9 @@
 #include "certd/config.h"
 
 #include <fnmatch.h>
+#include <openssl/err.h>
 #include <openssl/objects.h>
+#include <openssl/x509.h>
 
 #include <set>
 
@@ -123,6 +125,7 @@ Result<IssuanceOptions> decode_options(const Reader& r, std::vector<std::string>
   if (cn) o.subject = {{{"CN", truncate_chars(*cn, kMaxCommonNameChars)}}};
   if (subject) {
     Reader sr(*subject, r.key_path("subject"));
+    std::unique_ptr<X509_NAME, decltype(&X509_NAME_free)> probe(X509_NAME_new(), X509_NAME_free);
     o.subject.emplace();
     for (const auto& [key, node] : *subject) {
       std::string name(key.str());
@@ -131,6 +134,13 @@ Result<IssuanceOptions> decode_options(const Reader& r, std::vector<std::string>
         return sr.error_at(name, "unknown subject attribute");
       if (OBJ_txt2nid(name.c_str()) == NID_commonName)
         value = truncate_chars(value, kMaxCommonNameChars);
+      // Checked here (length and character set per attribute) so issuance cannot fail on it.
+      if (X509_NAME_add_entry_by_txt(probe.get(), name.c_str(), MBSTRING_UTF8,
+                                     reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1,
+                                     0) != 1) {
+        ERR_clear_error();
+        return sr.error_at(name, "not a valid value for this subject attribute");
+      }
       o.subject->emplace_back(name, value);
     }
     if (o.subject->empty()) return r.error_at("subject", "an empty subject");

@@ -70,16 +70,15 @@ edge::Status add_key_identifiers(X509* cert, X509* issuer, bool has_skid, bool h
     X509_add_ext(cert, skid, -1);
     X509_EXTENSION_free(skid);
   }
-  if (issuer && !has_akid) {
+  // As upstream: under an issuer without a SKID the cert gets no AKID rather than an error.
+  if (issuer && !has_akid && X509_get0_subject_key_id(issuer)) {
     X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-    // As upstream: an issuer without a SKID gets no AKID rather than an error.
-    if (X509_EXTENSION* akid =
-            X509V3_EXT_conf_nid(nullptr, &ctx, NID_authority_key_identifier, "keyid")) {
-      X509_add_ext(cert, akid, -1);
-      X509_EXTENSION_free(akid);
-    } else {
-      ERR_clear_error();
-    }
+    X509_EXTENSION* akid =
+        X509V3_EXT_conf_nid(nullptr, &ctx, NID_authority_key_identifier, "keyid");
+    if (!akid)
+      return internal("could not compute the authority key identifier: " + crypto::last_error());
+    X509_add_ext(cert, akid, -1);
+    X509_EXTENSION_free(akid);
   }
   return {};
 }

@@ -53,6 +53,7 @@ Result<std::string> Service::create_cert(
     const std::optional<std::pair<std::string, std::string>>& issuer) {
   EDGE_TRY_VOID(validate_cert_id(id));
   EDGE_TRY_VOID(authorize(caller, id));
+  EDGE_TRY_VOID(store_.check_writable(id));  // before keyd signs anything
   auto csr = parse_csr(csr_pem);
   if (!csr) return bad_parameter("csr", csr.error().message);
 

@@ -80,6 +80,11 @@ Result<std::string> CertStore::writable_path(const std::string& id) const {
                  "\" is a preloaded list of cert ids (a bundle) and cannot be written or deleted");
 }
 
+edge::Status CertStore::check_writable(const std::string& id) const {
+  EDGE_TRY(writable_path(id));
+  return {};
+}
+
 edge::Status CertStore::put(const std::string& id, std::string_view pem) {
   auto path = EDGE_TRY(writable_path(id));
   auto written = edge::fs::write_atomic(path, pem, 0644);

@@ -27,6 +27,8 @@ class CertStore {
   edge::Status open();
   // The PEM of `id` (a bundle's members concatenated); nullopt when there is none.
   Result<std::optional<std::string>> get(const std::string& id) const;
+  // Bundles are read-only: InvalidParameter naming the id.
+  edge::Status check_writable(const std::string& id) const;
   edge::Status put(const std::string& id, std::string_view pem);
   edge::Status remove(const std::string& id);
 

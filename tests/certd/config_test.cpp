@@ -115,12 +115,12 @@ TEST_CASE("configured common names are cut at 64 characters not bytes", "[unit]"
   auto c = parse_config(
       "homedir_path = \"/h\"\n[cert_issuance.x]\nmethod = \"self_signed\"\ncommon_name = \"" +
           long_cn + "\"\n[cert_issuance.y]\nmethod = \"self_signed\"\nsubject = { CN = \"" +
-          long_cn + "\", O = \"" + long_cn + "\" }\n",
+          long_cn + "\", L = \"" + long_cn + "\" }\n",
       "certd.toml");
   REQUIRE(c);
   std::string cut = std::string(63, 'a') + "\xc3\xa1";
   CHECK(c->cert_issuance.certs.at("x").subject->at(0).second == cut);
-  CHECK(*c->cert_issuance.certs.at("y").subject == Subject{{"CN", cut}, {"O", long_cn}});
+  CHECK(*c->cert_issuance.certs.at("y").subject == Subject{{"CN", cut}, {"L", long_cn}});
 }
 
 TEST_CASE("config mistakes are refused with file line and key", "[unit]") {
@@ -146,6 +146,9 @@ TEST_CASE("config mistakes are refused with file line and key", "[unit]") {
       {"homedir_path = \"/h\"\n[cert_issuance.a]\nmethod = \"self_signed\"\nsubject = { NOPE = "
        "\"y\" }\n",
        "key \"cert_issuance.a.subject.NOPE\": unknown subject attribute"},
+      {"homedir_path = \"/h\"\n[cert_issuance.a]\nmethod = \"self_signed\"\nsubject = { C = "
+       "\"USA\" }\n",
+       "key \"cert_issuance.a.subject.C\": not a valid value for this subject attribute"},
       {"homedir_path = \"/h\"\n[cert_issuance.a]\nmethod = \"est\"\nusername = \"u\"\n",
        "EST basic auth needs both username and password"},
       {"homedir_path = \"/h\"\n[cert_issuance.a]\nmethod = \"est\"\nurl = \"ftp://x\"\n",

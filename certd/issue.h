@@ -26,6 +26,7 @@ edge::Result<edge::crypto::X509Req> parse_csr(std::string_view pem);
 // One or more PEM certificates (at most kMaxChainCerts), leaf first.
 edge::Result<std::vector<edge::crypto::X509Ptr>> parse_chain(std::string_view pem);
 std::string to_pem(X509* cert);
+std::string time_text(const ASN1_TIME* time);  // "Nov 22 08:00:00 2026 GMT"
 
 struct CertTemplate {
   X509_REQ* csr = nullptr;
@@ -37,8 +38,8 @@ struct CertTemplate {
 
 // An unsigned X.509 v3 certificate: subject (CN at most 64 characters), the CSR's key and
 // extensions, SKID (and AKID from the issuer) when the CSR has none, a random positive
-// serial, notBefore = now, notAfter = now + expiry_days clamped to the issuer's notAfter.
-// Errors are InvalidParameter with a reason ("the issuer certificate expired ...").
+// serial, notBefore = now, notAfter = now + expiry_days clamped to the issuer's notAfter (the
+// caller makes sure the issuer has not expired). Errors are InvalidParameter with a reason.
 edge::Result<edge::crypto::X509Ptr> prepare_certificate(const CertTemplate& t);
 
 }  // namespace certd

@@ -48,6 +48,20 @@ edge::Status Service::authorize(uid_t uid, const std::string& id) const {
               "user " + std::to_string(uid) + " is not authorized to modify the cert " + id);
 }
 
+Result<std::vector<edge::crypto::X509Ptr>> Service::issuer_chain(const std::string& cert_id,
+                                                                 const std::string& parameter,
+                                                                 const std::string& prefix) const {
+  auto pem = EDGE_TRY(store_.get(cert_id));
+  if (!pem) return bad_parameter(parameter, prefix + "not found");
+  auto chain = parse_chain(*pem);
+  if (!chain) return bad_parameter(parameter, prefix + "invalid issuer: " + chain.error().message);
+  std::time_t now = std::time(nullptr);
+  const ASN1_TIME* end = X509_get0_notAfter(chain->front().get());
+  if (X509_cmp_time(end, &now) <= 0)
+    return bad_parameter(parameter, prefix + "the issuer certificate expired on " + time_text(end));
+  return chain;
+}
+
 Result<std::string> Service::create_cert(
     uid_t caller, const std::string& id, const std::string& csr_pem,
     const std::optional<std::pair<std::string, std::string>>& issuer) {
@@ -67,11 +81,7 @@ Result<std::string> Service::create_cert(
     const auto& [issuer_id, issuer_handle] = *issuer;
     if (auto v = validate_cert_id(issuer_id); !v)
       return bad_parameter("issuer.certId", v.error().message);
-    auto pem = EDGE_TRY(store_.get(issuer_id));
-    if (!pem) return bad_parameter("issuer.certId", "not found");
-    auto parsed = parse_chain(*pem);
-    if (!parsed) return bad_parameter("issuer.certId", "invalid issuer: " + parsed.error().message);
-    chain = std::move(*parsed);
+    chain = EDGE_TRY(issuer_chain(issuer_id, "issuer.certId", ""));
     handle = issuer_handle;
     key_parameter = "issuer.privateKeyHandle";
     key_context = "could not sign with the issuer's key";
@@ -100,13 +110,7 @@ Result<std::string> Service::create_cert(
           return bad_parameter("certId", "cert \"" + id +
                                              "\" is configured to be issued by the local CA, but "
                                              "[cert_issuance.local_ca] is not configured");
-        auto pem = EDGE_TRY(store_.get(ca->cert));
-        if (!pem) return bad_parameter("certId", "local CA cert \"" + ca->cert + "\" not found");
-        auto parsed = parse_chain(*pem);
-        if (!parsed)
-          return bad_parameter(
-              "certId", "invalid local CA cert \"" + ca->cert + "\": " + parsed.error().message);
-        chain = std::move(*parsed);
+        chain = EDGE_TRY(issuer_chain(ca->cert, "certId", "local CA cert \"" + ca->cert + "\": "));
         auto h = keyd_->load_key_pair(ca->pk);
         if (!h)
           return key_error(h.error(), "certId",
@@ -121,15 +125,12 @@ Result<std::string> Service::create_cert(
   }
 
   X509* issuer_cert = chain.empty() ? nullptr : chain.front().get();
-  std::time_t now = std::time(nullptr);
-  if (issuer_cert && X509_cmp_time(X509_get0_notAfter(issuer_cert), &now) <= 0)
-    return bad_parameter(issuer ? "issuer.certId" : "certId", "the issuer certificate has expired");
   CertTemplate t;
   t.csr = csr->get();
   t.subject = options && options->subject ? &*options->subject : nullptr;
   t.expiry_days = options && options->expiry_days ? *options->expiry_days : kDefaultExpiryDays;
   t.issuer = issuer_cert;
-  t.now = now;
+  t.now = std::time(nullptr);
   auto tbs = prepare_certificate(t);
   if (!tbs)
     return tbs.error().kind == ErrorKind::InvalidParameter

@@ -22,6 +22,10 @@ class Service {
  private:
   void add_routes();
   edge::Status authorize(uid_t uid, const std::string& id) const;
+  // The stored chain of an issuer, checked: errors name `parameter`, reasons start with `prefix`.
+  Result<std::vector<edge::crypto::X509Ptr>> issuer_chain(const std::string& cert_id,
+                                                          const std::string& parameter,
+                                                          const std::string& prefix) const;
 
   Config config_;
   CertStore store_;

@@ -34,7 +34,7 @@ std::string truncate_chars(const std::string& s, size_t max_chars) {
 Result<EstAuth> decode_est_auth(const Reader& r) {
   EstAuth a;
   a.username = EDGE_TRY(r.opt_string("username"));
-  a.password = EDGE_TRY(r.opt_string("password"));
+  if (auto password = EDGE_TRY(r.opt_string("password"))) a.password.emplace(std::move(*password));
   a.identity_cert = EDGE_TRY(r.opt_string("identity_cert"));
   a.identity_pk = EDGE_TRY(r.opt_string("identity_pk"));
   a.bootstrap_identity_cert = EDGE_TRY(r.opt_string("bootstrap_identity_cert"));

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/secret.h"
 
 namespace certd {
 
@@ -23,7 +24,8 @@ enum class Method { SelfSigned, LocalCa, Est };
 // EST settings are parsed and checked so upstream configs load; issuing through EST is not
 // implemented yet.
 struct EstAuth {
-  std::optional<std::string> username, password;
+  std::optional<std::string> username;
+  std::optional<edge::Secret> password;  // never logged
   std::optional<std::string> identity_cert, identity_pk;
   std::optional<std::string> bootstrap_identity_cert, bootstrap_identity_pk;
 };

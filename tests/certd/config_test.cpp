@@ -92,6 +92,7 @@ certs = ["aziot-edged/module/*"]
   CHECK(dev.method == Method::Est);
   CHECK(*dev.est_url == "https://estendpoint.com/.well-known/est/device-id/");
   CHECK(*dev.est_auth.bootstrap_identity_pk == "bootstrap");
+  CHECK(dev.est_auth.password->view() == "password");
   CHECK(*dev.subject == Subject{{"CN", "test-device"}, {"L", "AQ"}, {"ST", "Antarctica"}});
   CHECK(c->cert_issuance.local_ca->cert == "local-ca");
   CHECK(c->cert_issuance.local_ca->pk == "local-ca-key");

@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "certd/issue.h"
 #include "common/clients/keyd_sign.h"
 #include "common/uri.h"
 
@@ -174,19 +175,10 @@ std::string private_key_pem(EVP_PKEY* key) {
 }
 
 std::vector<crypto::X509Ptr> parse_pem_chain(const std::string& pem) {
-  crypto::Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  std::vector<crypto::X509Ptr> out;
-  while (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) out.emplace_back(c);
-  ERR_clear_error();
-  return out;
-}
-
-std::string pem_of(X509* cert) {
-  crypto::Bio bio(BIO_new(BIO_s_mem()));
-  PEM_write_bio_X509(bio.get(), cert);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(n));
+  auto chain = certd::parse_chain(pem);
+  INFO((chain ? "" : chain.error().message));
+  REQUIRE(chain);
+  return std::move(*chain);
 }
 
 std::string extension_text(X509* cert, int nid, bool* critical) {
@@ -206,9 +198,9 @@ int openssl_verify(const edge::test::TempDir& dir, const std::string& root_pem,
   auto certs = parse_pem_chain(chain_pem);
   REQUIRE(!certs.empty());
   std::string rest;
-  for (size_t i = 1; i < certs.size(); ++i) rest += pem_of(certs[i].get());
+  for (size_t i = 1; i < certs.size(); ++i) rest += certd::to_pem(certs[i].get());
   edge::test::write_file(dir / "verify-root.pem", root_pem);
-  edge::test::write_file(dir / "verify-leaf.pem", pem_of(certs[0].get()));
+  edge::test::write_file(dir / "verify-leaf.pem", certd::to_pem(certs[0].get()));
   std::string untrusted;
   if (!rest.empty()) {
     edge::test::write_file(dir / "verify-chain.pem", rest);

@@ -74,8 +74,8 @@ edge::crypto::PKey ec_key();
 edge::crypto::PKey rsa_key();
 std::string private_key_pem(EVP_PKEY* key);
 
+// The certificates of a PEM chain, REQUIREd to parse.
 std::vector<edge::crypto::X509Ptr> parse_pem_chain(const std::string& pem);
-std::string pem_of(X509* cert);
 // Text of one extension as OpenSSL prints it ("" when absent); *critical set when given.
 std::string extension_text(X509* cert, int nid, bool* critical = nullptr);
 // Runs `openssl verify -CAfile root -untrusted chain leaf`; returns its exit code, output in *out.

@@ -5,6 +5,7 @@
 #include <regex>
 #include <thread>
 
+#include "certd/issue.h"
 #include "tests/certd/fixture.h"
 
 using namespace certd_test;
@@ -70,8 +71,8 @@ std::string handshake(Certd& certd, int* code) {
   auto certs = parse_pem_chain(chain);
   REQUIRE(certs.size() >= 2);
   std::string rest;
-  for (size_t i = 1; i < certs.size(); ++i) rest += pem_of(certs[i].get());
-  edge::test::write_file(certd.dir / "server.pem", pem_of(certs[0].get()));
+  for (size_t i = 1; i < certs.size(); ++i) rest += certd::to_pem(certs[i].get());
+  edge::test::write_file(certd.dir / "server.pem", certd::to_pem(certs[0].get()));
   edge::test::write_file(certd.dir / "server-chain.pem", rest);
   edge::test::write_file(certd.dir / "server.key", private_key_pem(key.get()), 0600);
 

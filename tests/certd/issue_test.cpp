@@ -1,5 +1,7 @@
 // Issuance through certd + keyd: a self-signed root, a local_ca intermediate, server and client
 // leaves; every chain checked by `openssl verify` and every extension read back.
+#include "certd/issue.h"
+
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
@@ -87,7 +89,7 @@ void issue_whole_pki(Backend backend) {
   std::string inter_pem = certd.issue("intermediate", inter_csr);
   auto inter = parse_pem_chain(inter_pem);
   REQUIRE(inter.size() == 2);
-  CHECK(pem_of(inter[1].get()) == root_pem);
+  CHECK(certd::to_pem(inter[1].get()) == root_pem);
   CHECK(akid(inter[0].get()) == skid(root[0].get()));
   CHECK(X509_get_signature_nid(inter[0].get()) == NID_ecdsa_with_SHA256);
   check_lifetime_days(inter[0].get(), 365);

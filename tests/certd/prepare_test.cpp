@@ -88,7 +88,7 @@ TEST_CASE("CSRs that repeat an extension are refused", "[unit]") {
 TEST_CASE("chains are parsed with limits", "[unit]") {
   auto key = certd_test::ec_key();
   auto ca = ca_cert(key.get(), true);
-  std::string one = certd_test::pem_of(ca.get());
+  std::string one = to_pem(ca.get());
   std::string many;
   for (size_t i = 0; i < kMaxChainCerts; ++i) many += one;
   CHECK(parse_chain(many)->size() == kMaxChainCerts);

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <thread>
 
+#include "certd/issue.h"
 #include "common/base64.h"
 #include "tests/certd/fixture.h"
 
@@ -62,7 +63,7 @@ std::string expired_ca(EVP_PKEY* key) {
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), -86400);
   X509_set_pubkey(cert.get(), key);
   REQUIRE(X509_sign(cert.get(), key, EVP_sha256()) > 0);
-  return pem_of(cert.get());
+  return certd::to_pem(cert.get());
 }
 }  // namespace
 

@@ -20,6 +20,7 @@ root = { method = "self_signed", expiry_days = 3650 }
 intermediate = { method = "local_ca", expiry_days = 365 }
 long-leaf = { method = "local_ca", expiry_days = 5000 }
 renamed = { method = "local_ca", common_name = "configured-name" }
+located = { method = "local_ca", subject = { CN = "located", L = "AQ", ST = "Antarctica" } }
 
 [cert_issuance.local_ca]
 cert = "root"
@@ -154,6 +155,10 @@ void issue_whole_pki(Backend backend) {
   char cn[80] = {};
   X509_NAME_get_text_by_NID(X509_get_subject_name(renamed[0].get()), NID_commonName, cn, sizeof cn);
   CHECK(std::string(cn) == "configured-name");
+  auto located = parse_pem_chain(certd.issue("located", client_csr));
+  char* subject = X509_NAME_oneline(X509_get_subject_name(located[0].get()), nullptr, 0);
+  CHECK(std::string(subject) == "/CN=located/L=AQ/ST=Antarctica");
+  OPENSSL_free(subject);
 
   // What was issued is what GET returns, also after a restart of both daemons.
   CHECK(certd.get("aziot-edged/module/edgeHub:1:server") == server_pem);

@@ -307,6 +307,7 @@ TEST_CASE("SIGKILL during issuance leaves no partial certificate file", "[integr
   std::string csr = local_csr(key.get(), {"CN=leaf"});
   for (int round = 0; round < 4; ++round) {
     std::atomic<int> issued{0};
+    std::atomic<bool> stopped{false};
     std::thread issuer([&] {
       edge::http::UnixClient c(certd.socket);
       for (int i = 0;; ++i) {
@@ -315,11 +316,14 @@ TEST_CASE("SIGKILL during issuance leaves no partial certificate file", "[integr
             Json{{"certId", "leaf-" + std::to_string(round) + "-" + std::to_string(i % 5)},
                  {"csr", csr},
                  {"issuer", {{"certId", "root"}, {"privateKeyHandle", root_handle}}}});
-        if (!r || r->status != 201) return;
+        if (!r || r->status != 201) break;
         ++issued;
       }
+      stopped = true;
     });
-    while (issued < 3 + round * 5) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    while (issued < 3 + round * 5 && !stopped)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    CHECK(!stopped);  // every issuance before the kill succeeded
     certd.process->kill(SIGKILL);
     issuer.join();
     certd.process->wait();

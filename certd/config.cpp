@@ -270,10 +270,12 @@ Result<Config> parse_config(const std::string& toml_text, const std::string& nam
   return decode(table);
 }
 
-Result<Config> load_config() {
-  auto paths =
-      edge::config::paths_from_env("AZIOT_CERTD_CONFIG", "AZIOT_CERTD_CONFIG_DIR",
-                                   "/etc/aziot/certd/config.toml", "/etc/aziot/certd/config.d");
+edge::config::Paths config_paths() {
+  return edge::config::paths_from_env("AZIOT_CERTD_CONFIG", "AZIOT_CERTD_CONFIG_DIR",
+                                      "/etc/aziot/certd/config.toml", "/etc/aziot/certd/config.d");
+}
+
+Result<Config> load_config(const edge::config::Paths& paths) {
   auto table = EDGE_TRY(edge::config::load(paths));
   return decode(table);
 }

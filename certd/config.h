@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/config.h"
 #include "common/result.h"
 #include "common/secret.h"
 
@@ -78,9 +79,10 @@ struct Config {
   std::vector<std::string> warnings;  // for the daemon to log (e.g. EST over plain HTTP)
 };
 
-// Reads AZIOT_CERTD_CONFIG (default /etc/aziot/certd/config.toml) and AZIOT_CERTD_CONFIG_DIR
+// AZIOT_CERTD_CONFIG (default /etc/aziot/certd/config.toml) and AZIOT_CERTD_CONFIG_DIR
 // (default /etc/aziot/certd/config.d).
-Result<Config> load_config();
+edge::config::Paths config_paths();
+Result<Config> load_config(const edge::config::Paths& paths);
 Result<Config> parse_config(const std::string& toml_text, const std::string& name);
 
 // May `uid` create, import or delete cert `id`? (uid 0 always may.)

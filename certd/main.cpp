@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "certd/service.h"
+#include "certd/watcher.h"
 #include "common/daemon.h"
 #include "common/log.h"
 
@@ -14,7 +15,8 @@ int main(int argc, char** argv) {
     std::cout << "aziot-certd " << EDGE_VERSION << "\n";
     return 0;
   }
-  auto config = certd::load_config();
+  auto paths = certd::config_paths();
+  auto config = certd::load_config(paths);
   if (!config) return daemon::report("load configuration", config.error(), daemon::kExitBadConfig);
   for (const auto& warning : config->warnings) log::warn(warning);
   auto endpoint = uri::parse_endpoint(config->endpoint);
@@ -26,19 +28,29 @@ int main(int argc, char** argv) {
         keyd_endpoint ? Error{ErrorKind::InvalidParameter, "keyd must be reached at a unix:// path"}
                       : keyd_endpoint.error(),
         daemon::kExitBadConfig);
-  certd::CertStore store(config->homedir_path, config->preloaded_certs);
-  if (auto s = store.open(); !s)
+  if (auto s = certd::CertStore::prepare(config->homedir_path); !s)
     return daemon::report("open the cert store in " + config->homedir_path, s.error());
 
   http::ServerOptions options;
   options.max_requests_per_uid = config->max_requests;
   options.systemd_name = "aziot-certd.socket";
-  certd::Service service(*config, std::move(store),
-                         std::make_unique<clients::KeydClient>(keyd_endpoint->value));
+  certd::Service service(*config, std::make_unique<clients::KeydClient>(keyd_endpoint->value));
   http::Server server([&](http::Request& r) { return service.handle(r); }, options);
   if (auto s = server.listen(*endpoint); !s)
     return daemon::report("listen on " + config->endpoint, s.error());
-  daemon::stop_on_signals(server);
+  daemon::stop_on_signals(server);  // first: threads started later inherit the blocked signals
+  certd::ConfigWatcher watcher(paths, certd::kConfigReloadDebounce, [&] {
+    log::info("Detected change in config files. Updating config.");
+    auto reloaded = certd::load_config(paths);
+    if (!reloaded) {
+      log::error("Failed to reload configuration (keeping the current one): " +
+                 reloaded.error().message);
+      return;
+    }
+    for (const auto& warning : reloaded->warnings) log::warn(warning);
+    service.update_config(std::move(*reloaded));
+    log::info("Config update finished.");
+  });
   daemon::notify_ready();
   log::info("Starting aziot-certd on " + config->endpoint);
   server.run();

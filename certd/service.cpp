@@ -34,24 +34,47 @@ std::unexpected<edge::Error> key_error(const edge::Error& e, const std::string& 
 Response pem_response(const std::string& pem) { return Response::json(201, Json{{"pem", pem}}); }
 }  // namespace
 
-Service::Service(Config config, CertStore store, std::unique_ptr<edge::clients::KeydClient> keyd)
-    : config_(std::move(config)),
-      store_(std::move(store)),
+Service::Service(Config config, std::unique_ptr<edge::clients::KeydClient> keyd)
+    : state_(make_state(std::move(config))),
       keyd_(std::move(keyd)),
       router_({"2020-09-01"}) {
   add_routes();
 }
 
-edge::Status Service::authorize(uid_t uid, const std::string& id) const {
-  if (authorized(config_, uid, id)) return {};
+std::shared_ptr<const Service::State> Service::make_state(Config config) {
+  CertStore store(config.homedir_path, config.preloaded_certs);
+  return std::make_shared<const State>(State{std::move(config), std::move(store)});
+}
+
+std::shared_ptr<const Service::State> Service::state() const {
+  std::lock_guard lock(state_mutex_);
+  return state_;
+}
+
+void Service::update_config(Config config) {
+  auto current = state();
+  config.homedir_path = current->config.homedir_path;
+  config.max_requests = current->config.max_requests;
+  config.endpoint = current->config.endpoint;
+  config.keyd_endpoint = current->config.keyd_endpoint;
+  auto next = make_state(std::move(config));
+  std::lock_guard lock(state_mutex_);
+  state_ = std::move(next);
+}
+
+namespace {
+edge::Status authorize(const Config& config, uid_t uid, const std::string& id) {
+  if (authorized(config, uid, id)) return {};
   return fail(ErrorKind::Unauthorized,
               "user " + std::to_string(uid) + " is not authorized to modify the cert " + id);
 }
 
-Result<std::vector<edge::crypto::X509Ptr>> Service::issuer_chain(const std::string& cert_id,
-                                                                 const std::string& parameter,
-                                                                 const std::string& prefix) const {
-  auto pem = EDGE_TRY(store_.get(cert_id));
+// The stored chain of an issuer, checked: errors name `parameter`, reasons start with `prefix`.
+Result<std::vector<edge::crypto::X509Ptr>> issuer_chain(const CertStore& store,
+                                                        const std::string& cert_id,
+                                                        const std::string& parameter,
+                                                        const std::string& prefix) {
+  auto pem = EDGE_TRY(store.get(cert_id));
   if (!pem) return bad_parameter(parameter, prefix + "not found");
   auto chain = parse_chain(*pem);
   if (!chain) return bad_parameter(parameter, prefix + "invalid issuer: " + chain.error().message);
@@ -62,18 +85,21 @@ Result<std::vector<edge::crypto::X509Ptr>> Service::issuer_chain(const std::stri
   return chain;
 }
 
+}  // namespace
+
 Result<std::string> Service::create_cert(
     uid_t caller, const std::string& id, const std::string& csr_pem,
     const std::optional<std::pair<std::string, std::string>>& issuer) {
+  auto s = state();
   EDGE_TRY_VOID(validate_cert_id(id));
-  EDGE_TRY_VOID(authorize(caller, id));
-  EDGE_TRY_VOID(store_.check_writable(id));  // before keyd signs anything
+  EDGE_TRY_VOID(authorize(s->config, caller, id));
+  EDGE_TRY_VOID(s->store.check_writable(id));  // before keyd signs anything
   auto csr = parse_csr(csr_pem);
   if (!csr) return bad_parameter("csr", csr.error().message);
 
-  auto found = config_.cert_issuance.certs.find(id);
+  auto found = s->config.cert_issuance.certs.find(id);
   const IssuanceOptions* options =
-      found == config_.cert_issuance.certs.end() ? nullptr : &found->second;
+      found == s->config.cert_issuance.certs.end() ? nullptr : &found->second;
   std::vector<edge::crypto::X509Ptr> chain;
   std::string handle;
   std::string key_parameter, key_context;  // how to report a key that cannot sign
@@ -81,7 +107,7 @@ Result<std::string> Service::create_cert(
     const auto& [issuer_id, issuer_handle] = *issuer;
     if (auto v = validate_cert_id(issuer_id); !v)
       return bad_parameter("issuer.certId", v.error().message);
-    chain = EDGE_TRY(issuer_chain(issuer_id, "issuer.certId", ""));
+    chain = EDGE_TRY(issuer_chain(s->store, issuer_id, "issuer.certId", ""));
     handle = issuer_handle;
     key_parameter = "issuer.privateKeyHandle";
     key_context = "could not sign with the issuer's key";
@@ -105,12 +131,13 @@ Result<std::string> Service::create_cert(
         break;
       }
       case Method::LocalCa: {
-        const auto& ca = config_.cert_issuance.local_ca;
+        const auto& ca = s->config.cert_issuance.local_ca;
         if (!ca)
           return bad_parameter("certId", "cert \"" + id +
                                              "\" is configured to be issued by the local CA, but "
                                              "[cert_issuance.local_ca] is not configured");
-        chain = EDGE_TRY(issuer_chain(ca->cert, "certId", "local CA cert \"" + ca->cert + "\": "));
+        chain = EDGE_TRY(
+            issuer_chain(s->store, ca->cert, "certId", "local CA cert \"" + ca->cert + "\": "));
         auto h = keyd_->load_key_pair(ca->pk);
         if (!h)
           return key_error(h.error(), "certId",
@@ -144,7 +171,7 @@ Result<std::string> Service::create_cert(
 
   std::string pem = to_pem(cert->get());
   for (const auto& c : chain) pem += to_pem(c.get());
-  EDGE_TRY_VOID(store_.put(id, pem));
+  EDGE_TRY_VOID(s->store.put(id, pem));
   return pem;
 }
 
@@ -167,26 +194,28 @@ void Service::add_routes() {
   r.add("PUT", "/certificates/{certId}", kAll, [this](Request& req) -> Result<Response> {
     const auto& id = req.params["certId"];
     auto pem = EDGE_TRY(http::string_field(*req.json, "pem"));
+    auto s = state();
     EDGE_TRY_VOID(validate_cert_id(id));
-    EDGE_TRY_VOID(authorize(req.peer.uid, id));
+    EDGE_TRY_VOID(authorize(s->config, req.peer.uid, id));
     if (auto chain = parse_chain(pem); !chain) return bad_parameter("pem", chain.error().message);
-    EDGE_TRY_VOID(store_.put(id, pem));
+    EDGE_TRY_VOID(s->store.put(id, pem));
     return pem_response(pem);
   });
 
   r.add("GET", "/certificates/{certId}", kAll, [this](Request& req) -> Result<Response> {
     const auto& id = req.params["certId"];
     EDGE_TRY_VOID(validate_cert_id(id));
-    auto pem = EDGE_TRY(store_.get(id));
+    auto pem = EDGE_TRY(state()->store.get(id));
     if (!pem) return bad_parameter("id", "not found");
     return Response::json(200, Json{{"pem", *pem}});
   });
 
   r.add("DELETE", "/certificates/{certId}", kAll, [this](Request& req) -> Result<Response> {
     const auto& id = req.params["certId"];
+    auto s = state();
     EDGE_TRY_VOID(validate_cert_id(id));
-    EDGE_TRY_VOID(authorize(req.peer.uid, id));
-    EDGE_TRY_VOID(store_.remove(id));
+    EDGE_TRY_VOID(authorize(s->config, req.peer.uid, id));
+    EDGE_TRY_VOID(s->store.remove(id));
     return Response::empty(204);
   });
 }

@@ -1,6 +1,7 @@
 // aziot-certd's HTTP API (api-version 2020-09-01): create from CSR, import, get, delete.
 #pragma once
 #include <memory>
+#include <mutex>
 
 #include "certd/config.h"
 #include "certd/store.h"
@@ -11,8 +12,12 @@ namespace certd {
 
 class Service {
  public:
-  Service(Config config, CertStore store, std::unique_ptr<edge::clients::KeydClient> keyd);
+  Service(Config config, std::unique_ptr<edge::clients::KeydClient> keyd);
   edge::http::Response handle(edge::http::Request& request) { return router_.dispatch(request); }
+
+  // A reloaded config: as upstream, only cert_issuance, preloaded_certs and principal change;
+  // requests already running finish with the config they started with.
+  void update_config(Config config);
 
   // POST /certificates: issues `cert_id` from `csr_pem` and stores leaf + issuer chain.
   Result<std::string> create_cert(uid_t caller, const std::string& cert_id,
@@ -20,15 +25,16 @@ class Service {
                                   const std::optional<std::pair<std::string, std::string>>& issuer);
 
  private:
+  struct State {
+    Config config;
+    CertStore store;
+  };
+  static std::shared_ptr<const State> make_state(Config config);
+  std::shared_ptr<const State> state() const;
   void add_routes();
-  edge::Status authorize(uid_t uid, const std::string& id) const;
-  // The stored chain of an issuer, checked: errors name `parameter`, reasons start with `prefix`.
-  Result<std::vector<edge::crypto::X509Ptr>> issuer_chain(const std::string& cert_id,
-                                                          const std::string& parameter,
-                                                          const std::string& prefix) const;
 
-  Config config_;
-  CertStore store_;
+  mutable std::mutex state_mutex_;
+  std::shared_ptr<const State> state_;
   std::unique_ptr<edge::clients::KeydClient> keyd_;
   edge::http::Router router_;
 };

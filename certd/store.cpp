@@ -42,10 +42,10 @@ std::string cert_file_path(const std::string& homedir, const std::string& id) {
 CertStore::CertStore(std::string homedir, std::map<std::string, Preloaded> preloaded)
     : homedir_(std::move(homedir)), preloaded_(std::move(preloaded)) {}
 
-edge::Status CertStore::open() {
-  EDGE_TRY_VOID(edge::fs::ensure_dir(homedir_, 0700));
-  EDGE_TRY_VOID(edge::fs::ensure_dir(homedir_ + "/certs", 0700));
-  edge::fs::remove_stale_temp_files(homedir_ + "/certs");
+edge::Status CertStore::prepare(const std::string& homedir) {
+  EDGE_TRY_VOID(edge::fs::ensure_dir(homedir, 0700));
+  EDGE_TRY_VOID(edge::fs::ensure_dir(homedir + "/certs", 0700));
+  edge::fs::remove_stale_temp_files(homedir + "/certs");
   return {};
 }
 
@@ -85,14 +85,14 @@ edge::Status CertStore::check_writable(const std::string& id) const {
   return {};
 }
 
-edge::Status CertStore::put(const std::string& id, std::string_view pem) {
+edge::Status CertStore::put(const std::string& id, std::string_view pem) const {
   auto path = EDGE_TRY(writable_path(id));
   auto written = edge::fs::write_atomic(path, pem, 0644);
   if (!written) return edge::internal("could not write '" + path + "': " + written.error().message);
   return {};
 }
 
-edge::Status CertStore::remove(const std::string& id) {
+edge::Status CertStore::remove(const std::string& id) const {
   auto path = EDGE_TRY(writable_path(id));
   auto removed = edge::fs::remove_file(path);
   if (!removed)

@@ -23,14 +23,14 @@ class CertStore {
  public:
   CertStore(std::string homedir, std::map<std::string, Preloaded> preloaded);
 
-  // Creates homedir/certs and removes temp files a crash left there.
-  edge::Status open();
+  // Creates homedir/certs and removes temp files a crash left there (once, at start-up).
+  static edge::Status prepare(const std::string& homedir);
   // The PEM of `id` (a bundle's members concatenated); nullopt when there is none.
   Result<std::optional<std::string>> get(const std::string& id) const;
   // Bundles are read-only: InvalidParameter naming the id.
   edge::Status check_writable(const std::string& id) const;
-  edge::Status put(const std::string& id, std::string_view pem);
-  edge::Status remove(const std::string& id);
+  edge::Status put(const std::string& id, std::string_view pem) const;
+  edge::Status remove(const std::string& id) const;
 
  private:
   Result<std::string> writable_path(const std::string& id) const;

@@ -86,3 +86,37 @@ TEST_CASE("a bad config stops certd with exit code 153 and says where", "[integr
   CHECK_THAT(p.log(), Catch::Contains("cert_issuance.x.method"));
   CHECK(!edge::test::run("test -e " + (dir / "home")) == 0);
 }
+
+TEST_CASE("principals added in config.d apply without a restart and a bad edit changes nothing",
+          "[integration][slow]") {
+  Certd certd(Backend::Files);
+  std::string pem_file = certd.dir / "cert.pem";
+  REQUIRE(edge::test::run(
+              "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " +
+              (certd.dir / "cert.key") + " -out " + pem_file +
+              " -subj /CN=reload -days 1 2>/dev/null") == 0);
+  edge::http::Json body{{"pem", edge::test::read_file(pem_file)}};
+  CHECK(certd.call_as(65534, "PUT", api("/certificates/reloaded-1"), body).status == 401);
+
+  REQUIRE(edge::test::run("mkdir -p " + (certd.dir / "config.d")) == 0);
+  edge::test::write_file(certd.dir / "config.d/50-grant.toml",
+                         "[[principal]]\nuid = 65534\ncerts = [\"reloaded-*\"]\n", 0600);
+  int status = 0;
+  for (int i = 0; i < 300 && status != 201; ++i) {  // upstream waits 10 s for edits to settle
+    usleep(100000);
+    status = certd.call_as(65534, "PUT", api("/certificates/reloaded-1"), body).status;
+  }
+  CHECK(status == 201);
+  CHECK_THAT(certd.process->log(), Catch::Contains("Config update finished."));
+
+  edge::test::write_file(certd.dir / "config.d/60-bad.toml", "[cert_issuance.x]\nmethod = 1\n",
+                         0600);
+  std::string log;
+  for (int i = 0; i < 300 && log.find("Failed to reload configuration") == std::string::npos; ++i) {
+    usleep(100000);
+    log = certd.process->log();
+  }
+  CHECK_THAT(log, Catch::Contains("Failed to reload configuration (keeping the current one)"));
+  CHECK(certd.process->running());
+  CHECK(certd.call_as(65534, "PUT", api("/certificates/reloaded-2"), body).status == 201);
+}

@@ -31,13 +31,33 @@ std::unexpected<edge::Error> key_error(const edge::Error& e, const std::string& 
   return fail(e.context(what));
 }
 
+edge::Status authorize(const Config& config, uid_t uid, const std::string& id) {
+  if (authorized(config, uid, id)) return {};
+  return fail(ErrorKind::Unauthorized,
+              "user " + std::to_string(uid) + " is not authorized to modify the cert " + id);
+}
+
+// The stored chain of an issuer, checked: errors name `parameter`, reasons start with `prefix`.
+Result<std::vector<edge::crypto::X509Ptr>> issuer_chain(const CertStore& store,
+                                                        const std::string& cert_id,
+                                                        const std::string& parameter,
+                                                        const std::string& prefix) {
+  auto pem = EDGE_TRY(store.get(cert_id));
+  if (!pem) return bad_parameter(parameter, prefix + "not found");
+  auto chain = parse_chain(*pem);
+  if (!chain) return bad_parameter(parameter, prefix + "invalid issuer: " + chain.error().message);
+  std::time_t now = std::time(nullptr);
+  const ASN1_TIME* end = X509_get0_notAfter(chain->front().get());
+  if (X509_cmp_time(end, &now) <= 0)
+    return bad_parameter(parameter, prefix + "the issuer certificate expired on " + time_text(end));
+  return chain;
+}
+
 Response pem_response(const std::string& pem) { return Response::json(201, Json{{"pem", pem}}); }
 }  // namespace
 
 Service::Service(Config config, std::unique_ptr<edge::clients::KeydClient> keyd)
-    : state_(make_state(std::move(config))),
-      keyd_(std::move(keyd)),
-      router_({"2020-09-01"}) {
+    : state_(make_state(std::move(config))), keyd_(std::move(keyd)), router_({"2020-09-01"}) {
   add_routes();
 }
 
@@ -61,31 +81,6 @@ void Service::update_config(Config config) {
   std::lock_guard lock(state_mutex_);
   state_ = std::move(next);
 }
-
-namespace {
-edge::Status authorize(const Config& config, uid_t uid, const std::string& id) {
-  if (authorized(config, uid, id)) return {};
-  return fail(ErrorKind::Unauthorized,
-              "user " + std::to_string(uid) + " is not authorized to modify the cert " + id);
-}
-
-// The stored chain of an issuer, checked: errors name `parameter`, reasons start with `prefix`.
-Result<std::vector<edge::crypto::X509Ptr>> issuer_chain(const CertStore& store,
-                                                        const std::string& cert_id,
-                                                        const std::string& parameter,
-                                                        const std::string& prefix) {
-  auto pem = EDGE_TRY(store.get(cert_id));
-  if (!pem) return bad_parameter(parameter, prefix + "not found");
-  auto chain = parse_chain(*pem);
-  if (!chain) return bad_parameter(parameter, prefix + "invalid issuer: " + chain.error().message);
-  std::time_t now = std::time(nullptr);
-  const ASN1_TIME* end = X509_get0_notAfter(chain->front().get());
-  if (X509_cmp_time(end, &now) <= 0)
-    return bad_parameter(parameter, prefix + "the issuer certificate expired on " + time_text(end));
-  return chain;
-}
-
-}  // namespace
 
 Result<std::string> Service::create_cert(
     uid_t caller, const std::string& id, const std::string& csr_pem,

@@ -63,7 +63,7 @@ Result<std::unique_ptr<Esys>> Esys::open(const std::string& tcti) {
   if (rc != TSS2_RC_SUCCESS) {
     e->tcti_ = nullptr;
     return edge::fail(ErrorKind::Unavailable,
-                      "could not open the TPM with TCTI \"" + tcti + "\": " + rc_text(rc));
+                      "the TPM is not reachable (TCTI \"" + tcti + "\"): " + rc_text(rc));
   }
   rc = Esys_Initialize(&e->ctx_, e->tcti_, nullptr);
   if (rc != TSS2_RC_SUCCESS) {

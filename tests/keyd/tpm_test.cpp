@@ -5,7 +5,10 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <thread>
 
+#include "common/fs.h"
 #include "keyd/config.h"
 #include "tests/keyd/fixture.h"
 #include "tests/tpmd/swtpm.h"
@@ -253,4 +256,70 @@ TEST_CASE("keyd TPM config keys", "[tpm]") {
   CHECK_FALSE(keyd::parse_config("[aziot_keys]\nhomedir_path = \"/h\"\ntpm_tcti = \"swtpm\"\n"
                                  "pkcs11_lib_path = \"/x.so\"\npkcs11_base_slot = \"pkcs11:token=a\"\n", "k.toml"));
   CHECK_FALSE(keyd::parse_config("[aziot_keys]\nhomedir_path = \"/h\"\ntpm_owner_auth = \"o\"\n", "k.toml"));
+}
+
+// Upstream's documented way to TPM keys: the tpm2-pkcs11 module behind keyd's PKCS#11 backend.
+// Debian's libtpm2-pkcs11-1 works against swtpm (the token is made with C_InitToken through
+// pkcs11-tool), but it keeps keys loaded, so a long-running keyd needs a resource manager:
+// straight on swtpm the second key fails with "out of memory for object contexts". With
+// tpm2-abrmd (private D-Bus session bus) in between, everything works.
+TEST_CASE("keyd PKCS#11 backend with tpm2-pkcs11 on swtpm through tpm2-abrmd", "[tpm]") {
+  const std::string module = "/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so";
+  if (!edge::fs::exists(module) || !edge::fs::exists("/usr/sbin/tpm2-abrmd")) {
+    WARN("libtpm2-pkcs11-1 or tpm2-abrmd is not installed; skipping");
+    return;
+  }
+  edge::test::TempDir tpmdir;
+  tpm_test::Swtpm swtpm(tpmdir / "state");
+  std::string store = tpmdir / "store";
+  REQUIRE(edge::test::run("mkdir -p " + store) == 0);
+  std::string bus = "unix:path=" + (tpmdir / "bus");
+  edge::test::Process dbus({"/usr/bin/dbus-daemon", "--session", "--nofork", "--address=" + bus}, {},
+                           tpmdir / "dbus.log");
+  for (int i = 0; i < 100 && !edge::fs::exists(tpmdir / "bus"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  // keyd and the tools (children) inherit these.
+  ::setenv("DBUS_SESSION_BUS_ADDRESS", bus.c_str(), 1);
+  ::setenv("TPM2_PKCS11_TCTI", "tabrmd:bus_type=session", 1);
+  ::setenv("TPM2_PKCS11_STORE", store.c_str(), 1);
+  ::setenv("TSS2_LOG", "all+NONE", 1);
+  edge::test::Process abrmd({"/usr/sbin/tpm2-abrmd", "--allow-root", "--session", "--tcti=" + swtpm.tcti()}, {},
+                            tpmdir / "abrmd.log");
+  const std::string tool = "pkcs11-tool --module " + module;
+  std::string out;
+  bool up = false;
+  for (int i = 0; i < 100 && !(up = edge::test::run(tool + " -L >/dev/null 2>&1") == 0); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  INFO(edge::test::read_file(tpmdir / "abrmd.log"));
+  REQUIRE(up);
+  REQUIRE(edge::test::run(tool + " --init-token --label edge --so-pin so1234 2>&1", &out) == 0);
+  REQUIRE(edge::test::run(tool + " --token-label edge --login --login-type so --so-pin so1234 --init-pin --pin 1234 2>&1",
+                          &out) == 0);
+
+  {
+    Keyd k(Backend::Files, "pkcs11_lib_path = \"" + module + "\"\npkcs11_base_slot = \"pkcs11:token=edge?pin-value=1234\"\n");
+    std::string ec = k.create_key_pair("ec1", "ec-p256");
+    auto pub = k.public_key(ec);
+    std::string digest = sha256("through tpm2-pkcs11");
+    auto r = ecdsa(k, ec, digest);
+    INFO(r.body);
+    REQUIRE(r.status == 200);
+    CHECK(ecdsa_verifies(pub.get(), digest, unb64(r.json["signature"])));
+    // The key pair is in the token, not in keyd's files.
+    CHECK(file_for(k, "ec1").empty());
+
+    auto created = k.call("POST", api("/keypair"), Json{{"keyId", "rsa1"}, {"preferredAlgorithms", "rsa-2048"}});
+    INFO(created.body << "\n" << edge::test::read_file(k.dir / "keyd.log"));
+    REQUIRE(created.status == 200);
+    std::string rsa = created.json["keyHandle"];
+    auto rsa_pub = k.public_key(rsa);
+    auto e = k.call("POST", api("/encrypt"),
+                    Json{{"keyHandle", rsa}, {"algorithm", "RSA-PKCS1"}, {"plaintext", b64(kSha256DigestInfo + digest)}});
+    INFO(e.body);
+    REQUIRE(e.status == 200);
+    CHECK(rsa_sha256_verifies(rsa_pub.get(), "through tpm2-pkcs11", unb64(e.json["ciphertext"])));
+    k.restart();
+    CHECK(ecdsa(k, ec, digest).status == 200);
+  }
+  for (const char* v : {"DBUS_SESSION_BUS_ADDRESS", "TPM2_PKCS11_TCTI", "TPM2_PKCS11_STORE"}) ::unsetenv(v);
 }

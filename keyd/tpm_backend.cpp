@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -337,6 +338,9 @@ std::string tpm_key_file_path(const std::string& homedir, const std::string& id)
 }
 
 Result<std::unique_ptr<Backend>> make_tpm_backend(const std::string& tcti, const Secret& owner_auth) {
+  // tpm2-tss prints its own warnings for every TPM error; keyd reports errors itself. (Set
+  // before the first ESYS call, while keyd is still single-threaded; an explicit value wins.)
+  ::setenv("TSS2_LOG", "all+NONE", 0);
   auto conn = std::make_shared<Connection>(tcti, owner_auth);
   // Reach the TPM once at startup (and create the SRK if needed) so a wrong TCTI or owner
   // password is reported when keyd starts, not on the first request.

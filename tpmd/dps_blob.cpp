@@ -211,4 +211,11 @@ Result<std::string> make_auth_key_blob(std::string_view ek_public, std::string_v
   return id_object + sized(secret) + duplicate + sized(enc_seed) + sized(pub_bytes);
 }
 
+Result<AuthKeyChallenge> make_auth_key_challenge(std::string_view ek_public, std::string_view srk_public) {
+  AuthKeyChallenge c;
+  c.key = edge::Secret(EDGE_TRY(crypto::random_bytes(32)));
+  c.blob = EDGE_TRY(make_auth_key_blob(ek_public, srk_public, c.key));
+  return c;
+}
+
 }  // namespace tpm::dps

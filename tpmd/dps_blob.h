@@ -26,6 +26,17 @@ namespace tpm::dps {
 edge::Result<std::string> make_auth_key_blob(std::string_view ek_public, std::string_view srk_public,
                                              const edge::Secret& hmac_key);
 
+// What DPS does when a device registers with {"tpm": {"endorsementKey", "storageRootKey"}}
+// (both base64-decoded): a fresh 32-byte HMAC key, and the blob that carries it to that TPM
+// (sent back base64-encoded as "authenticationKey"). The caller keeps `key` to check the
+// device's SAS tokens.
+struct AuthKeyChallenge {
+  edge::Secret key;
+  std::string blob;
+};
+edge::Result<AuthKeyChallenge> make_auth_key_challenge(std::string_view ek_public,
+                                                       std::string_view srk_public);
+
 // Name of an object: nameAlg (2 bytes) || H_nameAlg(marshaled TPMT_PUBLIC). SHA-256 only.
 edge::Result<std::string> object_name(const TPMT_PUBLIC& pub);
 // KDFa (TPM 2.0 part 1, 11.4.10.2) with SHA-256.

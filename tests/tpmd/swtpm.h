@@ -57,12 +57,18 @@ class Swtpm {
  public:
   explicit Swtpm(std::string state_dir) : state_(std::move(state_dir)) {
     REQUIRE(edge::test::run("mkdir -p " + state_) == 0);
-    port = free_port_pair();
-    start();
+    // Another test may take the port between the check and swtpm's bind: try a few.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      port = free_port_pair();
+      if (try_start()) return;
+      stop();
+    }
+    FAIL("swtpm did not start; see " + state_ + "/../swtpm.log");
   }
   ~Swtpm() { stop(); }
 
-  void start() {
+  void start() { REQUIRE(try_start()); }
+  bool try_start() {
     std::string p = std::to_string(port), c = std::to_string(port + 1);
     process = std::make_unique<edge::test::Process>(
         std::vector<std::string>{"/usr/bin/swtpm", "socket", "--tpm2", "--server",
@@ -70,9 +76,11 @@ class Swtpm {
                                  "type=tcp,port=" + c + ",bindaddr=127.0.0.1", "--tpmstate",
                                  "dir=" + state_, "--flags", "not-need-init,startup-clear"},
         std::map<std::string, std::string>{}, state_ + "/../swtpm.log");
-    for (int i = 0; i < 200 && !port_accepts(port); ++i)
+    for (int i = 0; i < 200 && process->running(); ++i) {
+      if (port_accepts(port)) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
-    REQUIRE(process->running());
+    }
+    return false;
   }
   void stop() {
     if (process) process->stop();

@@ -1,7 +1,15 @@
 // What aziot-tpmd does with the TPM: the EK and SRK (created and persisted when missing), the
 // DPS auth key imported from DPS's blob and persisted at 0x81000000 + auth_key_index, and
 // HMAC-SHA256 with it. Each call opens its own TPM connection and flushes what it loaded.
+//
+// TPM calls run on a helper thread and the caller waits at most `timeout` (default 30 s,
+// AZIOT_TPMD_TPM_TIMEOUT_MS overrides): a TPM held by another client (swtpm serves one
+// connection at a time) makes requests fail with 503 instead of hanging; the helper finishes
+// on its own when the TPM answers.
 #pragma once
+#include <chrono>
+#include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -28,12 +36,18 @@ class Tpm {
   edge::Result<std::string> sign_with_auth_key(std::string_view data);
 
  private:
-  edge::Result<std::unique_ptr<tpm::Esys>> open();
+  struct Shared {
+    std::string tcti;
+    uint32_t auth_key_handle;
+    tpm::HierarchyAuth auth;
+    std::mutex mutex;  // one TPM conversation at a time (no resource manager)
+  };
+  // Runs op(shared) under the mutex on a helper thread, waiting at most timeout_.
+  template <class T>
+  edge::Result<T> run(std::function<edge::Result<T>(Shared&)> op);
 
-  std::string tcti_;
-  uint32_t auth_key_handle_;
-  tpm::HierarchyAuth auth_;
-  std::mutex mutex_;  // one TPM conversation at a time (no resource manager)
+  std::shared_ptr<Shared> shared_;
+  std::chrono::milliseconds timeout_;
 };
 
 }  // namespace tpmd

@@ -2,6 +2,8 @@
 #include <tss2/tss2_mu.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <thread>
 
 #include "common/crypto.h"
 #include "tests/tpmd/fixture.h"
@@ -297,4 +299,38 @@ TEST_CASE("tpmd refuses an out-of-range auth_key_index at startup") {
   Tpmd t("auth_key_index = 0x1000000\n", false);
   CHECK(t.start_fails() == 153);
   CHECK(t.log().find("0x7F_FF_FF") != std::string::npos);
+}
+
+TEST_CASE("tpmd with a busy TPM answers 503 instead of hanging") {
+  Tpmd t("", false);
+  t.env["AZIOT_TPMD_TPM_TIMEOUT_MS"] = "1500";
+  t.start();
+  const std::string key = "busy key";
+  REQUIRE(t.import(blob_for(t, key)).status == 200);
+
+  // swtpm serves one connection at a time: hold it from here.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(t.swtpm.port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  auto start = std::chrono::steady_clock::now();
+  auto r = t.sign("abc");
+  auto took = std::chrono::steady_clock::now() - start;
+  CHECK(r.status == 503);
+  CHECK_THAT(r.json["message"].get<std::string>(), Catch::Contains("busy"));
+  CHECK(took < std::chrono::seconds(5));
+  CHECK(t.get_keys().status == 503);
+  ::close(fd);
+
+  // Once the TPM is free again, requests succeed.
+  edge::test::Reply ok;
+  for (int i = 0; i < 40; ++i) {
+    ok = t.sign("abc");
+    if (ok.status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  REQUIRE(ok.status == 200);
+  CHECK(unb64(ok.json["digest"]) == hmac(key, "abc"));
 }

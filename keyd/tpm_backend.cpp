@@ -1,6 +1,11 @@
 #include "keyd/tpm_backend.h"
 
 #include <cerrno>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <optional>
+#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -23,26 +28,47 @@ constexpr size_t kMagicSize = 8;
 constexpr size_t kMaxBlobFileSize = 8 * 1024;
 constexpr size_t kHmacBlockSize = 64;
 
-// One TPM; one conversation at a time from this process.
+// One TPM; one conversation at a time from this process. TPM calls run on a helper thread
+// with a deadline, so a TPM held by another client (swtpm serves one connection at a time)
+// gives 503 instead of a hung request; the helper owns everything it uses.
 class Connection {
  public:
-  Connection(std::string tcti, edge::Secret owner_auth)
-      : tcti_(std::move(tcti)), auth_{edge::Secret(), std::move(owner_auth)} {}
+  Connection(std::string tcti, edge::Secret owner_auth) : state_(std::make_shared<State>()) {
+    state_->tcti = std::move(tcti);
+    state_->auth.owner = std::move(owner_auth);
+    if (const char* t = std::getenv("AZIOT_KEYD_TPM_TIMEOUT_MS")) {
+      long ms = std::strtol(t, nullptr, 10);
+      if (ms > 0 && ms <= 600000) timeout_ = std::chrono::milliseconds(ms);
+    }
+  }
 
   // Runs fn(esys, srk) with a fresh connection and the storage root key.
-  template <class F>
-  auto with_srk(F&& fn) -> decltype(fn(std::declval<tpm::Esys&>(), ESYS_TR{})) {
-    std::lock_guard lock(mutex_);
-    auto esys = EDGE_TRY(tpm::Esys::open(tcti_));
-    EDGE_TRY_VOID(esys->set_hierarchy_auth(auth_));
-    ESYS_TR srk = EDGE_TRY(tpm::ensure_srk(*esys));
-    return fn(*esys, srk);
+  template <class T>
+  Result<T> with_srk(std::function<Result<T>(tpm::Esys&, ESYS_TR)> fn) {
+    auto promise = std::make_shared<std::promise<Result<T>>>();
+    auto future = promise->get_future();
+    std::thread([state = state_, promise, fn = std::move(fn)] {
+      std::lock_guard lock(state->mutex);
+      promise->set_value([&]() -> Result<T> {
+        auto esys = EDGE_TRY(tpm::Esys::open(state->tcti));
+        EDGE_TRY_VOID(esys->set_hierarchy_auth(state->auth));
+        ESYS_TR srk = EDGE_TRY(tpm::ensure_srk(*esys));
+        return fn(*esys, srk);
+      }());
+    }).detach();
+    if (future.wait_for(timeout_) == std::future_status::ready) return future.get();
+    return fail(ErrorKind::Unavailable, "the TPM did not answer within " + std::to_string(timeout_.count()) +
+                                            " ms: it is busy (held by another client?)");
   }
 
  private:
-  std::string tcti_;
-  tpm::HierarchyAuth auth_;
-  std::mutex mutex_;
+  struct State {
+    std::string tcti;
+    tpm::HierarchyAuth auth;
+    std::mutex mutex;
+  };
+  std::shared_ptr<State> state_;
+  std::chrono::milliseconds timeout_{30000};
 };
 
 struct Blob {
@@ -130,11 +156,13 @@ TPM2B_PUBLIC hmac_template(bool generated) {
 }
 
 Result<Blob> create(Connection& tpm, const TPM2B_PUBLIC& tmpl, const edge::Secret* data) {
-  return tpm.with_srk([&](tpm::Esys& esys, ESYS_TR srk) -> Result<Blob> {
+  std::optional<edge::Secret> material;
+  if (data) material = *data;
+  return tpm.with_srk<Blob>([tmpl, material](tpm::Esys& esys, ESYS_TR srk) -> Result<Blob> {
     TPM2B_SENSITIVE_CREATE sensitive{};
-    if (data) {
-      sensitive.sensitive.data.size = static_cast<UINT16>(data->size());
-      std::memcpy(sensitive.sensitive.data.buffer, data->data(), data->size());
+    if (material) {
+      sensitive.sensitive.data.size = static_cast<UINT16>(material->size());
+      std::memcpy(sensitive.sensitive.data.buffer, material->data(), material->size());
     }
     TPM2B_DATA outside{};
     TPML_PCR_SELECTION pcrs{};
@@ -177,8 +205,9 @@ class TpmKeyPair final : public KeyPair {
     TPMT_TK_HASHCHECK validation{};
     validation.tag = TPM2_ST_HASHCHECK;
     validation.hierarchy = TPM2_RH_NULL;
-    return tpm_->with_srk([&](tpm::Esys& esys, ESYS_TR srk) -> Result<std::string> {
-      auto key = EDGE_TRY(load(esys, srk, blob_, path_));
+    return tpm_->with_srk<std::string>([blob = blob_, path = path_, d, scheme, validation](
+                                           tpm::Esys& esys, ESYS_TR srk) mutable -> Result<std::string> {
+      auto key = EDGE_TRY(load(esys, srk, blob, path));
       TPMT_SIGNATURE* sig = nullptr;
       TSS2_RC rc = Esys_Sign(esys.ctx(), key.get(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme,
                              &validation, &sig);
@@ -214,8 +243,9 @@ class TpmKeyPair final : public KeyPair {
     TPMT_RSA_DECRYPT scheme{};
     scheme.scheme = TPM2_ALG_NULL;
     TPM2B_DATA label{};
-    return tpm_->with_srk([&](tpm::Esys& esys, ESYS_TR srk) -> Result<std::string> {
-      auto key = EDGE_TRY(load(esys, srk, blob_, path_));
+    return tpm_->with_srk<std::string>([blob = blob_, path = path_, in, scheme, label, padding, k](
+                                           tpm::Esys& esys, ESYS_TR srk) mutable -> Result<std::string> {
+      auto key = EDGE_TRY(load(esys, srk, blob, path));
       TPM2B_PUBLIC_KEY_RSA* out = nullptr;
       TSS2_RC rc = Esys_RSA_Decrypt(esys.ctx(), key.get(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &in,
                                     &scheme, &label, &out);
@@ -243,9 +273,10 @@ class TpmHmacKey final : public SymmetricKey {
       : tpm_(std::move(tpm)), blob_(blob), path_(std::move(path)) {}
 
   Result<std::string> hmac_sha256(std::string_view data) override {
-    return tpm_->with_srk([&](tpm::Esys& esys, ESYS_TR srk) -> Result<std::string> {
-      auto key = EDGE_TRY(load(esys, srk, blob_, path_));
-      return tpm::hmac_sha256(esys, key.get(), data);
+    return tpm_->with_srk<std::string>([blob = blob_, path = path_, data = Secret(std::string(data))](
+                                           tpm::Esys& esys, ESYS_TR srk) -> Result<std::string> {
+      auto key = EDGE_TRY(load(esys, srk, blob, path));
+      return tpm::hmac_sha256(esys, key.get(), data.view());
     });
   }
   Result<std::string> encrypt(std::string_view, std::string_view, std::string_view) override {
@@ -344,7 +375,7 @@ Result<std::unique_ptr<Backend>> make_tpm_backend(const std::string& tcti, const
   auto conn = std::make_shared<Connection>(tcti, owner_auth);
   // Reach the TPM once at startup (and create the SRK if needed) so a wrong TCTI or owner
   // password is reported when keyd starts, not on the first request.
-  EDGE_TRY_VOID(conn->with_srk([](tpm::Esys&, ESYS_TR) -> Status { return {}; }));
+  EDGE_TRY(conn->with_srk<bool>([](tpm::Esys&, ESYS_TR) -> Result<bool> { return true; }));
   return std::unique_ptr<Backend>(new TpmBackend(std::move(conn)));
 }
 

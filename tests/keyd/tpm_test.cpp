@@ -330,3 +330,33 @@ TEST_CASE("keyd PKCS#11 backend with tpm2-pkcs11 on swtpm through tpm2-abrmd", "
   }
   for (const char* v : {"DBUS_SESSION_BUS_ADDRESS", "TPM2_PKCS11_TCTI", "TPM2_PKCS11_STORE"}) ::unsetenv(v);
 }
+
+TEST_CASE("keyd TPM backend: a busy TPM gives 503 instead of a hung request", "[tpm]") {
+  ::setenv("AZIOT_KEYD_TPM_TIMEOUT_MS", "1500", 1);  // inherited by keyd
+  TpmKeyd t;
+  ::unsetenv("AZIOT_KEYD_TPM_TIMEOUT_MS");
+  auto& k = t.keyd;
+  std::string ec = k.create_key_pair("ec1", "ec-p256");
+  std::string digest = sha256("m");
+  REQUIRE(ecdsa(k, ec, digest).status == 200);
+
+  // swtpm serves one connection at a time: hold it from here.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(t.swtpm.port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  auto r = ecdsa(k, ec, digest);
+  CHECK(r.status == 503);
+  CHECK_THAT(r.json["message"].get<std::string>(), Catch::Contains("busy"));
+  ::close(fd);
+
+  edge::test::Reply ok;
+  for (int i = 0; i < 40; ++i) {
+    ok = ecdsa(k, ec, digest);
+    if (ok.status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  CHECK(ok.status == 200);
+}

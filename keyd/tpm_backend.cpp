@@ -2,14 +2,14 @@
 
 #include <cerrno>
 #include <chrono>
-#include <functional>
-#include <future>
-#include <optional>
-#include <thread>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <future>
 #include <mutex>
+#include <optional>
+#include <thread>
 
 #include "common/fs.h"
 #include "tpmd/dps_blob.h"
@@ -57,7 +57,8 @@ class Connection {
       }());
     }).detach();
     if (future.wait_for(timeout_) == std::future_status::ready) return future.get();
-    return fail(ErrorKind::Unavailable, "the TPM did not answer within " + std::to_string(timeout_.count()) +
+    return fail(ErrorKind::Unavailable, "the TPM did not answer within " +
+                                            std::to_string(timeout_.count()) +
                                             " ms: it is busy (held by another client?)");
   }
 
@@ -105,26 +106,29 @@ Result<Blob> read_blob(const std::string& path) {
 // another TPM is refused here).
 Result<tpm::Transient> load(tpm::Esys& esys, ESYS_TR srk, const Blob& b, const std::string& path) {
   ESYS_TR h = ESYS_TR_NONE;
-  TSS2_RC rc = Esys_Load(esys.ctx(), srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &b.priv, &b.pub, &h);
+  TSS2_RC rc =
+      Esys_Load(esys.ctx(), srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &b.priv, &b.pub, &h);
   if (rc != TSS2_RC_SUCCESS) {
     auto e = tpm::fail("loading " + path + " into the TPM", rc).error();
     if (e.kind == ErrorKind::Internal && (rc & 0xFFFF0000u) == 0)
-      e = {ErrorKind::InvalidParameter,
-           "the TPM refused the key blob " + path + " (corrupted, or made by another TPM): " + e.message};
+      e = {ErrorKind::InvalidParameter, "the TPM refused the key blob " + path +
+                                            " (corrupted, or made by another TPM): " + e.message};
     return fail(e);
   }
   return tpm::Transient(esys.ctx(), h);
 }
 
 TPMA_OBJECT key_attributes() {
-  return TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA;
+  return TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_USERWITHAUTH |
+         TPMA_OBJECT_NODA;
 }
 
 TPM2B_PUBLIC template_for(KeyPairAlgorithm a) {
   TPM2B_PUBLIC t{};
   auto& p = t.publicArea;
   p.nameAlg = TPM2_ALG_SHA256;
-  p.objectAttributes = key_attributes() | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_SIGN_ENCRYPT;
+  p.objectAttributes =
+      key_attributes() | TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_SIGN_ENCRYPT;
   if (a == KeyPairAlgorithm::EcP256) {
     p.type = TPM2_ALG_ECC;
     p.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
@@ -168,8 +172,9 @@ Result<Blob> create(Connection& tpm, const TPM2B_PUBLIC& tmpl, const edge::Secre
     TPML_PCR_SELECTION pcrs{};
     TPM2B_PRIVATE* priv = nullptr;
     TPM2B_PUBLIC* pub = nullptr;
-    TSS2_RC rc = Esys_Create(esys.ctx(), srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive,
-                             &tmpl, &outside, &pcrs, &priv, &pub, nullptr, nullptr, nullptr);
+    TSS2_RC rc =
+        Esys_Create(esys.ctx(), srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive,
+                    &tmpl, &outside, &pcrs, &priv, &pub, nullptr, nullptr, nullptr);
     OPENSSL_cleanse(&sensitive, sizeof sensitive);
     if (rc != TSS2_RC_SUCCESS) return tpm::fail("creating a key in the TPM (TPM2_Create)", rc);
     Blob b;
@@ -186,11 +191,14 @@ class TpmKeyPair final : public KeyPair {
   TpmKeyPair(std::shared_ptr<Connection> tpm, Blob blob, std::string path)
       : tpm_(std::move(tpm)), blob_(blob), path_(std::move(path)) {}
 
-  Result<edge::crypto::PKey> public_key() override { return tpm::dps::to_pkey(blob_.pub.publicArea); }
+  Result<edge::crypto::PKey> public_key() override {
+    return tpm::dps::to_pkey(blob_.pub.publicArea);
+  }
 
   Result<std::string> sign_digest(std::string_view digest) override {
     if (blob_.pub.publicArea.type != TPM2_ALG_ECC)
-      return invalid("parameter \"algorithm\" has an invalid value\ncaused by: ECDSA needs an EC key pair");
+      return invalid(
+          "parameter \"algorithm\" has an invalid value\ncaused by: ECDSA needs an EC key pair");
     if (digest.empty()) return invalid("parameter \"digest\" must not be empty");
     TPM2B_DIGEST d{};
     if (digest.size() > sizeof d.buffer) return invalid("parameter \"digest\" is too long");
@@ -205,37 +213,43 @@ class TpmKeyPair final : public KeyPair {
     TPMT_TK_HASHCHECK validation{};
     validation.tag = TPM2_ST_HASHCHECK;
     validation.hierarchy = TPM2_RH_NULL;
-    return tpm_->with_srk<std::string>([blob = blob_, path = path_, d, scheme, validation](
-                                           tpm::Esys& esys, ESYS_TR srk) mutable -> Result<std::string> {
-      auto key = EDGE_TRY(load(esys, srk, blob, path));
-      TPMT_SIGNATURE* sig = nullptr;
-      TSS2_RC rc = Esys_Sign(esys.ctx(), key.get(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme,
-                             &validation, &sig);
-      if (rc != TSS2_RC_SUCCESS) return tpm::fail("TPM2_Sign", rc);
-      auto part = [](const TPM2B_ECC_PARAMETER& v) {
-        std::string s(reinterpret_cast<const char*>(v.buffer), v.size);
-        return s.size() < 32 ? std::string(32 - s.size(), '\0') + s : s;
-      };
-      std::string raw = part(sig->signature.ecdsa.signatureR) + part(sig->signature.ecdsa.signatureS);
-      Esys_Free(sig);
-      return ecdsa_raw_to_der(raw);
-    });
+    return tpm_->with_srk<std::string>(
+        [blob = blob_, path = path_, d, scheme, validation](
+            tpm::Esys& esys, ESYS_TR srk) mutable -> Result<std::string> {
+          auto key = EDGE_TRY(load(esys, srk, blob, path));
+          TPMT_SIGNATURE* sig = nullptr;
+          TSS2_RC rc = Esys_Sign(esys.ctx(), key.get(), ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                 ESYS_TR_NONE, &d, &scheme, &validation, &sig);
+          if (rc != TSS2_RC_SUCCESS) return tpm::fail("TPM2_Sign", rc);
+          auto part = [](const TPM2B_ECC_PARAMETER& v) {
+            std::string s(reinterpret_cast<const char*>(v.buffer), v.size);
+            return s.size() < 32 ? std::string(32 - s.size(), '\0') + s : s;
+          };
+          std::string raw =
+              part(sig->signature.ecdsa.signatureR) + part(sig->signature.ecdsa.signatureS);
+          Esys_Free(sig);
+          return ecdsa_raw_to_der(raw);
+        });
   }
 
   Result<std::string> private_encrypt(std::string_view data, RsaPadding padding) override {
     if (blob_.pub.publicArea.type != TPM2_ALG_RSA)
-      return invalid("parameter \"algorithm\" has an invalid value\ncaused by: RSA encryption needs an RSA key pair");
+      return invalid(
+          "parameter \"algorithm\" has an invalid value\ncaused by: RSA encryption needs an RSA "
+          "key pair");
     size_t k = blob_.pub.publicArea.unique.rsa.size;
     std::string block;
     if (padding == RsaPadding::None) {
       if (data.size() != k)
-        return invalid("parameter \"plaintext\" must be exactly as long as the modulus for RSA-NO-PADDING");
+        return invalid(
+            "parameter \"plaintext\" must be exactly as long as the modulus for RSA-NO-PADDING");
       block = std::string(data);
     } else {
-      if (data.size() + 11 > k) return invalid("parameter \"plaintext\" is too long for the RSA key");
+      if (data.size() + 11 > k)
+        return invalid("parameter \"plaintext\" is too long for the RSA key");
       // PKCS#1 v1.5 type 1: 00 01 FF..FF 00 data; the TPM does the raw private-key operation.
-      block = std::string("\x00\x01", 2) + std::string(k - 3 - data.size(), '\xFF') + std::string(1, '\0') +
-              std::string(data);
+      block = std::string("\x00\x01", 2) + std::string(k - 3 - data.size(), '\xFF') +
+              std::string(1, '\0') + std::string(data);
     }
     TPM2B_PUBLIC_KEY_RSA in{};
     in.size = static_cast<UINT16>(block.size());
@@ -243,22 +257,23 @@ class TpmKeyPair final : public KeyPair {
     TPMT_RSA_DECRYPT scheme{};
     scheme.scheme = TPM2_ALG_NULL;
     TPM2B_DATA label{};
-    return tpm_->with_srk<std::string>([blob = blob_, path = path_, in, scheme, label, padding, k](
-                                           tpm::Esys& esys, ESYS_TR srk) mutable -> Result<std::string> {
-      auto key = EDGE_TRY(load(esys, srk, blob, path));
-      TPM2B_PUBLIC_KEY_RSA* out = nullptr;
-      TSS2_RC rc = Esys_RSA_Decrypt(esys.ctx(), key.get(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &in,
-                                    &scheme, &label, &out);
-      if (rc != TSS2_RC_SUCCESS) {
-        if ((rc & 0xFFFF0000u) == 0 && padding == RsaPadding::None)
-          return invalid("RSA private-key operation refused by the TPM: " + tpm::rc_text(rc));
-        return tpm::fail("TPM2_RSA_Decrypt", rc);
-      }
-      std::string s(reinterpret_cast<const char*>(out->buffer), out->size);
-      Esys_Free(out);
-      if (s.size() < k) s = std::string(k - s.size(), '\0') + s;
-      return s;
-    });
+    return tpm_->with_srk<std::string>(
+        [blob = blob_, path = path_, in, scheme, label, padding, k](
+            tpm::Esys& esys, ESYS_TR srk) mutable -> Result<std::string> {
+          auto key = EDGE_TRY(load(esys, srk, blob, path));
+          TPM2B_PUBLIC_KEY_RSA* out = nullptr;
+          TSS2_RC rc = Esys_RSA_Decrypt(esys.ctx(), key.get(), ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                        ESYS_TR_NONE, &in, &scheme, &label, &out);
+          if (rc != TSS2_RC_SUCCESS) {
+            if ((rc & 0xFFFF0000u) == 0 && padding == RsaPadding::None)
+              return invalid("RSA private-key operation refused by the TPM: " + tpm::rc_text(rc));
+            return tpm::fail("TPM2_RSA_Decrypt", rc);
+          }
+          std::string s(reinterpret_cast<const char*>(out->buffer), out->size);
+          Esys_Free(out);
+          if (s.size() < k) s = std::string(k - s.size(), '\0') + s;
+          return s;
+        });
   }
 
  private:
@@ -273,17 +288,22 @@ class TpmHmacKey final : public SymmetricKey {
       : tpm_(std::move(tpm)), blob_(blob), path_(std::move(path)) {}
 
   Result<std::string> hmac_sha256(std::string_view data) override {
-    return tpm_->with_srk<std::string>([blob = blob_, path = path_, data = Secret(std::string(data))](
-                                           tpm::Esys& esys, ESYS_TR srk) -> Result<std::string> {
-      auto key = EDGE_TRY(load(esys, srk, blob, path));
-      return tpm::hmac_sha256(esys, key.get(), data.view());
-    });
+    return tpm_->with_srk<std::string>(
+        [blob = blob_, path = path_, data = Secret(std::string(data))](
+            tpm::Esys& esys, ESYS_TR srk) -> Result<std::string> {
+          auto key = EDGE_TRY(load(esys, srk, blob, path));
+          return tpm::hmac_sha256(esys, key.get(), data.view());
+        });
   }
   Result<std::string> encrypt(std::string_view, std::string_view, std::string_view) override {
-    return invalid("parameter \"algorithm\" has an invalid value\ncaused by: AEAD is not supported for keys in the TPM");
+    return invalid(
+        "parameter \"algorithm\" has an invalid value\ncaused by: AEAD is not supported for keys "
+        "in the TPM");
   }
   Result<std::string> decrypt(std::string_view, std::string_view, std::string_view) override {
-    return invalid("parameter \"algorithm\" has an invalid value\ncaused by: AEAD is not supported for keys in the TPM");
+    return invalid(
+        "parameter \"algorithm\" has an invalid value\ncaused by: AEAD is not supported for keys "
+        "in the TPM");
   }
 
  private:
@@ -299,12 +319,13 @@ class TpmBackend final : public Backend {
   Result<std::shared_ptr<KeyPair>> open_key_pair(const std::string& path) override {
     auto blob = EDGE_TRY(read_blob(path));
     if (blob.pub.publicArea.type != TPM2_ALG_ECC && blob.pub.publicArea.type != TPM2_ALG_RSA)
-      return invalid("parameter \"id\" has an invalid value\ncaused by: " + path + " is not a key pair");
+      return invalid("parameter \"id\" has an invalid value\ncaused by: " + path +
+                     " is not a key pair");
     return std::shared_ptr<KeyPair>(new TpmKeyPair(tpm_, blob, path));
   }
 
-  Result<std::shared_ptr<KeyPair>> create_key_pair(const std::string& path,
-                                                   const std::vector<KeyPairAlgorithm>& preferred) override {
+  Result<std::shared_ptr<KeyPair>> create_key_pair(
+      const std::string& path, const std::vector<KeyPairAlgorithm>& preferred) override {
     // Like PKCS#11: try each preference until the TPM makes one (swtpm has no RSA-4096).
     edge::Error last{ErrorKind::InvalidParameter, "no key pair algorithm given"};
     for (auto a : preferred) {
@@ -332,7 +353,8 @@ class TpmBackend final : public Backend {
   Result<std::shared_ptr<SymmetricKey>> open_key(const std::string& path) override {
     auto blob = EDGE_TRY(read_blob(path));
     if (blob.pub.publicArea.type != TPM2_ALG_KEYEDHASH)
-      return invalid("parameter \"id\" has an invalid value\ncaused by: " + path + " is not a symmetric key");
+      return invalid("parameter \"id\" has an invalid value\ncaused by: " + path +
+                     " is not a symmetric key");
     return std::shared_ptr<SymmetricKey>(new TpmHmacKey(tpm_, blob, path));
   }
 
@@ -347,7 +369,8 @@ class TpmBackend final : public Backend {
                                                    Usage usage) override {
     if (usage.encrypt) return fail(ErrorKind::Unsupported, "the TPM cannot hold AES-GCM keys");
     // HMAC replaces keys longer than the block size by their hash: same MACs, fits the TPM.
-    Secret material = bytes.size() > kHmacBlockSize ? Secret(edge::crypto::sha256(bytes.view())) : bytes;
+    Secret material =
+        bytes.size() > kHmacBlockSize ? Secret(edge::crypto::sha256(bytes.view())) : bytes;
     auto blob = EDGE_TRY(create(*tpm_, hmac_template(false), &material));
     EDGE_TRY_VOID(edge::fs::write_atomic(path, EDGE_TRY(encode_blob(blob)), 0600));
     return std::shared_ptr<SymmetricKey>(new TpmHmacKey(tpm_, blob, path));
@@ -368,7 +391,8 @@ std::string tpm_key_file_path(const std::string& homedir, const std::string& id)
   return homedir + "/keys/" + clean + "-" + edge::crypto::hex(edge::crypto::sha256(id)) + ".tpmkey";
 }
 
-Result<std::unique_ptr<Backend>> make_tpm_backend(const std::string& tcti, const Secret& owner_auth) {
+Result<std::unique_ptr<Backend>> make_tpm_backend(const std::string& tcti,
+                                                  const Secret& owner_auth) {
   // tpm2-tss prints its own warnings for every TPM error; keyd reports errors itself. (Set
   // before the first ESYS call, while keyd is still single-threaded; an explicit value wins.)
   ::setenv("TSS2_LOG", "all+NONE", 0);

@@ -21,22 +21,26 @@ Result<std::string> b64_member(const Json& j, const char* name) {
 
 Client::Client(std::string socket_path) : client_(std::move(socket_path)) {}
 
-Result<Json> Client::call(const std::string& method, const std::string& path, const std::optional<Json>& body) {
+Result<Json> Client::call(const std::string& method, const std::string& path,
+                          const std::optional<Json>& body) {
   std::lock_guard lock(mutex_);
   auto r = client_.request(method, path + kApi, body);
-  if (!r) return edge::fail(ErrorKind::Unavailable, "could not reach aziot-tpmd: " + r.error().message);
+  if (!r)
+    return edge::fail(ErrorKind::Unavailable, "could not reach aziot-tpmd: " + r.error().message);
   if (r->status != 200) {
-    ErrorKind kind = r->status == 400 ? ErrorKind::InvalidParameter
+    ErrorKind kind = r->status == 400   ? ErrorKind::InvalidParameter
                      : r->status == 503 ? ErrorKind::Unavailable
                                         : ErrorKind::Internal;
-    return edge::fail(kind, "aziot-tpmd " + path + " failed (" + std::to_string(r->status) + "): " + r->message());
+    return edge::fail(kind, "aziot-tpmd " + path + " failed (" + std::to_string(r->status) +
+                                "): " + r->message());
   }
   return r->json();
 }
 
 Result<TpmKeys> Client::get_tpm_keys() {
   auto j = EDGE_TRY(call("GET", "/get_tpm_keys", std::nullopt));
-  return TpmKeys{EDGE_TRY(b64_member(j, "endorsement_key")), EDGE_TRY(b64_member(j, "storage_root_key"))};
+  return TpmKeys{EDGE_TRY(b64_member(j, "endorsement_key")),
+                 EDGE_TRY(b64_member(j, "storage_root_key"))};
 }
 
 edge::Status Client::import_auth_key(std::string_view blob) {
@@ -45,7 +49,8 @@ edge::Status Client::import_auth_key(std::string_view blob) {
 }
 
 Result<std::string> Client::sign_with_auth_key(std::string_view data) {
-  auto j = EDGE_TRY(call("POST", "/sign_with_auth_key", Json{{"data", edge::base64::encode(data)}}));
+  auto j =
+      EDGE_TRY(call("POST", "/sign_with_auth_key", Json{{"data", edge::base64::encode(data)}}));
   return b64_member(j, "digest");
 }
 

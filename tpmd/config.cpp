@@ -11,16 +11,18 @@ Result<Config> decode(const toml::table& root) {
   edge::config::Reader top(root);
   for (const auto& [key, node] : root) {
     std::string k(key.str());
-    if (k != "max_requests" && k != "tcti" && k != "auth_key_index" && k != "hierarchy_authorization" &&
-        k != "tpm_auth" && k != "endpoints")
+    if (k != "max_requests" && k != "tcti" && k != "auth_key_index" &&
+        k != "hierarchy_authorization" && k != "tpm_auth" && k != "endpoints")
       return top.error_at(k, "unknown key");
   }
-  if (auto v = EDGE_TRY(top.opt_int("max_requests", 1, 10000))) c.max_requests = static_cast<size_t>(*v);
+  if (auto v = EDGE_TRY(top.opt_int("max_requests", 1, 10000)))
+    c.max_requests = static_cast<size_t>(*v);
   if (auto v = EDGE_TRY(top.opt_string("tcti"))) c.tcti = *v;
   if (auto v = EDGE_TRY(top.opt_int("auth_key_index", INT64_MIN, INT64_MAX))) {
     if (*v < 0 || *v > static_cast<int64_t>(tpm::kMaxAuthKeyIndex))
-      return top.error_at("auth_key_index", "persistent handle index cannot exceed 0x7F_FF_FF (got " +
-                                                std::to_string(*v) + ")");
+      return top.error_at(
+          "auth_key_index",
+          "persistent handle index cannot exceed 0x7F_FF_FF (got " + std::to_string(*v) + ")");
     c.auth_key_index = static_cast<uint32_t>(*v);
   }
   // `config apply` writes [hierarchy_authorization] endorsement/owner; newer upstream
@@ -54,8 +56,9 @@ Result<Config> parse_config(const std::string& toml_text, const std::string& nam
 }
 
 Result<Config> load_config() {
-  auto paths = edge::config::paths_from_env("AZIOT_TPMD_CONFIG", "AZIOT_TPMD_CONFIG_DIR",
-                                            "/etc/aziot/tpmd/config.toml", "/etc/aziot/tpmd/config.d");
+  auto paths =
+      edge::config::paths_from_env("AZIOT_TPMD_CONFIG", "AZIOT_TPMD_CONFIG_DIR",
+                                   "/etc/aziot/tpmd/config.toml", "/etc/aziot/tpmd/config.d");
   auto table = EDGE_TRY(edge::config::load(paths));
   return decode(table);
 }

@@ -36,7 +36,8 @@ Result<std::string> aes128_cfb(std::string_view key, std::string_view plain) {
   if (!EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_cfb128(), nullptr,
                           reinterpret_cast<const unsigned char*>(key.data()), iv) ||
       !EVP_EncryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len,
-                         reinterpret_cast<const unsigned char*>(plain.data()), static_cast<int>(plain.size())) ||
+                         reinterpret_cast<const unsigned char*>(plain.data()),
+                         static_cast<int>(plain.size())) ||
       !EVP_EncryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(out.data()) + len, &fin))
     return internal("AES-128-CFB failed: " + crypto::last_error());
   return out;
@@ -60,7 +61,8 @@ Result<std::string> oaep_encrypt(EVP_PKEY* key, std::string_view data, const cha
   if (EVP_PKEY_encrypt(ctx.get(), nullptr, &len, in, data.size()) <= 0)
     return internal("RSA-OAEP failed: " + crypto::last_error());
   std::string out(len, '\0');
-  if (EVP_PKEY_encrypt(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, in, data.size()) <= 0)
+  if (EVP_PKEY_encrypt(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, in,
+                       data.size()) <= 0)
     return internal("RSA-OAEP failed: " + crypto::last_error());
   out.resize(len);
   return out;
@@ -120,10 +122,12 @@ Result<crypto::PKey> to_pkey(const TPMT_PUBLIC& pub) {
              pub.unique.ecc.x.size <= 32 && pub.unique.ecc.y.size <= 32) {
     type = "EC";
     point = std::string(1, '\x04');
-    point += std::string(32 - pub.unique.ecc.x.size, '\0') +
-             std::string(reinterpret_cast<const char*>(pub.unique.ecc.x.buffer), pub.unique.ecc.x.size);
-    point += std::string(32 - pub.unique.ecc.y.size, '\0') +
-             std::string(reinterpret_cast<const char*>(pub.unique.ecc.y.buffer), pub.unique.ecc.y.size);
+    point +=
+        std::string(32 - pub.unique.ecc.x.size, '\0') +
+        std::string(reinterpret_cast<const char*>(pub.unique.ecc.x.buffer), pub.unique.ecc.x.size);
+    point +=
+        std::string(32 - pub.unique.ecc.y.size, '\0') +
+        std::string(reinterpret_cast<const char*>(pub.unique.ecc.y.buffer), pub.unique.ecc.y.size);
     OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
     OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
   } else {
@@ -133,13 +137,16 @@ Result<crypto::PKey> to_pkey(const TPMT_PUBLIC& pub) {
   OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
   EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr);
   EVP_PKEY* key = nullptr;
-  bool ok = ctx && EVP_PKEY_fromdata_init(ctx) > 0 && EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) > 0;
+  bool ok = ctx && EVP_PKEY_fromdata_init(ctx) > 0 &&
+            EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) > 0;
   EVP_PKEY_CTX_free(ctx);
   OSSL_PARAM_free(params);
   OSSL_PARAM_BLD_free(bld);
   BN_free(n);
   BN_free(e);
-  if (!ok) return invalid("could not build a public key from the TPM public area: " + crypto::last_error());
+  if (!ok)
+    return invalid("could not build a public key from the TPM public area: " +
+                   crypto::last_error());
   return crypto::PKey(key);
 }
 
@@ -149,8 +156,10 @@ Result<std::string> make_auth_key_blob(std::string_view ek_public, std::string_v
   auto srk = EDGE_TRY(parse_public(srk_public, "the storage root key"));
   if (ek.type != TPM2_ALG_RSA || srk.type != TPM2_ALG_RSA || ek.nameAlg != TPM2_ALG_SHA256 ||
       srk.nameAlg != TPM2_ALG_SHA256)
-    return invalid("the endorsement key and the storage root key must be RSA keys with SHA-256 names");
-  if (hmac_key.empty() || hmac_key.size() > 128) return invalid("the HMAC key must be 1..128 bytes");
+    return invalid(
+        "the endorsement key and the storage root key must be RSA keys with SHA-256 names");
+  if (hmac_key.empty() || hmac_key.size() > 128)
+    return invalid("the HMAC key must be 1..128 bytes");
   auto ek_key = EDGE_TRY(to_pkey(ek));
   auto srk_key = EDGE_TRY(to_pkey(srk));
   auto srk_name = EDGE_TRY(object_name(srk));
@@ -163,7 +172,8 @@ Result<std::string> make_auth_key_blob(std::string_view ek_public, std::string_v
   pub.objectAttributes = TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_NODA;
   pub.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_HMAC;
   pub.parameters.keyedHashDetail.scheme.details.hmac.hashAlg = TPM2_ALG_SHA256;
-  std::string unique = crypto::sha256(std::string(obfuscation.view()) + std::string(hmac_key.view()));
+  std::string unique =
+      crypto::sha256(std::string(obfuscation.view()) + std::string(hmac_key.view()));
   pub.unique.keyedHash.size = 32;
   std::memcpy(pub.unique.keyedHash.buffer, unique.data(), 32);
   auto pub_bytes = EDGE_TRY(marshal_tpmt_public(pub));
@@ -211,7 +221,8 @@ Result<std::string> make_auth_key_blob(std::string_view ek_public, std::string_v
   return id_object + sized(secret) + duplicate + sized(enc_seed) + sized(pub_bytes);
 }
 
-Result<AuthKeyChallenge> make_auth_key_challenge(std::string_view ek_public, std::string_view srk_public) {
+Result<AuthKeyChallenge> make_auth_key_challenge(std::string_view ek_public,
+                                                 std::string_view srk_public) {
   AuthKeyChallenge c;
   c.key = edge::Secret(EDGE_TRY(crypto::random_bytes(32)));
   c.blob = EDGE_TRY(make_auth_key_blob(ek_public, srk_public, c.key));

@@ -7,8 +7,9 @@
 //   TPM2B_ENCRYPTED_SECRET secret          seed for the credential, RSA-OAEP to the EK ("IDENTITY")
 //   TPM2B_PRIVATE          duplicate       the HMAC key's sensitive area, inner-wrapped with
 //                                          innerKey (AES-128-CFB) and outer-wrapped for the SRK
-//   TPM2B_ENCRYPTED_SECRET inSymSeed       seed for the outer wrap, RSA-OAEP to the SRK ("DUPLICATE")
-//   TPM2B_PUBLIC           objectPublic    KEYEDHASH, HMAC-SHA256, userWithAuth|sign|noDA
+//   TPM2B_ENCRYPTED_SECRET inSymSeed       seed for the outer wrap, RSA-OAEP to the SRK
+//   ("DUPLICATE") TPM2B_PUBLIC           objectPublic    KEYEDHASH, HMAC-SHA256,
+//   userWithAuth|sign|noDA
 #pragma once
 #include <tss2/tss2_tpm2_types.h>
 
@@ -23,7 +24,8 @@ namespace tpm::dps {
 
 // ek_public / srk_public: marshaled TPM2B_PUBLIC as GET /get_tpm_keys returns them (base64
 // decoded). hmac_key: the symmetric key DPS gives the device (1..128 bytes).
-edge::Result<std::string> make_auth_key_blob(std::string_view ek_public, std::string_view srk_public,
+edge::Result<std::string> make_auth_key_blob(std::string_view ek_public,
+                                             std::string_view srk_public,
                                              const edge::Secret& hmac_key);
 
 // What DPS does when a device registers with {"tpm": {"endorsementKey", "storageRootKey"}}

@@ -14,7 +14,8 @@ constexpr TSS2_RC kLayerMask = 0xFFFF0000u;
 
 bool is_tcti_error(TSS2_RC rc) {
   TSS2_RC layer = rc & TSS2_RC_LAYER_MASK;
-  return layer == TSS2_TCTI_RC_LAYER || (layer == TSS2_SYS_RC_LAYER && (rc & 0xFFFF) == TSS2_BASE_RC_IO_ERROR) ||
+  return layer == TSS2_TCTI_RC_LAYER ||
+         (layer == TSS2_SYS_RC_LAYER && (rc & 0xFFFF) == TSS2_BASE_RC_IO_ERROR) ||
          (layer == TSS2_ESAPI_RC_LAYER && (rc & 0xFFFF) == TSS2_BASE_RC_IO_ERROR) ||
          (layer == TSS2_ESAPI_RC_LAYER && (rc & 0xFFFF) == TSS2_BASE_RC_TRY_AGAIN);
 }
@@ -103,7 +104,8 @@ void Transient::reset() {
 
 Result<ESYS_TR> persistent(Esys& esys, TPM2_HANDLE handle) {
   ESYS_TR tr = ESYS_TR_NONE;
-  TSS2_RC rc = Esys_TR_FromTPMPublic(esys.ctx(), handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
+  TSS2_RC rc =
+      Esys_TR_FromTPMPublic(esys.ctx(), handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
   if (rc == TSS2_RC_SUCCESS) return tr;
   if (fmt1_error(rc) == TPM2_RC_HANDLE) {
     char buf[16];
@@ -123,15 +125,17 @@ Result<ESYS_TR> ensure_primary(Esys& esys, TPM2_HANDLE handle, ESYS_TR hierarchy
   TPM2B_DATA outside{};
   TPML_PCR_SELECTION pcrs{};
   ESYS_TR object = ESYS_TR_NONE;
-  TSS2_RC rc = Esys_CreatePrimary(esys.ctx(), hierarchy, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-                                  &sensitive, &tmpl, &outside, &pcrs, &object, nullptr, nullptr,
-                                  nullptr, nullptr);
-  if (rc != TSS2_RC_SUCCESS) return fail(std::string("creating the ") + name + " (CreatePrimary)", rc);
+  TSS2_RC rc = Esys_CreatePrimary(esys.ctx(), hierarchy, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                  ESYS_TR_NONE, &sensitive, &tmpl, &outside, &pcrs, &object,
+                                  nullptr, nullptr, nullptr, nullptr);
+  if (rc != TSS2_RC_SUCCESS)
+    return fail(std::string("creating the ") + name + " (CreatePrimary)", rc);
   Transient guard(esys.ctx(), object);
   ESYS_TR persisted = ESYS_TR_NONE;
   rc = Esys_EvictControl(esys.ctx(), ESYS_TR_RH_OWNER, object, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                          ESYS_TR_NONE, handle, &persisted);
-  if (rc != TSS2_RC_SUCCESS) return fail(std::string("persisting the ") + name + " (EvictControl)", rc);
+  if (rc != TSS2_RC_SUCCESS)
+    return fail(std::string("persisting the ") + name + " (EvictControl)", rc);
   return persisted;
 }
 }  // namespace
@@ -160,8 +164,8 @@ Status evict(Esys& esys, TPM2_HANDLE handle) {
 Status persist(Esys& esys, ESYS_TR object, TPM2_HANDLE handle) {
   EDGE_TRY_VOID(evict(esys, handle));
   ESYS_TR out = ESYS_TR_NONE;
-  TSS2_RC rc = Esys_EvictControl(esys.ctx(), ESYS_TR_RH_OWNER, object, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                 ESYS_TR_NONE, handle, &out);
+  TSS2_RC rc = Esys_EvictControl(esys.ctx(), ESYS_TR_RH_OWNER, object, ESYS_TR_PASSWORD,
+                                 ESYS_TR_NONE, ESYS_TR_NONE, handle, &out);
   if (rc != TSS2_RC_SUCCESS) return fail("persisting the key (EvictControl)", rc);
   return {};
 }
@@ -249,15 +253,17 @@ Result<TPM2B_PRIVATE> unmarshal_private(std::string_view bytes, size_t* offset) 
 
 TPM2B_PUBLIC ek_template() {
   // TCG EK Credential Profile, template L-1 (RSA 2048, AES-128-CFB, PolicySecret(endorsement)).
-  static const uint8_t policy[32] = {0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xB3, 0xF8, 0x1A, 0x90, 0xCC,
-                                     0x8D, 0x46, 0xA5, 0xD7, 0x24, 0xFD, 0x52, 0xD7, 0x6E, 0x06, 0x52,
-                                     0x0B, 0x64, 0xF2, 0xA1, 0xDA, 0x1B, 0x33, 0x14, 0x69, 0xAA};
+  static const uint8_t policy[32] = {0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xB3, 0xF8,
+                                     0x1A, 0x90, 0xCC, 0x8D, 0x46, 0xA5, 0xD7, 0x24,
+                                     0xFD, 0x52, 0xD7, 0x6E, 0x06, 0x52, 0x0B, 0x64,
+                                     0xF2, 0xA1, 0xDA, 0x1B, 0x33, 0x14, 0x69, 0xAA};
   TPM2B_PUBLIC t{};
   auto& p = t.publicArea;
   p.type = TPM2_ALG_RSA;
   p.nameAlg = TPM2_ALG_SHA256;
-  p.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
-                       TPMA_OBJECT_ADMINWITHPOLICY | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
+  p.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                       TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_ADMINWITHPOLICY |
+                       TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
   p.authPolicy.size = sizeof policy;
   std::memcpy(p.authPolicy.buffer, policy, sizeof policy);
   p.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_AES;
@@ -276,9 +282,9 @@ TPM2B_PUBLIC srk_template() {
   auto& p = t.publicArea;
   p.type = TPM2_ALG_RSA;
   p.nameAlg = TPM2_ALG_SHA256;
-  p.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
-                       TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_NODA | TPMA_OBJECT_RESTRICTED |
-                       TPMA_OBJECT_DECRYPT;
+  p.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                       TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
+                       TPMA_OBJECT_NODA | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT;
   p.parameters.rsaDetail.symmetric.algorithm = TPM2_ALG_AES;
   p.parameters.rsaDetail.symmetric.keyBits.aes = 128;
   p.parameters.rsaDetail.symmetric.mode.aes = TPM2_ALG_CFB;

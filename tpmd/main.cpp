@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   options.systemd_name = "aziot-tpmd.socket";
   tpmd::Service service(tpm);
   http::Server server([&](http::Request& r) { return service.handle(r); }, options);
-  if (auto s = server.listen(*endpoint); !s) return daemon::report("listen on " + config->endpoint, s.error());
+  if (auto s = server.listen(*endpoint); !s)
+    return daemon::report("listen on " + config->endpoint, s.error());
   daemon::stop_on_signals(server);
   daemon::notify_ready();
   log::info("Starting aziot-tpmd on " + config->endpoint);

@@ -35,8 +35,9 @@ edge::Status tpm_result(edge::Status r) {
 Service::Service(Tpm& tpm) : tpm_(tpm), router_({"2020-09-01"}) {
   router_.add("GET", "/get_tpm_keys", kV1, [this](Request&) -> Result<Response> {
     auto keys = EDGE_TRY(tpm_result(tpm_.get_keys()));
-    return Response::json(200, Json{{"endorsement_key", edge::base64::encode(keys.endorsement_key)},
-                                    {"storage_root_key", edge::base64::encode(keys.storage_root_key)}});
+    return Response::json(200,
+                          Json{{"endorsement_key", edge::base64::encode(keys.endorsement_key)},
+                               {"storage_root_key", edge::base64::encode(keys.storage_root_key)}});
   });
   router_.add("POST", "/import_auth_key", kV1, [this](Request& req) -> Result<Response> {
     auto* body = EDGE_TRY(http::require_body(req));

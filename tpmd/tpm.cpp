@@ -28,18 +28,25 @@ Result<ImportBlob> parse_blob(std::string_view blob) {
   size_t off = 0;
   auto part = [&](TSS2_RC rc, const char* what) -> Status {
     if (rc != TSS2_RC_SUCCESS)
-      return edge::invalid(std::string("parameter \"key\" has an invalid value\ncaused by: malformed ") + what +
-                           " at byte " + std::to_string(off));
+      return edge::invalid(
+          std::string("parameter \"key\" has an invalid value\ncaused by: malformed ") + what +
+          " at byte " + std::to_string(off));
     return {};
   };
-  EDGE_TRY_VOID(part(Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(p, blob.size(), &off, &b.credential), "credential blob"));
-  EDGE_TRY_VOID(part(Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(p, blob.size(), &off, &b.secret), "encrypted secret"));
-  EDGE_TRY_VOID(part(Tss2_MU_TPM2B_PRIVATE_Unmarshal(p, blob.size(), &off, &b.duplicate), "duplication blob"));
-  EDGE_TRY_VOID(part(Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(p, blob.size(), &off, &b.seed), "encrypted seed"));
-  EDGE_TRY_VOID(part(Tss2_MU_TPM2B_PUBLIC_Unmarshal(p, blob.size(), &off, &b.object), "key public area"));
+  EDGE_TRY_VOID(part(Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(p, blob.size(), &off, &b.credential),
+                     "credential blob"));
+  EDGE_TRY_VOID(part(Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(p, blob.size(), &off, &b.secret),
+                     "encrypted secret"));
+  EDGE_TRY_VOID(part(Tss2_MU_TPM2B_PRIVATE_Unmarshal(p, blob.size(), &off, &b.duplicate),
+                     "duplication blob"));
+  EDGE_TRY_VOID(part(Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(p, blob.size(), &off, &b.seed),
+                     "encrypted seed"));
+  EDGE_TRY_VOID(
+      part(Tss2_MU_TPM2B_PUBLIC_Unmarshal(p, blob.size(), &off, &b.object), "key public area"));
   if (off != blob.size())
-    return edge::invalid("parameter \"key\" has an invalid value\ncaused by: " +
-                         std::to_string(blob.size() - off) + " trailing bytes after the key public area");
+    return edge::invalid(
+        "parameter \"key\" has an invalid value\ncaused by: " + std::to_string(blob.size() - off) +
+        " trailing bytes after the key public area");
   return b;
 }
 
@@ -48,7 +55,8 @@ std::unexpected<edge::Error> blob_rejected(const std::string& what, TSS2_RC rc) 
   auto e = tpm::fail(what, rc).error();
   if (e.kind == ErrorKind::Internal && (rc & 0xFFFF0000u) == 0) {
     e.kind = ErrorKind::InvalidParameter;
-    e.message = "parameter \"key\" has an invalid value\ncaused by: the TPM rejected it: " + e.message;
+    e.message =
+        "parameter \"key\" has an invalid value\ncaused by: the TPM rejected it: " + e.message;
   }
   return edge::fail(e);
 }
@@ -67,7 +75,8 @@ Tpm::Tpm(const Config& config) : shared_(std::make_shared<Shared>()), timeout_(3
 }
 
 namespace {
-Result<std::unique_ptr<tpm::Esys>> open_tpm(const std::string& tcti, const tpm::HierarchyAuth& auth) {
+Result<std::unique_ptr<tpm::Esys>> open_tpm(const std::string& tcti,
+                                            const tpm::HierarchyAuth& auth) {
   auto esys = EDGE_TRY(tpm::Esys::open(tcti));
   EDGE_TRY_VOID(esys->set_hierarchy_auth(auth));
   return esys;
@@ -84,7 +93,8 @@ Result<T> Tpm::run(std::function<Result<T>(Shared&)> op) {
     promise->set_value(op(*shared));
   }).detach();
   if (future.wait_for(timeout_) == std::future_status::ready) return future.get();
-  return edge::fail(ErrorKind::Unavailable, "the TPM did not answer within " + std::to_string(timeout_.count()) +
+  return edge::fail(ErrorKind::Unavailable, "the TPM did not answer within " +
+                                                std::to_string(timeout_.count()) +
                                                 " ms: it is busy (held by another client?)");
 }
 
@@ -110,7 +120,8 @@ Result<TpmKeys> Tpm::get_keys() {
 }
 
 Status Tpm::import_auth_key(std::string_view blob_bytes) {
-  if (blob_bytes.empty()) return edge::invalid("parameter \"key\" has an invalid value\ncaused by: empty key");
+  if (blob_bytes.empty())
+    return edge::invalid("parameter \"key\" has an invalid value\ncaused by: empty key");
   if (blob_bytes.size() > kMaxImportBlobSize)
     return edge::invalid("parameter \"key\" has an invalid value\ncaused by: longer than " +
                          std::to_string(kMaxImportBlobSize) + " bytes");
@@ -129,16 +140,17 @@ Status Tpm::import_auth_key(std::string_view blob_bytes) {
     sym.mode.aes = TPM2_ALG_CFB;
     ESYS_TR session = ESYS_TR_NONE;
     TSS2_RC rc = Esys_StartAuthSession(ctx, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                       ESYS_TR_NONE, nullptr, TPM2_SE_POLICY, &sym, TPM2_ALG_SHA256, &session);
+                                       ESYS_TR_NONE, nullptr, TPM2_SE_POLICY, &sym, TPM2_ALG_SHA256,
+                                       &session);
     if (rc != TSS2_RC_SUCCESS) return tpm::fail("TPM2_StartAuthSession", rc);
     tpm::Transient session_guard(ctx, session);
-    rc = Esys_PolicySecret(ctx, ESYS_TR_RH_ENDORSEMENT, session, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-                           nullptr, nullptr, nullptr, 0, nullptr, nullptr);
+    rc = Esys_PolicySecret(ctx, ESYS_TR_RH_ENDORSEMENT, session, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                           ESYS_TR_NONE, nullptr, nullptr, nullptr, 0, nullptr, nullptr);
     if (rc != TSS2_RC_SUCCESS) return tpm::fail("TPM2_PolicySecret(endorsement)", rc);
 
     TPM2B_DIGEST* inner = nullptr;
-    rc = Esys_ActivateCredential(ctx, srk, ek, ESYS_TR_PASSWORD, session, ESYS_TR_NONE, &blob.credential,
-                                 &blob.secret, &inner);
+    rc = Esys_ActivateCredential(ctx, srk, ek, ESYS_TR_PASSWORD, session, ESYS_TR_NONE,
+                                 &blob.credential, &blob.secret, &inner);
     if (rc != TSS2_RC_SUCCESS) return blob_rejected("TPM2_ActivateCredential", rc);
     TPM2B_DATA encryption_key{};
     encryption_key.size = inner->size;
@@ -151,13 +163,14 @@ Status Tpm::import_auth_key(std::string_view blob_bytes) {
     inner_sym.keyBits.aes = 128;
     inner_sym.mode.aes = TPM2_ALG_CFB;
     TPM2B_PRIVATE* imported = nullptr;
-    rc = Esys_Import(ctx, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &encryption_key, &blob.object,
-                     &blob.duplicate, &blob.seed, &inner_sym, &imported);
+    rc = Esys_Import(ctx, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &encryption_key,
+                     &blob.object, &blob.duplicate, &blob.seed, &inner_sym, &imported);
     OPENSSL_cleanse(encryption_key.buffer, sizeof encryption_key.buffer);
     if (rc != TSS2_RC_SUCCESS) return blob_rejected("TPM2_Import", rc);
 
     ESYS_TR loaded = ESYS_TR_NONE;
-    rc = Esys_Load(ctx, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, imported, &blob.object, &loaded);
+    rc = Esys_Load(ctx, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, imported, &blob.object,
+                   &loaded);
     Esys_Free(imported);
     if (rc != TSS2_RC_SUCCESS) return blob_rejected("TPM2_Load of the imported key", rc);
     tpm::Transient key_guard(ctx, loaded);

@@ -18,7 +18,8 @@ using edge::http::Json;
 
 namespace {
 
-const std::string kSha256DigestInfo("\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04\x20", 19);
+const std::string kSha256DigestInfo(
+    "\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04\x20", 19);
 
 struct TpmKeyd {
   edge::test::TempDir tpmdir;
@@ -28,29 +29,35 @@ struct TpmKeyd {
 
 bool ecdsa_verifies(EVP_PKEY* key, const std::string& digest, const std::string& der) {
   EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new(key, nullptr);
-  bool ok = EVP_PKEY_verify_init(ctx) > 0 &&
-            EVP_PKEY_verify(ctx, reinterpret_cast<const unsigned char*>(der.data()), der.size(),
-                            reinterpret_cast<const unsigned char*>(digest.data()), digest.size()) == 1;
+  bool ok =
+      EVP_PKEY_verify_init(ctx) > 0 &&
+      EVP_PKEY_verify(ctx, reinterpret_cast<const unsigned char*>(der.data()), der.size(),
+                      reinterpret_cast<const unsigned char*>(digest.data()), digest.size()) == 1;
   EVP_PKEY_CTX_free(ctx);
   return ok;
 }
 
 bool rsa_sha256_verifies(EVP_PKEY* key, const std::string& message, const std::string& sig) {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  bool ok = EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1 &&
-            EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
-                             reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
+  bool ok =
+      EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1 &&
+      EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                       reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
   EVP_MD_CTX_free(ctx);
   return ok;
 }
 
 edge::test::Reply ecdsa(Keyd& k, const std::string& handle, const std::string& digest) {
   return k.call("POST", api("/sign"),
-                Json{{"keyHandle", handle}, {"algorithm", "ECDSA"}, {"parameters", {{"digest", b64(digest)}}}});
+                Json{{"keyHandle", handle},
+                     {"algorithm", "ECDSA"},
+                     {"parameters", {{"digest", b64(digest)}}}});
 }
 edge::test::Reply hmac_sign(Keyd& k, const std::string& handle, const std::string& message) {
   return k.call("POST", api("/sign"),
-                Json{{"keyHandle", handle}, {"algorithm", "HMAC-SHA256"}, {"parameters", {{"message", b64(message)}}}});
+                Json{{"keyHandle", handle},
+                     {"algorithm", "HMAC-SHA256"},
+                     {"parameters", {{"message", b64(message)}}}});
 }
 std::string file_for(Keyd& k, const std::string& prefix) {
   for (const auto& f : k.key_files())
@@ -66,7 +73,8 @@ std::string all_files(Keyd& k) {
 
 }  // namespace
 
-TEST_CASE("keyd TPM backend: EC P-256 and RSA-2048 key pairs made in the TPM verify with OpenSSL", "[tpm]") {
+TEST_CASE("keyd TPM backend: EC P-256 and RSA-2048 key pairs made in the TPM verify with OpenSSL",
+          "[tpm]") {
   TpmKeyd t;
   auto& k = t.keyd;
   std::string ec = k.create_key_pair("ec1", "ec-p256");
@@ -83,7 +91,9 @@ TEST_CASE("keyd TPM backend: EC P-256 and RSA-2048 key pairs made in the TPM ver
   auto rsa_pub = k.public_key(rsa);
   CHECK(EVP_PKEY_get_bits(rsa_pub.get()) == 2048);
   auto e = k.call("POST", api("/encrypt"),
-                  Json{{"keyHandle", rsa}, {"algorithm", "RSA-PKCS1"}, {"plaintext", b64(kSha256DigestInfo + digest)}});
+                  Json{{"keyHandle", rsa},
+                       {"algorithm", "RSA-PKCS1"},
+                       {"plaintext", b64(kSha256DigestInfo + digest)}});
   INFO(e.body);
   REQUIRE(e.status == 200);
   CHECK(rsa_sha256_verifies(rsa_pub.get(), "message to sign", unb64(e.json["ciphertext"])));
@@ -91,7 +101,9 @@ TEST_CASE("keyd TPM backend: EC P-256 and RSA-2048 key pairs made in the TPM ver
   // RSA-NO-PADDING: the raw private-key operation, undone with the public key.
   std::string block(256, '\x11');
   block[0] = 0;
-  auto raw = k.call("POST", api("/encrypt"), Json{{"keyHandle", rsa}, {"algorithm", "RSA-NO-PADDING"}, {"plaintext", b64(block)}});
+  auto raw =
+      k.call("POST", api("/encrypt"),
+             Json{{"keyHandle", rsa}, {"algorithm", "RSA-NO-PADDING"}, {"plaintext", b64(block)}});
   REQUIRE(raw.status == 200);
   std::string sig = unb64(raw.json["ciphertext"]);
   REQUIRE(sig.size() == 256);
@@ -106,13 +118,16 @@ TEST_CASE("keyd TPM backend: EC P-256 and RSA-2048 key pairs made in the TPM ver
   CHECK(back == block);
 
   // RSA-4096 (which swtpm may lack) falls through to the next preference when the TPM refuses it.
-  auto big = k.call("POST", api("/keypair"), Json{{"keyId", "big"}, {"preferredAlgorithms", "rsa-4096:ec-p256"}});
+  auto big = k.call("POST", api("/keypair"),
+                    Json{{"keyId", "big"}, {"preferredAlgorithms", "rsa-4096:ec-p256"}});
   INFO(big.body);
   CHECK(big.status == 200);
 
   // Wrong mechanisms are refused as with other backends.
   CHECK(ecdsa(k, rsa, digest).status == 400);
-  CHECK(k.call("POST", api("/encrypt"), Json{{"keyHandle", ec}, {"algorithm", "RSA-PKCS1"}, {"plaintext", b64("x")}}).status == 400);
+  CHECK(k.call("POST", api("/encrypt"),
+               Json{{"keyHandle", ec}, {"algorithm", "RSA-PKCS1"}, {"plaintext", b64("x")}})
+            .status == 400);
 
   // Stored as TPM blobs (mode 0600), no PEM private keys on disk.
   for (const char* id : {"ec1", "rsa1"}) {
@@ -151,22 +166,28 @@ TEST_CASE("keyd TPM backend: HMAC keys made or imported in the TPM match OpenSSL
   REQUIRE(file_for(k, "master").ends_with(".tpmkey"));
 
   // Derived key = HMAC(master, data), computed by the TPM.
-  auto d = k.call("POST", api("/derivedkey"), Json{{"baseKeyHandle", master}, {"derivationData", b64("mod1:1:primary")}});
+  auto d = k.call("POST", api("/derivedkey"),
+                  Json{{"baseKeyHandle", master}, {"derivationData", b64("mod1:1:primary")}});
   REQUIRE(d.status == 200);
-  auto exported = k.call("POST", api("/derivedkey/export"), Json{{"keyHandle", d.json["keyHandle"]}});
+  auto exported =
+      k.call("POST", api("/derivedkey/export"), Json{{"keyHandle", d.json["keyHandle"]}});
   REQUIRE(exported.status == 200);
-  CHECK(unb64(exported.json["key"]) == unb64(hmac_sign(k, master, "mod1:1:primary").json["signature"]));
+  CHECK(unb64(exported.json["key"]) ==
+        unb64(hmac_sign(k, master, "mod1:1:primary").json["signature"]));
 
   // Imported keys (short, and longer than the HMAC block) give OpenSSL's HMAC.
   for (size_t n : {size_t{32}, size_t{64}, size_t{100}}) {
     std::string bytes = edge::crypto::random_bytes(n).value();
     std::string id = "imp" + std::to_string(n);
-    auto r = k.call("POST", api("/key"), Json{{"keyId", id}, {"keyBytes", b64(bytes)}, {"usage", "sign"}});
+    auto r = k.call("POST", api("/key"),
+                    Json{{"keyId", id}, {"keyBytes", b64(bytes)}, {"usage", "sign"}});
     INFO(r.body);
     REQUIRE(r.status == 200);
     std::string big(3000, 'm');
-    CHECK(unb64(hmac_sign(k, r.json["keyHandle"], "msg").json["signature"]) == *edge::crypto::hmac_sha256(bytes, "msg"));
-    CHECK(unb64(hmac_sign(k, r.json["keyHandle"], big).json["signature"]) == *edge::crypto::hmac_sha256(bytes, big));
+    CHECK(unb64(hmac_sign(k, r.json["keyHandle"], "msg").json["signature"]) ==
+          *edge::crypto::hmac_sha256(bytes, "msg"));
+    CHECK(unb64(hmac_sign(k, r.json["keyHandle"], big).json["signature"]) ==
+          *edge::crypto::hmac_sha256(bytes, big));
     // The key bytes are nowhere on disk in the clear.
     CHECK(all_files(k).find(bytes) == std::string::npos);
     CHECK(file_for(k, id).ends_with(".tpmkey"));
@@ -175,10 +196,18 @@ TEST_CASE("keyd TPM backend: HMAC keys made or imported in the TPM match OpenSSL
   // AEAD keys cannot live in the TPM: they fall back to a file, as upstream for tokens without GCM.
   std::string enc = k.create_key("enc", "encrypt");
   CHECK(file_for(k, "enc").ends_with(".key"));
-  auto c = k.call("POST", api("/encrypt"), Json{{"keyHandle", enc}, {"algorithm", "AEAD"}, {"parameters", {{"iv", b64("0123456789ab")}, {"aad", b64("")}}}, {"plaintext", b64("secret")}});
+  auto c = k.call("POST", api("/encrypt"),
+                  Json{{"keyHandle", enc},
+                       {"algorithm", "AEAD"},
+                       {"parameters", {{"iv", b64("0123456789ab")}, {"aad", b64("")}}},
+                       {"plaintext", b64("secret")}});
   REQUIRE(c.status == 200);
   // AEAD on a TPM HMAC key is a clear 400.
-  auto bad = k.call("POST", api("/encrypt"), Json{{"keyHandle", master}, {"algorithm", "AEAD"}, {"parameters", {{"iv", b64("0123456789ab")}, {"aad", b64("")}}}, {"plaintext", b64("x")}});
+  auto bad = k.call("POST", api("/encrypt"),
+                    Json{{"keyHandle", master},
+                         {"algorithm", "AEAD"},
+                         {"parameters", {{"iv", b64("0123456789ab")}, {"aad", b64("")}}},
+                         {"plaintext", b64("x")}});
   CHECK(bad.status == 400);
   // The handle-validation key is in the TPM too.
   CHECK(file_for(k, "handlevalidationkey").ends_with(".tpmkey"));
@@ -230,7 +259,8 @@ TEST_CASE("keyd TPM backend: corrupted blobs and a stopped TPM give clear errors
   SECTION("a blob from another TPM") {
     TpmKeyd other;
     other.keyd.create_key_pair("ec1", "ec-p256");
-    edge::test::write_file(file_for(k, "ec1"), edge::test::read_file(file_for(other.keyd, "ec1")), 0600);
+    edge::test::write_file(file_for(k, "ec1"), edge::test::read_file(file_for(other.keyd, "ec1")),
+                           0600);
     auto r = ecdsa(k, ec, digest);
     CHECK(r.status == 400);
   }
@@ -257,12 +287,17 @@ TEST_CASE("keyd TPM backend: corrupted blobs and a stopped TPM give clear errors
 }
 
 TEST_CASE("keyd TPM config keys", "[tpm]") {
-  auto c = keyd::parse_config("[aziot_keys]\nhomedir_path = \"/h\"\ntpm_tcti = \"swtpm:port=1\"\ntpm_owner_auth = \"o\"\n", "k.toml");
+  auto c = keyd::parse_config(
+      "[aziot_keys]\nhomedir_path = \"/h\"\ntpm_tcti = \"swtpm:port=1\"\ntpm_owner_auth = \"o\"\n",
+      "k.toml");
   REQUIRE(c);
   CHECK(*c->tpm_tcti == "swtpm:port=1");
-  CHECK_FALSE(keyd::parse_config("[aziot_keys]\nhomedir_path = \"/h\"\ntpm_tcti = \"swtpm\"\n"
-                                 "pkcs11_lib_path = \"/x.so\"\npkcs11_base_slot = \"pkcs11:token=a\"\n", "k.toml"));
-  CHECK_FALSE(keyd::parse_config("[aziot_keys]\nhomedir_path = \"/h\"\ntpm_owner_auth = \"o\"\n", "k.toml"));
+  CHECK_FALSE(
+      keyd::parse_config("[aziot_keys]\nhomedir_path = \"/h\"\ntpm_tcti = \"swtpm\"\n"
+                         "pkcs11_lib_path = \"/x.so\"\npkcs11_base_slot = \"pkcs11:token=a\"\n",
+                         "k.toml"));
+  CHECK_FALSE(keyd::parse_config("[aziot_keys]\nhomedir_path = \"/h\"\ntpm_owner_auth = \"o\"\n",
+                                 "k.toml"));
 }
 
 // Upstream's documented way to TPM keys: the tpm2-pkcs11 module behind keyd's PKCS#11 backend.
@@ -281,8 +316,8 @@ TEST_CASE("keyd PKCS#11 backend with tpm2-pkcs11 on swtpm through tpm2-abrmd", "
   std::string store = tpmdir / "store";
   REQUIRE(edge::test::run("mkdir -p " + store) == 0);
   std::string bus = "unix:path=" + (tpmdir / "bus");
-  edge::test::Process dbus({"/usr/bin/dbus-daemon", "--session", "--nofork", "--address=" + bus}, {},
-                           tpmdir / "dbus.log");
+  edge::test::Process dbus({"/usr/bin/dbus-daemon", "--session", "--nofork", "--address=" + bus},
+                           {}, tpmdir / "dbus.log");
   for (int i = 0; i < 100 && !edge::fs::exists(tpmdir / "bus"); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   // keyd and the tools (children) inherit these.
@@ -290,8 +325,9 @@ TEST_CASE("keyd PKCS#11 backend with tpm2-pkcs11 on swtpm through tpm2-abrmd", "
   ::setenv("TPM2_PKCS11_TCTI", "tabrmd:bus_type=session", 1);
   ::setenv("TPM2_PKCS11_STORE", store.c_str(), 1);
   ::setenv("TSS2_LOG", "all+NONE", 1);
-  edge::test::Process abrmd({"/usr/sbin/tpm2-abrmd", "--allow-root", "--session", "--tcti=" + swtpm.tcti()}, {},
-                            tpmdir / "abrmd.log");
+  edge::test::Process abrmd(
+      {"/usr/sbin/tpm2-abrmd", "--allow-root", "--session", "--tcti=" + swtpm.tcti()}, {},
+      tpmdir / "abrmd.log");
   const std::string tool = "pkcs11-tool --module " + module;
   std::string out;
   bool up = false;
@@ -300,11 +336,13 @@ TEST_CASE("keyd PKCS#11 backend with tpm2-pkcs11 on swtpm through tpm2-abrmd", "
   INFO(edge::test::read_file(tpmdir / "abrmd.log"));
   REQUIRE(up);
   REQUIRE(edge::test::run(tool + " --init-token --label edge --so-pin so1234 2>&1", &out) == 0);
-  REQUIRE(edge::test::run(tool + " --token-label edge --login --login-type so --so-pin so1234 --init-pin --pin 1234 2>&1",
+  REQUIRE(edge::test::run(tool + " --token-label edge --login --login-type so --so-pin so1234 "
+                                 "--init-pin --pin 1234 2>&1",
                           &out) == 0);
 
   {
-    Keyd k(Backend::Files, "pkcs11_lib_path = \"" + module + "\"\npkcs11_base_slot = \"pkcs11:token=edge?pin-value=1234\"\n");
+    Keyd k(Backend::Files, "pkcs11_lib_path = \"" + module +
+                               "\"\npkcs11_base_slot = \"pkcs11:token=edge?pin-value=1234\"\n");
     std::string ec = k.create_key_pair("ec1", "ec-p256");
     auto pub = k.public_key(ec);
     std::string digest = sha256("through tpm2-pkcs11");
@@ -315,20 +353,24 @@ TEST_CASE("keyd PKCS#11 backend with tpm2-pkcs11 on swtpm through tpm2-abrmd", "
     // The key pair is in the token, not in keyd's files.
     CHECK(file_for(k, "ec1").empty());
 
-    auto created = k.call("POST", api("/keypair"), Json{{"keyId", "rsa1"}, {"preferredAlgorithms", "rsa-2048"}});
+    auto created = k.call("POST", api("/keypair"),
+                          Json{{"keyId", "rsa1"}, {"preferredAlgorithms", "rsa-2048"}});
     INFO(created.body << "\n" << edge::test::read_file(k.dir / "keyd.log"));
     REQUIRE(created.status == 200);
     std::string rsa = created.json["keyHandle"];
     auto rsa_pub = k.public_key(rsa);
     auto e = k.call("POST", api("/encrypt"),
-                    Json{{"keyHandle", rsa}, {"algorithm", "RSA-PKCS1"}, {"plaintext", b64(kSha256DigestInfo + digest)}});
+                    Json{{"keyHandle", rsa},
+                         {"algorithm", "RSA-PKCS1"},
+                         {"plaintext", b64(kSha256DigestInfo + digest)}});
     INFO(e.body);
     REQUIRE(e.status == 200);
     CHECK(rsa_sha256_verifies(rsa_pub.get(), "through tpm2-pkcs11", unb64(e.json["ciphertext"])));
     k.restart();
     CHECK(ecdsa(k, ec, digest).status == 200);
   }
-  for (const char* v : {"DBUS_SESSION_BUS_ADDRESS", "TPM2_PKCS11_TCTI", "TPM2_PKCS11_STORE"}) ::unsetenv(v);
+  for (const char* v : {"DBUS_SESSION_BUS_ADDRESS", "TPM2_PKCS11_TCTI", "TPM2_PKCS11_STORE"})
+    ::unsetenv(v);
 }
 
 TEST_CASE("keyd TPM backend: a busy TPM gives 503 instead of a hung request", "[tpm]") {

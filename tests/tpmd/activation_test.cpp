@@ -15,7 +15,8 @@ TEST_CASE("tpmd serves on a systemd-activated socket") {
   edge::test::TempDir dir;
   tpm_test::Swtpm swtpm(dir / "state");
   std::string sock = dir / "activated.sock";
-  edge::test::write_file(dir / "config.toml", "tcti = \"" + swtpm.tcti() + "\"\n[endpoints]\naziot_tpmd = \"unix://" +
+  edge::test::write_file(dir / "config.toml", "tcti = \"" + swtpm.tcti() +
+                                                  "\"\n[endpoints]\naziot_tpmd = \"unix://" +
                                                   dir.path() + "/configured.sock\"\n");
   int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
   sockaddr_un addr{};

@@ -1,10 +1,11 @@
 // tpmd::Client (what identityd will use) and the DPS-side challenge (what the hub emulator
 // will use) together: the DPS TPM key exchange without DPS.
+#include "tpmd/client.h"
+
 #include <catch2/catch.hpp>
 
 #include "common/crypto.h"
 #include "tests/tpmd/fixture.h"
-#include "tpmd/client.h"
 #include "tpmd/dps_blob.h"
 
 TEST_CASE("tpmd client runs the DPS TPM key exchange against the DPS-side helper") {

@@ -10,7 +10,9 @@ using edge::http::Json;
 
 std::string api(const std::string& path) { return path + "?api-version=2020-09-01"; }
 std::string b64(const std::string& bytes) { return edge::base64::encode(bytes); }
-std::string unb64(const std::string& text) { return edge::base64::decode(text).value_or("<bad base64>"); }
+std::string unb64(const std::string& text) {
+  return edge::base64::decode(text).value_or("<bad base64>");
+}
 
 Tpmd::Tpmd(std::string extra_config, bool start_now) {
   write_config(extra_config);
@@ -28,8 +30,8 @@ void Tpmd::write_config(const std::string& extra) {
 }
 
 void Tpmd::start() {
-  process = std::make_unique<edge::test::Process>(std::vector<std::string>{edge::test::bin("aziot-tpmd")},
-                                                  env, dir / "tpmd.log");
+  process = std::make_unique<edge::test::Process>(
+      std::vector<std::string>{edge::test::bin("aziot-tpmd")}, env, dir / "tpmd.log");
   bool up = edge::test::wait_for_socket(socket);
   if (!up) {
     INFO(log());
@@ -40,8 +42,8 @@ void Tpmd::start() {
 
 int Tpmd::start_fails() {
   ::unlink(socket.c_str());
-  process = std::make_unique<edge::test::Process>(std::vector<std::string>{edge::test::bin("aziot-tpmd")},
-                                                  env, dir / "tpmd.log");
+  process = std::make_unique<edge::test::Process>(
+      std::vector<std::string>{edge::test::bin("aziot-tpmd")}, env, dir / "tpmd.log");
   int code = process->wait();
   process.reset();
   return code;

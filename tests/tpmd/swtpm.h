@@ -93,7 +93,8 @@ class Swtpm {
   std::string tcti() const { return "swtpm:host=127.0.0.1,port=" + std::to_string(port); }
   // Runs a tpm2-tools command line against this TPM; returns its exit code.
   int tools(const std::string& command, std::string* out = nullptr) const {
-    return edge::test::run("TPM2TOOLS_TCTI='" + tcti() + "' TSS2_LOG=all+NONE " + command + " 2>&1", out);
+    return edge::test::run("TPM2TOOLS_TCTI='" + tcti() + "' TSS2_LOG=all+NONE " + command + " 2>&1",
+                           out);
   }
 
   int port = 0;

@@ -240,18 +240,22 @@ TEST_CASE("tpmd hierarchy authorization") {
     CHECK(t.log().find("wrong authorization value") != std::string::npos);
   }
   SECTION("wrong owner auth") {
-    t.write_config("[hierarchy_authorization]\nendorsement = \"endorsement-secret\"\nowner = \"nope\"\n");
+    t.write_config(
+        "[hierarchy_authorization]\nendorsement = \"endorsement-secret\"\nowner = \"nope\"\n");
     CHECK(t.start_fails() == 1);
     CHECK(t.log().find("wrong authorization value") != std::string::npos);
   }
   SECTION("right auth values: keys are created and the import works") {
-    t.write_config("[hierarchy_authorization]\nendorsement = \"endorsement-secret\"\nowner = \"owner-secret\"\n");
+    t.write_config(
+        "[hierarchy_authorization]\nendorsement = \"endorsement-secret\"\nowner = "
+        "\"owner-secret\"\n");
     t.start();
     REQUIRE(t.import(blob_for(t, "key")).status == 200);
     CHECK(unb64(t.sign("x").json["digest"]) == hmac("key", "x"));
     // Upstream's newer spelling works too.
     t.stop();
-    t.write_config("[tpm_auth]\nendorsement = \"endorsement-secret\"\nstorage = \"owner-secret\"\n");
+    t.write_config(
+        "[tpm_auth]\nendorsement = \"endorsement-secret\"\nstorage = \"owner-secret\"\n");
     t.start();
     REQUIRE(t.import(blob_for(t, "key2")).status == 200);
     // The passwords are not in the log.
@@ -259,7 +263,8 @@ TEST_CASE("tpmd hierarchy authorization") {
 
     SECTION("wrong endorsement auth fails the import (500), the daemon keeps serving") {
       t.stop();
-      t.write_config("[hierarchy_authorization]\nendorsement = \"wrong\"\nowner = \"owner-secret\"\n");
+      t.write_config(
+          "[hierarchy_authorization]\nendorsement = \"wrong\"\nowner = \"owner-secret\"\n");
       t.start();
       auto r = t.import(blob_for(t, "key3"));
       CHECK(r.status == 500);
@@ -275,9 +280,10 @@ TEST_CASE("tpmd config parsing") {
   CHECK(c->tcti == "device");
   CHECK(c->auth_key_index == 0x100);
   CHECK(c->endpoint == "unix:///run/aziot/tpmd.sock");
-  c = tpmd::parse_config("tcti = \"swtpm:port=2321\"\nauth_key_index = 0x00_02_00\nmax_requests = 3\n"
-                         "[hierarchy_authorization]\nendorsement = \"e\"\nowner = \"o\"\n",
-                         "t.toml");
+  c = tpmd::parse_config(
+      "tcti = \"swtpm:port=2321\"\nauth_key_index = 0x00_02_00\nmax_requests = 3\n"
+      "[hierarchy_authorization]\nendorsement = \"e\"\nowner = \"o\"\n",
+      "t.toml");
   REQUIRE(c);
   CHECK(c->tcti == "swtpm:port=2321");
   CHECK(c->auth_key_index == 0x200);

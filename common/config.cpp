@@ -28,15 +28,17 @@ Result<toml::table> parse(std::string_view text, const std::string& source_name)
   }
 }
 
-void merge(toml::table& into, const toml::table& from) {
-  for (const auto& [key, value] : from) {
+void merge(toml::table& into, toml::table&& from) {
+  // Nodes are moved, not copied: toml++ keeps a node's file and line only across moves, and
+  // errors must name the drop-in file a value came from.
+  for (auto& [key, value] : from) {
     auto* existing = into.get(key);
     if (existing && existing->is_table() && value.is_table()) {
-      merge(*existing->as_table(), *value.as_table());
+      merge(*existing->as_table(), std::move(*value.as_table()));
     } else if (existing && existing->is_array() && value.is_array()) {
-      for (const auto& item : *value.as_array()) existing->as_array()->push_back(item);
+      for (auto& item : *value.as_array()) existing->as_array()->push_back(std::move(item));
     } else {
-      into.insert_or_assign(key, value);
+      into.insert_or_assign(key, std::move(value));
     }
   }
 }
@@ -64,7 +66,7 @@ Result<toml::table> load(const Paths& paths) {
   for (const auto& path : dropins) {
     auto text = EDGE_TRY(fs::read_file(path, kMaxConfigFileSize));
     auto table = EDGE_TRY(parse(text, path));
-    merge(merged, table);
+    merge(merged, std::move(table));
   }
   return merged;
 }

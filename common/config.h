@@ -26,7 +26,7 @@ Paths paths_from_env(const char* file_var, const char* dir_var, std::string defa
 // A missing base file is an empty table; a missing directory has no drop-ins.
 Result<toml::table> load(const Paths& paths);
 Result<toml::table> parse(std::string_view text, const std::string& source_name);
-void merge(toml::table& into, const toml::table& from);
+void merge(toml::table& into, toml::table&& from);
 
 // "file:line:col" of a node, or "" when unknown.
 std::string where(const toml::node& node);

@@ -64,3 +64,26 @@ TEST_CASE("atomic writes set the exact mode and replace whole files", "[unit]") 
   CHECK(test::list_dir(dir.path()) == std::vector<std::string>{"f"});
   CHECK_FALSE(fs::write_atomic(dir / "missing-dir/f", "x", 0600));
 }
+
+TEST_CASE("errors in a drop-in name the drop-in file and its line", "[unit]") {
+  test::TempDir dir;
+  test::write_file(dir / "config.toml", "[aziot_keys]\nhomedir_path = \"/a\"\n[[principal]]\nuid = 1\nkeys = []\n");
+  fs::ensure_dir(dir / "config.d", 0700).value();
+  test::write_file(dir / "config.d/50-x.toml", "\n\nmax_requests = \"x\"\n[aziot_keys]\n\nextra = 5\n[[principal]]\nuid = \"two\"\n");
+  auto t = config::load({dir / "config.toml", dir / "config.d"});
+  REQUIRE(t);
+  config::Reader top(*t);
+  auto v = top.opt_int("max_requests", 1, 100);
+  REQUIRE_FALSE(v);
+  CHECK_THAT(v.error().message, Catch::Contains("50-x.toml:3:"));
+  config::Reader keys(*(*t)["aziot_keys"].as_table(), "aziot_keys");
+  auto e = keys.opt_string("extra");
+  REQUIRE_FALSE(e);
+  CHECK_THAT(e.error().message, Catch::Contains("50-x.toml:6:"));
+  auto* principals = (*t)["principal"].as_array();
+  REQUIRE(principals->size() == 2);
+  config::Reader second(*(*principals)[1].as_table(), "principal");
+  auto uid = second.opt_int("uid", 0, 100);
+  REQUIRE_FALSE(uid);
+  CHECK_THAT(uid.error().message, Catch::Contains("50-x.toml:8:"));
+}

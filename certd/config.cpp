@@ -1,6 +1,5 @@
 #include "certd/config.h"
 
-#include <fnmatch.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/x509.h>
@@ -8,6 +7,7 @@
 #include <set>
 
 #include "common/config.h"
+#include "common/principals.h"
 #include "common/uri.h"
 
 namespace certd {
@@ -281,13 +281,8 @@ Result<Config> load_config(const edge::config::Paths& paths) {
 }
 
 bool authorized(const Config& config, uid_t uid, const std::string& id) {
-  if (uid == 0) return true;
-  for (const auto& p : config.principals) {
-    if (p.uid != uid) continue;
-    for (const auto& pattern : p.certs)
-      if (::fnmatch(pattern.c_str(), id.c_str(), 0) == 0) return true;
-  }
-  return false;
+  return edge::principal_allows(
+      config.principals, uid, id, [](const Principal& p) -> const auto& { return p.certs; });
 }
 
 }  // namespace certd

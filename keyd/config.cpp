@@ -1,8 +1,7 @@
 #include "keyd/config.h"
 
-#include <fnmatch.h>
-
 #include "common/config.h"
+#include "common/principals.h"
 
 namespace keyd {
 namespace {
@@ -17,16 +16,19 @@ Result<Config> decode(const toml::table& root) {
         k != "endpoints")
       return top.error_at(k, "unknown key");
   }
-  if (auto v = EDGE_TRY(top.opt_int("max_requests", 1, 10000))) c.max_requests = static_cast<size_t>(*v);
+  if (auto v = EDGE_TRY(top.opt_int("max_requests", 1, 10000)))
+    c.max_requests = static_cast<size_t>(*v);
 
   if (const auto* keys = EDGE_TRY(top.opt_table("aziot_keys"))) {
     edge::config::Reader r(*keys, "aziot_keys");
     for (const auto& [key, node] : *keys) {
       std::string k(key.str());
-      if (k != "homedir_path" && k != "pkcs11_lib_path" && k != "pkcs11_base_slot" && k != "tpm_tcti" &&
-          k != "tpm_owner_auth")
-        return r.error_at(k, "unknown key (supported: homedir_path, pkcs11_lib_path, pkcs11_base_slot, "
-                             "tpm_tcti, tpm_owner_auth)");
+      if (k != "homedir_path" && k != "pkcs11_lib_path" && k != "pkcs11_base_slot" &&
+          k != "tpm_tcti" && k != "tpm_owner_auth")
+        return r.error_at(
+            k,
+            "unknown key (supported: homedir_path, pkcs11_lib_path, pkcs11_base_slot, "
+            "tpm_tcti, tpm_owner_auth)");
     }
     if (auto v = EDGE_TRY(r.opt_string("homedir_path"))) c.homedir_path = *v;
     c.pkcs11_lib_path = EDGE_TRY(r.opt_string("pkcs11_lib_path"));
@@ -34,8 +36,11 @@ Result<Config> decode(const toml::table& root) {
     c.tpm_tcti = EDGE_TRY(r.opt_string("tpm_tcti"));
     c.tpm_owner_auth = EDGE_TRY(r.opt_string("tpm_owner_auth"));
     if (c.tpm_tcti && c.pkcs11_base_slot)
-      return r.error_at("tpm_tcti", "tpm_tcti and pkcs11_base_slot cannot both be set (new keys go to one place)");
-    if (c.tpm_owner_auth && !c.tpm_tcti) return r.error_at("tpm_owner_auth", "needs aziot_keys.tpm_tcti");
+      return r.error_at(
+          "tpm_tcti",
+          "tpm_tcti and pkcs11_base_slot cannot both be set (new keys go to one place)");
+    if (c.tpm_owner_auth && !c.tpm_tcti)
+      return r.error_at("tpm_owner_auth", "needs aziot_keys.tpm_tcti");
   }
   if (c.homedir_path.empty())
     return top.error_at("aziot_keys", "missing required key \"homedir_path\"");
@@ -79,20 +84,16 @@ Result<Config> parse_config(const std::string& toml_text, const std::string& nam
 }
 
 Result<Config> load_config() {
-  auto paths = edge::config::paths_from_env("AZIOT_KEYD_CONFIG", "AZIOT_KEYD_CONFIG_DIR",
-                                            "/etc/aziot/keyd/config.toml", "/etc/aziot/keyd/config.d");
+  auto paths =
+      edge::config::paths_from_env("AZIOT_KEYD_CONFIG", "AZIOT_KEYD_CONFIG_DIR",
+                                   "/etc/aziot/keyd/config.toml", "/etc/aziot/keyd/config.d");
   auto table = EDGE_TRY(edge::config::load(paths));
   return decode(table);
 }
 
 bool authorized(const Config& config, uid_t uid, const std::string& id) {
-  if (uid == 0) return true;
-  for (const auto& p : config.principals) {
-    if (p.uid != uid) continue;
-    for (const auto& pattern : p.keys)
-      if (::fnmatch(pattern.c_str(), id.c_str(), 0) == 0) return true;
-  }
-  return false;
+  return edge::principal_allows(
+      config.principals, uid, id, [](const Principal& p) -> const auto& { return p.keys; });
 }
 
 }  // namespace keyd

@@ -50,7 +50,9 @@ Module module_from_json(const Json& j) {
   m.image = j.value("image", "");
   m.create_options = j.value("createOptions", Json::object());
   m.digest = j.value("digest", "");
-  for (const auto& [k, v] : j.value("env", Json::object()).items()) m.env[k] = v.get<std::string>();
+  const Json env = j.value("env", Json::object());  // a named copy: items() must not outlive it
+  for (const auto& [k, v] : env.items())
+    if (v.is_string()) m.env[k] = v.get<std::string>();
   return m;
 }
 }  // namespace
@@ -60,10 +62,17 @@ Runner::Runner(RunnerOptions options) : options_(std::move(options)), mgmt_(opti
 void Runner::load_state() {
   auto text = edge::fs::read_file(options_.storage_dir + "/agent-state.json");
   if (!text) return;
-  Json j = Json::parse(*text, nullptr, false);
-  if (!j.is_object()) return;
-  for (const auto& m : j.value("applied", Json::array())) applied_[m.value("name", "")] = module_from_json(m);
-  for (const auto& [k, v] : j.value("restarts", Json::object()).items()) restarts_[k] = v.get<int>();
+  // The state is the agent's own file, but a corrupt one must not stop the agent: start afresh.
+  try {
+    Json j = Json::parse(*text);
+    const Json applied = j.at("applied"), restarts = j.at("restarts");
+    for (const auto& m : applied) applied_[m.at("name").get<std::string>()] = module_from_json(m);
+    for (const auto& [k, v] : restarts.items()) restarts_[k] = v.get<int>();
+  } catch (const Json::exception& e) {
+    edge::log::warn(std::string("Ignoring unreadable agent state: ") + e.what());
+    applied_.clear();
+    restarts_.clear();
+  }
 }
 
 void Runner::save_state() const {

@@ -122,6 +122,14 @@ TEST_CASE("the agent deploys updates and removes modules from a local manifest",
   auto state = edge::test::read_file(dir / "storage/edgeAgent/agent-state.json");
   CHECK_THAT(state, Catch::Contains(crash));
 
+  // A restarted agent reads its state back and leaves an unchanged deployment alone.
+  std::string before = (*docker.inspect_container(a))["Id"];
+  REQUIRE(docker.restart(agent, 5));
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  CHECK(running(agent));
+  CHECK((*docker.inspect_container(a))["Id"] == before);
+  CHECK(running(a));
+
   // A broken manifest leaves the running modules alone.
   edge::test::write_file(dir / "deployment.json", "{not json");
   std::this_thread::sleep_for(std::chrono::seconds(2));

@@ -177,7 +177,7 @@ Result<Device> IdentityManager::provision_from_cloud(Json& info) {
   return d;
 }
 
-Status IdentityManager::provision(bool allow_backup) {
+Status IdentityManager::provision(bool allow_backup, bool offline_fallback) {
   const auto& p = config_.provisioning;
   device_.reset();
   if (p.source == Source::None) {
@@ -224,7 +224,7 @@ Status IdentityManager::provision(bool allow_backup) {
   Json info;
   auto d = provision_from_cloud(info);
   if (!d) {
-    if (backup && is_network_error(d.error())) {
+    if (offline_fallback && backup && is_network_error(d.error())) {
       from_backup(*backup);
       edge::log::warn("Could not reach DPS (" + d.error().message + "); starting offline with the saved provisioning state: device " +
                       device_->device_id + " in hub " + device_->hub);
@@ -244,13 +244,13 @@ Status IdentityManager::start() {
   edge::fs::remove_stale_temp_files(config_.homedir);
   if (auto pem = certs_.get("aziot-edged-trust-bundle")) trust_bundle_ = *pem;
   bool allow_backup = config_.reprovision_mode != ReprovisionMode::AlwaysOnStartup;
-  EDGE_TRY_VOID(provision(allow_backup));
+  EDGE_TRY_VOID(provision(allow_backup, true));
   load_module_backup();
   auto r = reconcile_locked();
   if (!r && config_.provisioning.source == Source::Dps && config_.reprovision_mode == ReprovisionMode::Dynamic &&
       !is_network_error(r.error())) {
     edge::log::warn("Module reconcile failed (" + r.error().message + "); reprovisioning once");
-    if (auto p = provision(false); p) {
+    if (auto p = provision(false, true); p) {
       load_module_backup();
       r = reconcile_locked();
     }
@@ -269,7 +269,7 @@ Status IdentityManager::reprovision() {
   if (config_.provisioning.source == Source::None) return invalid("provisioning source is none");
   auto saved_device = device_;
   auto saved_info = info_;
-  if (auto s = provision(false); !s) {
+  if (auto s = provision(false, false); !s) {
     device_ = saved_device;  // keep serving the identity we had
     info_ = saved_info;
     return fail(client_error(s.error()));

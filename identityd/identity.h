@@ -50,7 +50,7 @@ class IdentityManager {
   const Config& config() const { return config_; }
 
  private:
-  Status provision(bool allow_backup);
+  Status provision(bool allow_backup, bool offline_fallback);
   Result<Device> provision_from_cloud(edge::http::Json& info);
   Status reconcile_locked();
   HubClient hub_client();

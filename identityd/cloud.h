@@ -4,6 +4,7 @@
 #pragma once
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,6 +35,7 @@ struct CloudOptions {
   unsigned retries = 1;
   std::string extra_roots_pem;
   std::optional<edge::cloud::ClientIdentity> identity;
+  std::shared_ptr<void> identity_owner;  // keeps the certificates and key behind `identity` alive
   std::chrono::milliseconds retry_delay{3000};
   std::chrono::milliseconds max_poll_wait{5000};
 };

@@ -4,12 +4,15 @@
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
+#include <openssl/err.h>
+
 #include <ctime>
 
 #include "common/crypto.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/uri.h"
+#include "identityd/keyd_key.h"
 
 namespace identityd {
 using edge::ErrorKind;
@@ -72,9 +75,37 @@ CloudOptions IdentityManager::cloud_options() {
   return o;
 }
 
-HubClient IdentityManager::hub_client() {
+namespace {
+struct TlsIdentity {
+  std::vector<edge::crypto::X509Ptr> certs;
+  edge::crypto::PKey key;
+};
+}  // namespace
+
+Status IdentityManager::add_tls_identity(CloudOptions& options, const std::string& cert_id, const std::string& key_id) {
+  auto pem = certs_.get(cert_id);
+  if (!pem) return fail(pem.error().context("could not load the identity certificate " + cert_id));
+  auto handle = keys_.load_key_pair(key_id);
+  if (!handle) return fail(handle.error().context("could not load the identity key " + key_id));
+  auto owner = std::make_shared<TlsIdentity>();
+  edge::crypto::Bio bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
+  while (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) owner->certs.emplace_back(c);
+  ERR_clear_error();
+  if (owner->certs.empty()) return invalid("the identity certificate " + cert_id + " holds no PEM certificate");
+  owner->key = EDGE_TRY(keyd_private_key(keys_.socket_path(), *handle));
+  edge::cloud::ClientIdentity id;
+  for (auto& c : owner->certs) id.chain.push_back(c.get());
+  id.key = owner->key.get();
+  options.identity = id;
+  options.identity_owner = owner;
+  return {};
+}
+
+Result<HubClient> IdentityManager::hub_client() {
   const Device& d = *device_;
   std::optional<Signer> signer;
+  CloudOptions options = cloud_options();
+  if (d.auth == AuthMethod::X509) EDGE_TRY_VOID(add_tls_identity(options, d.cert_id, d.key_id));
   if (d.auth == AuthMethod::Sas) {
     std::string key_id = d.key_id;
     signer = [this, key_id](std::string_view data) -> Result<std::string> {
@@ -82,7 +113,7 @@ HubClient IdentityManager::hub_client() {
       return keys_.sign_hmac(handle, data);
     };
   }
-  return HubClient({d.hub, d.gateway, d.device_id}, signer, cloud_options());
+  return HubClient({d.hub, d.gateway, d.device_id}, signer, options);
 }
 
 Result<Device> IdentityManager::require_device() {
@@ -139,6 +170,7 @@ void IdentityManager::save_module_backup() {
 Result<Device> IdentityManager::provision_from_cloud(Json& info) {
   const auto& p = config_.provisioning;
   DpsRequest req;
+  CloudOptions dps_options = cloud_options();
   req.endpoint = p.global_endpoint;
   req.scope_id = p.scope_id;
   Device d;
@@ -153,7 +185,22 @@ Result<Device> IdentityManager::provision_from_cloud(Json& info) {
     d.key_id = p.symmetric_key;
     info = {{"source", "dps"}, {"auth", "symmetric_key"}};
   } else if (p.method == AuthMethod::X509) {
-    return fail(ErrorKind::Unsupported, "DPS X.509 attestation needs a TLS client key from keyd, which this build cannot use yet");
+    auto options = cloud_options();
+    EDGE_TRY_VOID(add_tls_identity(options, p.identity_cert, p.identity_pk));
+    if (p.registration_id) {
+      req.registration_id = *p.registration_id;
+    } else {  // the identity certificate's CN, as upstream
+      X509* leaf = options.identity->chain[0];
+      char cn[256] = {0};
+      if (X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, cn, sizeof cn) <= 0)
+        return invalid("no registration_id configured and the identity certificate has no CN");
+      req.registration_id = cn;
+    }
+    d.auth = AuthMethod::X509;
+    d.key_id = p.identity_pk;
+    d.cert_id = p.identity_cert;
+    info = {{"source", "dps"}, {"auth", "x509"}};
+    dps_options = options;
   } else {
     return fail(ErrorKind::Unsupported, "DPS TPM attestation is not implemented yet (tpmd)");
   }
@@ -166,7 +213,7 @@ Result<Device> IdentityManager::provision_from_cloud(Json& info) {
     req.payload = j;
   }
   edge::log::info("Provisioning with DPS: registration " + req.registration_id + " in scope " + p.scope_id);
-  auto a = EDGE_TRY(dps_register(req, cloud_options()));
+  auto a = EDGE_TRY(dps_register(req, dps_options));
   d.hub = a.assigned_hub;
   d.device_id = a.device_id;
   d.gateway = a.assigned_hub;
@@ -287,7 +334,7 @@ Status IdentityManager::reconcile_locked() {
   for (const auto& p : config_.principals)
     if (p.has(IdType::Module)) wanted.insert(p.name);
   if (wanted.empty() && reconciled_.empty()) return {};
-  auto hub = hub_client();
+  auto hub = EDGE_TRY(hub_client());
   auto existing = EDGE_TRY(hub.list_modules());
   std::set<std::string> present;
   for (const auto& m : existing) present.insert(m.module_id);
@@ -366,7 +413,8 @@ Json IdentityManager::provisioning_info() {
 Result<Module> IdentityManager::fetch_module(const std::string& id) {
   auto cached = modules_.find(id);
   if (config_.prefer_module_identity_cache && cached != modules_.end()) return cached->second;
-  auto m = hub_client().get_module(id);
+  auto hub = hub_client();
+  auto m = hub ? hub->get_module(id) : Result<Module>(std::unexpected(hub.error()));
   if (m) {
     modules_[id] = *m;
     save_module_backup();
@@ -400,7 +448,9 @@ Result<Json> IdentityManager::create_module(const std::string& id, bool local, c
   std::lock_guard lock(mutex_);
   if (local) return local_identity(id, opts.value_or(LocalIdOpts{}));
   EDGE_TRY(require_device());
-  auto hub = hub_client();
+  auto hub_or = hub_client();
+  if (!hub_or) return fail(client_error(hub_or.error()));
+  auto& hub = *hub_or;
   auto m = hub.create_module(id);
   if (!m) return fail(client_error(m.error()));
   auto keys = module_keys(*m);
@@ -418,7 +468,9 @@ Result<Json> IdentityManager::update_module(const std::string& id) {
   EDGE_TRY_VOID(check_module_id(id));
   std::lock_guard lock(mutex_);
   EDGE_TRY(require_device());
-  auto hub = hub_client();
+  auto hub_or = hub_client();
+  if (!hub_or) return fail(client_error(hub_or.error()));
+  auto& hub = *hub_or;
   auto current = hub.get_module(id);
   if (!current) return fail(client_error(current.error()));
   auto keys = module_keys(*current);
@@ -437,7 +489,9 @@ Status IdentityManager::delete_module(const std::string& id, bool local) {
   std::lock_guard lock(mutex_);
   if (local) return {};  // nothing is kept for local identities
   EDGE_TRY(require_device());
-  if (auto s = hub_client().delete_module(id); !s) return fail(client_error(s.error()));
+  auto hub = hub_client();
+  if (!hub) return fail(client_error(hub.error()));
+  if (auto s = hub->delete_module(id); !s) return fail(client_error(s.error()));
   modules_.erase(id);
   reconciled_.erase(id);
   save_module_backup();
@@ -447,7 +501,9 @@ Status IdentityManager::delete_module(const std::string& id, bool local) {
 Result<Json> IdentityManager::list_modules() {
   std::lock_guard lock(mutex_);
   EDGE_TRY(require_device());
-  auto list = hub_client().list_modules();
+  auto hub = hub_client();
+  if (!hub) return fail(client_error(hub.error()));
+  auto list = hub->list_modules();
   if (!list) return fail(client_error(list.error()));
   Json identities = Json::array();
   for (const auto& m : *list) {

@@ -53,7 +53,8 @@ class IdentityManager {
   Status provision(bool allow_backup, bool offline_fallback);
   Result<Device> provision_from_cloud(edge::http::Json& info);
   Status reconcile_locked();
-  HubClient hub_client();
+  Result<HubClient> hub_client();
+  Status add_tls_identity(CloudOptions& options, const std::string& cert_id, const std::string& key_id);
   Result<Device> require_device();
   Result<edge::http::Json> module_identity(const Module& m, bool with_auth);
   Result<std::pair<std::string, std::pair<edge::Secret, edge::Secret>>> module_keys(const Module& m);

@@ -64,12 +64,12 @@ bool wait_for_port(int port, int timeout_ms) {
   return false;
 }
 
-TlsServer::TlsServer(const std::string& docroot) : port(free_port()) {
+TlsServer::TlsServer(const std::string& docroot, const std::string& extra_args) : port(free_port()) {
   const auto& k = pki();
   process = std::make_unique<edge::test::Process>(
       std::vector<std::string>{"/bin/sh", "-c",
                                "cd '" + docroot + "' && exec openssl s_server -quiet -HTTP -accept 127.0.0.1:" +
-                                   std::to_string(port) + " -cert " + k.server_pem() + " -key " + k.server_key()},
+                                   std::to_string(port) + " -cert " + k.server_pem() + " -key " + k.server_key() + " " + extra_args},
       std::map<std::string, std::string>{}, docroot + "/../s_server.log");
   REQUIRE(wait_for_port(port));
 }

@@ -22,7 +22,7 @@ bool wait_for_port(int port, int timeout_ms = 10000);
 
 // openssl s_server -HTTP serving the files (complete HTTP responses) in `docroot`.
 struct TlsServer {
-  TlsServer(const std::string& docroot);
+  explicit TlsServer(const std::string& docroot, const std::string& extra_args = "");
   ~TlsServer();
   int port;
   std::unique_ptr<edge::test::Process> process;

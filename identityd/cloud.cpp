@@ -73,6 +73,14 @@ Result<Json> json_body(const std::string& what, const edge::cloud::Response& r) 
   return j;
 }
 
+// IoT Hub answers: a parent edgeHub (nested) reports its own lost upstream as 500, which
+// upstream treats as a network error (so the device keeps running from its saved state).
+edge::Error hub_error(const edge::cloud::Response& r) {
+  auto e = cloud_error("IoT Hub", r);
+  if (r.status == 500) e.kind = ErrorKind::Unavailable;
+  return e;
+}
+
 Result<Module> parse_module(const Json& j) {
   if (!j.is_object() || !j.contains("moduleId") || !j["moduleId"].is_string() || !j.contains("deviceId") ||
       !j["deviceId"].is_string())
@@ -151,7 +159,7 @@ Result<edge::cloud::Response> HubClient::send(const std::string& method, const s
 Result<Module> HubClient::create_module(const std::string& module_id) {
   Json body{{"moduleId", module_id}, {"deviceId", target_.device_id}};
   auto r = EDGE_TRY(send("PUT", module_id, body, false));
-  if (r.status != 200 && r.status != 201) return fail(cloud_error("IoT Hub", r));
+  if (r.status != 200 && r.status != 201) return fail(hub_error(r));
   return parse_module(EDGE_TRY(json_body("IoT Hub", r)));
 }
 
@@ -163,19 +171,19 @@ Result<Module> HubClient::update_module_keys(const std::string& module_id, const
              {{"type", "sas"},
               {"symmetricKey", {{"primaryKey", edge::base64::encode(primary)}, {"secondaryKey", edge::base64::encode(secondary)}}}}}};
   auto r = EDGE_TRY(send("PUT", module_id, body, true));
-  if (r.status != 200 && r.status != 201) return fail(cloud_error("IoT Hub", r));
+  if (r.status != 200 && r.status != 201) return fail(hub_error(r));
   return parse_module(EDGE_TRY(json_body("IoT Hub", r)));
 }
 
 Result<Module> HubClient::get_module(const std::string& module_id) {
   auto r = EDGE_TRY(send("GET", module_id, std::nullopt, false));
-  if (r.status != 200) return fail(cloud_error("IoT Hub", r));
+  if (r.status != 200) return fail(hub_error(r));
   return parse_module(EDGE_TRY(json_body("IoT Hub", r)));
 }
 
 Result<std::vector<Module>> HubClient::list_modules() {
   auto r = EDGE_TRY(send("GET", "", std::nullopt, false));
-  if (r.status != 200) return fail(cloud_error("IoT Hub", r));
+  if (r.status != 200) return fail(hub_error(r));
   auto j = EDGE_TRY(json_body("IoT Hub", r));
   if (!j.is_array()) return edge::internal("IoT Hub sent a malformed module list");
   std::vector<Module> out;
@@ -185,7 +193,7 @@ Result<std::vector<Module>> HubClient::list_modules() {
 
 Status HubClient::delete_module(const std::string& module_id) {
   auto r = EDGE_TRY(send("DELETE", module_id, std::nullopt, true));
-  if (r.status != 204 && r.status != 200) return fail(cloud_error("IoT Hub", r));
+  if (r.status != 204 && r.status != 200) return fail(hub_error(r));
   return {};
 }
 

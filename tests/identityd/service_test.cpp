@@ -1,9 +1,14 @@
 // aziot-identityd driven over its socket with a real aziot-keyd: identity answers, the
 // authorization matrix over every route, module key derivation, saved state and bad input.
 // The hub here does not answer (offline); hub round trips are in the emulator tests.
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <thread>
 
 #include "common/base64.h"
 #include "common/crypto.h"
@@ -244,5 +249,65 @@ TEST_CASE("identityd dps start uses the saved provisioning state when offline", 
     r = d.call("POST", api("/identities/device/reprovision"));
     CHECK(r.status == 404);
     CHECK(d.call("GET", api("/identities/identity")).json["spec"]["deviceId"] == "reg1");
+  }
+}
+
+namespace {
+// A TCP listener on loopback: silent (never accepts) or answering every connection with bytes.
+struct Listener {
+  int fd = -1;
+  int port = 0;
+  std::thread thread;
+  explicit Listener(std::optional<std::string> answer = std::nullopt) {
+    fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(fd, 16) == 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    if (answer)
+      thread = std::thread([this, text = *answer] {
+        for (;;) {
+          int c = ::accept(fd, nullptr, nullptr);
+          if (c < 0) return;
+          [[maybe_unused]] auto n = ::write(c, text.data(), text.size());
+          ::close(c);
+        }
+      });
+  }
+  ~Listener() {
+    ::shutdown(fd, SHUT_RDWR);
+    ::close(fd);
+    if (thread.joinable()) thread.join();
+  }
+};
+
+std::string dps_at(int port) {
+  return "[provisioning]\nsource = \"dps\"\nglobal_endpoint = \"https://127.0.0.1:" + std::to_string(port) +
+         "/\"\nscope_id = \"0ne00000001\"\n[provisioning.attestation]\nmethod = \"symmetric_key\"\n"
+         "registration_id = \"reg1\"\nsymmetric_key = \"device-id\"\n";
+}
+}  // namespace
+
+TEST_CASE("identityd dps that answers slowly or with garbage fails startup in bounded time", "[integration]") {
+  SECTION("silent DPS") {
+    Listener silent;
+    Daemons d(dps_at(silent.port), false);
+    d.env["AZIOT_IDENTITYD_CLOUD_TIMEOUT_MS"] = "1500";
+    d.import_key("device-id", kDeviceKey);
+    auto start = std::chrono::steady_clock::now();
+    CHECK(d.start_identityd_expect_exit() == 1);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(15));
+    CHECK(d.identityd_log().find("timed out") != std::string::npos);
+  }
+  SECTION("DPS speaking something else than TLS") {
+    Listener garbage(std::string("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"));
+    Daemons d(dps_at(garbage.port), false);
+    d.import_key("device-id", kDeviceKey);
+    CHECK(d.start_identityd_expect_exit() == 1);
+    CHECK(d.identityd_log().find("TLS handshake") != std::string::npos);
   }
 }

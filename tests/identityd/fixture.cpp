@@ -28,14 +28,34 @@ std::string manual_sas(const std::string& hub, const std::string& extra) {
          "[provisioning.authentication]\nmethod = \"sas\"\ndevice_id_pk = \"device-id\"\n";
 }
 
-Daemons::Daemons(std::string cfg, bool start) : config(std::move(cfg)) {
-  edge::test::write_file(dir / "keyd.toml", "[aziot_keys]\nhomedir_path = \"" + dir.path() +
-                                                "/keyd-home\"\n[endpoints]\naziot_keyd = \"unix://" + keyd_socket + "\"\n");
+std::string certd_bin() {
+  if (const char* b = std::getenv("AZIOT_CERTD_BIN"); b && *b) return b;
+  std::string b = edge::test::bin("aziot-certd");
+  return ::access(b.c_str(), X_OK) == 0 ? b : "";
+}
+
+Daemons::Daemons(std::string cfg, bool start, std::string keyd_extra, std::optional<std::string> certd_config)
+    : config(std::move(cfg)) {
+  edge::test::write_file(dir / "keyd.toml", "[aziot_keys]\nhomedir_path = \"" + dir.path() + "/keyd-home\"\n" +
+                                                keyd_extra + "\n[endpoints]\naziot_keyd = \"unix://" + keyd_socket + "\"\n");
   std::map<std::string, std::string> keyd_env{{"AZIOT_KEYD_CONFIG", dir / "keyd.toml"},
                                               {"AZIOT_KEYD_CONFIG_DIR", dir / "keyd.d"}};
   keyd_process = std::make_unique<edge::test::Process>(std::vector<std::string>{edge::test::bin("aziot-keyd")},
                                                        keyd_env, dir / "keyd.log");
   REQUIRE(edge::test::wait_for_socket(keyd_socket));
+  if (certd_config) {
+    REQUIRE(!certd_bin().empty());
+    edge::test::write_file(dir / "certd.toml", "homedir_path = \"" + dir.path() + "/certd-home\"\n" + *certd_config +
+                                                   "\n[endpoints]\naziot_certd = \"unix://" + dir.path() +
+                                                   "/certd.sock\"\naziot_keyd = \"unix://" + keyd_socket + "\"\n");
+    certd_process = std::make_unique<edge::test::Process>(
+        std::vector<std::string>{certd_bin()},
+        std::map<std::string, std::string>{{"AZIOT_CERTD_CONFIG", dir / "certd.toml"}, {"AZIOT_CERTD_CONFIG_DIR", dir / "certd.d"}},
+        dir / "certd.log");
+    bool up = edge::test::wait_for_socket(dir / "certd.sock");
+    INFO(edge::test::read_file(dir / "certd.log"));
+    REQUIRE(up);
+  }
   std::string full = "hostname = \"testhost\"\nhomedir = \"" + homedir + "\"\n" + config +
                      "\n[endpoints]\naziot_identityd = \"unix://" + identityd_socket + "\"\naziot_keyd = \"unix://" +
                      keyd_socket + "\"\naziot_certd = \"unix://" + dir.path() + "/certd.sock\"\n";
@@ -49,6 +69,7 @@ Daemons::Daemons(std::string cfg, bool start) : config(std::move(cfg)) {
 
 Daemons::~Daemons() {
   stop_identityd();
+  if (certd_process) certd_process->stop();
   if (keyd_process) keyd_process->stop();
 }
 

@@ -19,7 +19,8 @@ std::string manual_sas(const std::string& hub = "127.255.255.254", const std::st
 
 struct Daemons {
   // `config` is identityd's config without hostname/homedir/[endpoints] (added here).
-  explicit Daemons(std::string config, bool start_identityd = true);
+  explicit Daemons(std::string config, bool start_identityd = true, std::string keyd_extra = "",
+                   std::optional<std::string> certd_config = std::nullopt);
   ~Daemons();
   void start_identityd();
   // Starts identityd expecting it to exit; returns its exit code.
@@ -45,6 +46,10 @@ struct Daemons {
   std::map<std::string, std::string> env;
   std::unique_ptr<edge::test::Process> keyd_process;
   std::unique_ptr<edge::test::Process> identityd_process;
+  std::unique_ptr<edge::test::Process> certd_process;
 };
+
+// The certd program: AZIOT_CERTD_BIN, else build/bin/aziot-certd; empty when not built.
+std::string certd_bin();
 
 }  // namespace identityd_test

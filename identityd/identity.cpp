@@ -82,8 +82,38 @@ struct TlsIdentity {
 };
 }  // namespace
 
+// The device identity certificate is missing from certd: create the key pair in keyd and have
+// certd issue the certificate from a CSR (no extensions), as upstream does for issued identities.
+Result<std::string> IdentityManager::issue_identity_cert(const std::string& cert_id, const std::string& key_id) {
+  const auto& p = config_.provisioning;
+  std::optional<Subject> subject = p.source == Source::Dps ? p.registration_subject : p.csr_subject;
+  if (!subject) {
+    std::string cn = p.source == Source::Dps ? p.registration_id.value_or("") : p.device_id;
+    if (cn.empty()) return invalid("cannot request the identity certificate " + cert_id + ": no registration_id");
+    subject = Subject{{{"CN", cn}}};
+  }
+  auto handle = EDGE_TRY(keys_.create_key_pair_if_not_exists(key_id, "rsa-2048:*"));
+  auto key = EDGE_TRY(keyd_private_key(keys_.socket_path(), handle));
+  edge::crypto::X509Req req(X509_REQ_new());
+  X509_NAME* name = X509_REQ_get_subject_name(req.get());
+  for (const auto& [field, value] : subject->fields)
+    if (X509_NAME_add_entry_by_txt(name, field.c_str(), MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1, 0) != 1)
+      return invalid("invalid subject field " + field);
+  X509_REQ_set_pubkey(req.get(), key.get());
+  if (X509_REQ_sign(req.get(), key.get(), EVP_sha256()) <= 0)
+    return edge::internal("could not sign the identity CSR through keyd: " + edge::crypto::last_error());
+  edge::crypto::Bio bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_X509_REQ(bio.get(), req.get());
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  auto pem = EDGE_TRY(certs_.create(cert_id, std::string(data, static_cast<size_t>(len))));
+  edge::log::info("certd issued the identity certificate " + cert_id);
+  return pem;
+}
+
 Status IdentityManager::add_tls_identity(CloudOptions& options, const std::string& cert_id, const std::string& key_id) {
   auto pem = certs_.get(cert_id);
+  if (!pem && pem.error().kind == ErrorKind::InvalidParameter) pem = issue_identity_cert(cert_id, key_id);
   if (!pem) return fail(pem.error().context("could not load the identity certificate " + cert_id));
   auto handle = keys_.load_key_pair(key_id);
   if (!handle) return fail(handle.error().context("could not load the identity key " + key_id));
@@ -241,6 +271,11 @@ Status IdentityManager::provision(bool allow_backup, bool offline_fallback) {
     d.cert_id = p.identity_cert;
     device_ = d;
     info_ = {{"source", "manual"}, {"auth", to_string(p.method)}};
+    if (p.method == AuthMethod::X509) {  // make sure the identity certificate exists (issue it if not)
+      CloudOptions probe;
+      if (auto s = add_tls_identity(probe, d.cert_id, d.key_id); !s)
+        edge::log::warn("Failed to load the device identity certificate: " + s.error().message);
+    }
     save_device_backup(info_);
     edge::log::info("Provisioned manually: device " + d.device_id + " in hub " + d.hub);
     return {};

@@ -54,6 +54,7 @@ class IdentityManager {
   Result<Device> provision_from_cloud(edge::http::Json& info);
   Status reconcile_locked();
   Result<HubClient> hub_client();
+  Result<std::string> issue_identity_cert(const std::string& cert_id, const std::string& key_id);
   Status add_tls_identity(CloudOptions& options, const std::string& cert_id, const std::string& key_id);
   Result<Device> require_device();
   Result<edge::http::Json> module_identity(const Module& m, bool with_auth);

@@ -466,3 +466,39 @@ TEST_CASE("local identities are issued by certd", "[integration][certd]") {
   CHECK(r.status == 404);
   CHECK(r.json["message"].get<std::string>().find("certd") != std::string::npos);
 }
+
+TEST_CASE("emulator manual x509 identity issued by certd from a local CA", "[emulator][certd]") {
+  REQUIRE_EMULATOR();
+  if (!have_certd()) return;
+  Emulator emu;
+  const auto& k = pki();
+  emu.admin("POST", "/admin/certificate-authorities", Json{{"name", "local-ca"}, {"certificate", k.ca_pem()}});
+  emu.admin("POST", "/admin/devices", Json{{"deviceId", "devi"}, {"certificateAuthority", true}});
+  std::string config = "[provisioning]\nsource = \"manual\"\niothub_hostname = \"" + emu.host +
+                       "\"\ndevice_id = \"devi\"\n[provisioning.authentication]\nmethod = \"x509\"\n"
+                       "identity_cert = \"device-id\"\nidentity_pk = \"device-id\"\n" + default_principals();
+  Daemons d(config, false, "[preloaded_keys]\nlocal-ca = \"file://" + k.dir + "/ca.key\"\n",
+            "[cert_issuance.local_ca]\ncert = \"local-ca\"\npk = \"local-ca\"\n[cert_issuance.device-id]\nmethod = \"local_ca\"\n"
+            "[preloaded_certs]\nlocal-ca = \"file://" + k.dir + "/ca.pem\"\n");
+  d.env["SSL_CERT_FILE"] = emu.ca();
+  d.env["AZIOT_IDENTITYD_CLOUD_TIMEOUT_MS"] = "15000";
+  d.start_identityd();
+  auto r = d.call("GET", api("/identities/identity"));
+  INFO(r.body << "\n" << d.identityd_log());
+  REQUIRE(r.status == 200);
+  CHECK(r.json["spec"]["auth"]["type"] == "x509");
+  CHECK(d.identityd_log().find("certd issued the identity certificate device-id") != std::string::npos);
+  // The reconcile reached the hub with the issued certificate.
+  r = d.call_as(1002, "GET", api("/identities/identity"));
+  CHECK(r.status == 200);
+  CHECK(d.call("POST", api("/identities/modules"), Json{{"type", "aziot"}, {"moduleId", "im2"}}).status == 200);
+  // certd holds it: CN = device id, signed by the local CA.
+  edge::http::UnixClient certd(d.dir / "certd.sock");
+  auto c = edge::test::call(certd, "GET", "/certificates/device-id?api-version=2020-09-01");
+  REQUIRE(c.status == 200);
+  edge::test::write_file(d.dir / "issued.pem", c.json["pem"].get<std::string>());
+  std::string out;
+  CHECK(edge::test::run("openssl verify -CAfile " + k.dir + "/ca.pem " + (d.dir / "issued.pem"), &out) == 0);
+  edge::test::run("openssl x509 -in " + (d.dir / "issued.pem") + " -noout -subject", &out);
+  CHECK(out.find("CN = devi") != std::string::npos);
+}

@@ -502,3 +502,24 @@ TEST_CASE("emulator manual x509 identity issued by certd from a local CA", "[emu
   edge::test::run("openssl x509 -in " + (d.dir / "issued.pem") + " -noout -subject", &out);
   CHECK(out.find("CN = devi") != std::string::npos);
 }
+
+TEST_CASE("emulator dynamic mode reprovisions once when the hub lost the device", "[emulator]") {
+  REQUIRE_EMULATOR();
+  Emulator emu;
+  auto e = emu.admin("POST", "/admin/enrollments", Json{{"registrationId", "regd"}});
+  std::string key = edge::base64::decode(e["primaryKey"].get<std::string>()).value();
+  std::string config = "[provisioning]\nsource = \"dps\"\nglobal_endpoint = \"https://" + emu.host + "/\"\nscope_id = \"" +
+                       emu.info["idScope"].get<std::string>() +
+                       "\"\n[provisioning.attestation]\nmethod = \"symmetric_key\"\nregistration_id = \"regd\"\n"
+                       "symmetric_key = \"device-id\"\n" + default_principals();
+  auto d = identityd_for(emu, config, key);
+  d->start_identityd();
+  CHECK(emu.device_call("regd", key, "GET", "/devices/regd/modules/mod1").status == 200);
+  d->stop_identityd();
+  emu.admin("DELETE", "/admin/devices/regd");
+  d->start_identityd();  // saved state first; the reconcile's hub error triggers one reprovision
+  INFO(d->identityd_log());
+  CHECK(d->identityd_log().find("reprovisioning once") != std::string::npos);
+  CHECK(emu.device_call("regd", key, "GET", "/devices/regd/modules/mod1").status == 200);
+  CHECK(d->call_as(1002, "GET", api("/identities/identity")).status == 200);
+}

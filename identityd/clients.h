@@ -17,12 +17,14 @@ class KeyClient {
   Result<std::string> load_key(const std::string& id);
   Result<std::string> create_key_if_not_exists(const std::string& id, const std::string& usage);
   Result<std::string> load_key_pair(const std::string& id);
-  Result<std::string> create_key_pair_if_not_exists(const std::string& id, const std::string& algorithms);
+  Result<std::string> create_key_pair_if_not_exists(const std::string& id,
+                                                    const std::string& algorithms);
   Result<std::string> derive_key(const std::string& base_handle, const std::string& data);
   Result<edge::Secret> export_key(const std::string& handle);
   Result<std::string> sign_hmac(const std::string& handle, std::string_view message);
   Result<std::string> sign_ecdsa(const std::string& handle, std::string_view digest);
-  Result<std::string> encrypt_rsa(const std::string& handle, const std::string& algorithm, std::string_view data);
+  Result<std::string> encrypt_rsa(const std::string& handle, const std::string& algorithm,
+                                  std::string_view data);
   Result<std::string> parameter(const std::string& handle, const std::string& name);
   const std::string& socket_path() const { return path_; }
 

@@ -14,8 +14,9 @@ std::string encode_segment(std::string_view s) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
-    bool escape = c < 0x20 || c >= 0x7f || c == ' ' || c == '"' || c == '#' || c == '<' || c == '>' ||
-                  c == '?' || c == '`' || c == '{' || c == '}' || c == '%' || c == '/' || c == '=';
+    bool escape = c < 0x20 || c >= 0x7f || c == ' ' || c == '"' || c == '#' || c == '<' ||
+                  c == '>' || c == '?' || c == '`' || c == '{' || c == '}' || c == '%' ||
+                  c == '/' || c == '=';
     if (escape) {
       out += '%';
       out += hex[c >> 4];
@@ -33,8 +34,10 @@ std::string form_encode(std::string_view s) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '*' || c == '-' || c == '.' || c == '_') out += static_cast<char>(c);
-    else if (c == ' ') out += '+';
+    if (std::isalnum(c) || c == '*' || c == '-' || c == '.' || c == '_')
+      out += static_cast<char>(c);
+    else if (c == ' ')
+      out += '+';
     else {
       out += '%';
       out += hex[c >> 4];
@@ -82,24 +85,29 @@ edge::Error hub_error(const edge::cloud::Response& r) {
 }
 
 Result<Module> parse_module(const Json& j) {
-  if (!j.is_object() || !j.contains("moduleId") || !j["moduleId"].is_string() || !j.contains("deviceId") ||
-      !j["deviceId"].is_string())
+  if (!j.is_object() || !j.contains("moduleId") || !j["moduleId"].is_string() ||
+      !j.contains("deviceId") || !j["deviceId"].is_string())
     return edge::internal("IoT Hub sent a malformed module identity");
   Module m;
   m.module_id = j["moduleId"];
   m.device_id = j["deviceId"];
-  if (j.contains("generationId") && j["generationId"].is_string()) m.generation_id = j["generationId"];
-  if (j.contains("managedBy") && j["managedBy"].is_string()) m.managed_by = j["managedBy"].get<std::string>();
+  if (j.contains("generationId") && j["generationId"].is_string())
+    m.generation_id = j["generationId"];
+  if (j.contains("managedBy") && j["managedBy"].is_string())
+    m.managed_by = j["managedBy"].get<std::string>();
   return m;
 }
 
 int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 // One request with upstream's retry rule: network failures are retried `retries` times.
 Result<edge::cloud::Response> send_with_retries(const std::string& method, const std::string& url,
-                                                const edge::cloud::HeaderList& headers, const std::string& body,
+                                                const edge::cloud::HeaderList& headers,
+                                                const std::string& body,
                                                 const CloudOptions& options) {
   edge::cloud::Options o;
   o.timeout = options.timeout;
@@ -125,7 +133,8 @@ edge::Error cloud_error(const std::string& what, const edge::cloud::Response& r)
                    : r.status == 404                  ? ErrorKind::NotFound
                    : r.status >= 500                  ? ErrorKind::Internal
                                                       : ErrorKind::InvalidParameter;
-  return edge::Error{kind, what + " answered " + std::to_string(r.status) + ": " + hub_message(r.body)};
+  return edge::Error{kind,
+                     what + " answered " + std::to_string(r.status) + ": " + hub_message(r.body)};
 }
 
 Result<std::string> sas_token(const std::string& audience, const Signer& sign, int64_t expiry,
@@ -133,19 +142,23 @@ Result<std::string> sas_token(const std::string& audience, const Signer& sign, i
   std::string resource = encode_segment(lower(audience));
   std::string se = std::to_string(expiry);
   auto sig = EDGE_TRY(sign(resource + "\n" + se));
-  std::string token = "SharedAccessSignature sr=" + resource + "&sig=" + form_encode(edge::base64::encode(sig)) + "&se=" + se;
+  std::string token = "SharedAccessSignature sr=" + resource +
+                      "&sig=" + form_encode(edge::base64::encode(sig)) + "&se=" + se;
   if (key_name) token += "&skn=" + form_encode(*key_name);
   return token;
 }
 
-Result<edge::cloud::Response> HubClient::send(const std::string& method, const std::string& module_id,
+Result<edge::cloud::Response> HubClient::send(const std::string& method,
+                                              const std::string& module_id,
                                               const std::optional<Json>& body, bool if_match) {
-  std::string url = "https://" + target_.host + "/devices/" + encode_segment(target_.device_id) + "/modules";
+  std::string url =
+      "https://" + target_.host + "/devices/" + encode_segment(target_.device_id) + "/modules";
   if (!module_id.empty()) url += "/" + encode_segment(module_id);
   url += std::string("?api-version=") + kHubApiVersion;
   edge::cloud::HeaderList headers;
   if (signer_) {
-    auto token = sas_token(target_.hub + "/devices/" + target_.device_id, *signer_, now_seconds() + 30);
+    auto token =
+        sas_token(target_.hub + "/devices/" + target_.device_id, *signer_, now_seconds() + 30);
     if (!token) return fail(token.error().context("could not sign a token for IoT Hub"));
     headers.emplace_back("Authorization", *token);
   }
@@ -163,13 +176,16 @@ Result<Module> HubClient::create_module(const std::string& module_id) {
   return parse_module(EDGE_TRY(json_body("IoT Hub", r)));
 }
 
-Result<Module> HubClient::update_module_keys(const std::string& module_id, const std::string& primary,
+Result<Module> HubClient::update_module_keys(const std::string& module_id,
+                                             const std::string& primary,
                                              const std::string& secondary) {
   Json body{{"moduleId", module_id},
             {"deviceId", target_.device_id},
             {"authentication",
              {{"type", "sas"},
-              {"symmetricKey", {{"primaryKey", edge::base64::encode(primary)}, {"secondaryKey", edge::base64::encode(secondary)}}}}}};
+              {"symmetricKey",
+               {{"primaryKey", edge::base64::encode(primary)},
+                {"secondaryKey", edge::base64::encode(secondary)}}}}}};
   auto r = EDGE_TRY(send("PUT", module_id, body, true));
   if (r.status != 200 && r.status != 201) return fail(hub_error(r));
   return parse_module(EDGE_TRY(json_body("IoT Hub", r)));
@@ -200,12 +216,14 @@ Status HubClient::delete_module(const std::string& module_id) {
 Result<DpsAssignment> dps_register(const DpsRequest& req, const CloudOptions& options) {
   std::string base = req.endpoint;
   while (base.ends_with("/")) base.pop_back();
-  std::string prefix = base + "/" + encode_segment(req.scope_id) + "/registrations/" + encode_segment(req.registration_id);
+  std::string prefix = base + "/" + encode_segment(req.scope_id) + "/registrations/" +
+                       encode_segment(req.registration_id);
   std::string query = std::string("?api-version=") + kDpsApiVersion;
-  edge::cloud::HeaderList headers{{"Content-Type", "application/json"}, {"Accept", "application/json"}};
+  edge::cloud::HeaderList headers{{"Content-Type", "application/json"},
+                                  {"Accept", "application/json"}};
   if (req.signer) {
-    auto token = sas_token(req.scope_id + "/registrations/" + req.registration_id, *req.signer, now_seconds() + 30,
-                           std::string("registration"));
+    auto token = sas_token(req.scope_id + "/registrations/" + req.registration_id, *req.signer,
+                           now_seconds() + 30, std::string("registration"));
     if (!token) return fail(token.error().context("could not sign a token for DPS"));
     headers.emplace_back("Authorization", *token);
   }
@@ -237,11 +255,14 @@ Result<DpsAssignment> dps_register(const DpsRequest& req, const CloudOptions& op
     if (std::chrono::steady_clock::now() > deadline)
       return fail(ErrorKind::Timeout, "DPS registration did not finish within " +
                                           std::to_string(options.timeout.count() / 1000) + " s");
-    auto s = send_with_retries("GET", prefix + "/operations/" + encode_segment(op) + query, poll_headers, "", options);
+    auto s = send_with_retries("GET", prefix + "/operations/" + encode_segment(op) + query,
+                               poll_headers, "", options);
     if (!s) return fail(s.error().context("DPS"));
     if (s->status != 200 && s->status != 202) return fail(cloud_error("DPS", *s));
     auto st = EDGE_TRY(json_body("DPS", *s));
-    std::string status = st.is_object() && st.contains("status") && st["status"].is_string() ? st["status"].get<std::string>() : "";
+    std::string status = st.is_object() && st.contains("status") && st["status"].is_string()
+                             ? st["status"].get<std::string>()
+                             : "";
     if (status == "assigning" || status == "unassigned") {
       edge::log::info("DPS registration is still in progress.");
       delay(*s);
@@ -249,15 +270,22 @@ Result<DpsAssignment> dps_register(const DpsRequest& req, const CloudOptions& op
     }
     if (status != "assigned") {
       std::string detail;
-      if (st.is_object() && st.contains("registrationState") && st["registrationState"].is_object()) {
+      if (st.is_object() && st.contains("registrationState") &&
+          st["registrationState"].is_object()) {
         const auto& rs = st["registrationState"];
-        if (rs.contains("errorMessage") && rs["errorMessage"].is_string()) detail = ": " + rs["errorMessage"].get<std::string>();
+        if (rs.contains("errorMessage") && rs["errorMessage"].is_string())
+          detail = ": " + rs["errorMessage"].get<std::string>();
       }
-      return fail(ErrorKind::Unauthorized, "DPS registration " + (status.empty() ? std::string("answer is malformed") : "failed with status \"" + status + "\"") + detail);
+      return fail(ErrorKind::Unauthorized,
+                  "DPS registration " +
+                      (status.empty() ? std::string("answer is malformed")
+                                      : "failed with status \"" + status + "\"") +
+                      detail);
     }
     const auto* rs = st.contains("registrationState") ? &st["registrationState"] : nullptr;
-    if (!rs || !rs->is_object() || !rs->contains("assignedHub") || !(*rs)["assignedHub"].is_string() ||
-        !rs->contains("deviceId") || !(*rs)["deviceId"].is_string())
+    if (!rs || !rs->is_object() || !rs->contains("assignedHub") ||
+        !(*rs)["assignedHub"].is_string() || !rs->contains("deviceId") ||
+        !(*rs)["deviceId"].is_string())
       return edge::internal("DPS sent an assignment without assignedHub or deviceId");
     DpsAssignment a;
     a.assigned_hub = (*rs)["assignedHub"];

@@ -51,8 +51,8 @@ struct Module {
 };
 
 struct HubTarget {
-  std::string hub;       // iothub_hostname: SAS audience
-  std::string host;      // where requests go: the hub or the parent gateway (nested)
+  std::string hub;   // iothub_hostname: SAS audience
+  std::string host;  // where requests go: the hub or the parent gateway (nested)
   std::string device_id;
 };
 

@@ -9,8 +9,8 @@
 
 namespace identityd {
 namespace {
-using edge::config::Reader;
 using edge::invalid;
+using edge::config::Reader;
 
 std::string upper(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -57,7 +57,8 @@ Result<std::optional<AutoRenew>> opt_auto_renew(const Reader& r, std::string_vie
 Status check_hostname(const Reader& r, std::string_view key, const std::string& host) {
   if (host.empty() || host.size() > 255) return r.error_at(key, "invalid host name");
   for (char c : host)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' || c == ':'))
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||
+          c == ':'))
       return r.error_at(key, "invalid character in host name \"" + host + "\"");
   return {};
 }
@@ -73,9 +74,10 @@ Result<Provisioning> decode_provisioning(const toml::table& t) {
   if (source == "manual") {
     p.source = Source::Manual;
     if (r.has("connection_string"))
-      return r.error_at("connection_string",
-                        "identityd takes iothub_hostname, device_id and [provisioning.authentication]; "
-                        "connection strings belong in /etc/aziot/config.toml (iotedge config apply)");
+      return r.error_at(
+          "connection_string",
+          "identityd takes iothub_hostname, device_id and [provisioning.authentication]; "
+          "connection strings belong in /etc/aziot/config.toml (iotedge config apply)");
     p.iothub_hostname = EDGE_TRY(r.string("iothub_hostname"));
     EDGE_TRY_VOID(check_hostname(r, "iothub_hostname", p.iothub_hostname));
     p.device_id = EDGE_TRY(required_id(r, "device_id"));
@@ -128,14 +130,17 @@ Result<Provisioning> decode_provisioning(const toml::table& t) {
       p.method = AuthMethod::Tpm;
       p.registration_id = EDGE_TRY(required_id(a, "registration_id"));
     } else {
-      return a.error_at("method", "unknown method \"" + method + "\" (expected symmetric_key, x509 or tpm)");
+      return a.error_at("method",
+                        "unknown method \"" + method + "\" (expected symmetric_key, x509 or tpm)");
     }
     if (p.local_gateway_hostname)
-      return r.error_at("local_gateway_hostname", "DPS provisioning is not supported in nested mode");
+      return r.error_at("local_gateway_hostname",
+                        "DPS provisioning is not supported in nested mode");
   } else if (source == "none") {
     p.source = Source::None;
   } else {
-    return r.error_at("source", "unknown provisioning source \"" + source + "\" (expected manual, dps or none)");
+    return r.error_at(
+        "source", "unknown provisioning source \"" + source + "\" (expected manual, dps or none)");
   }
   return p;
 }
@@ -143,31 +148,52 @@ Result<Provisioning> decode_provisioning(const toml::table& t) {
 Result<Config> decode(const toml::table& root) {
   Config c;
   Reader top(root);
-  static const std::set<std::string> known = {
-      "hostname", "homedir", "prefer_module_identity_cache", "max_requests", "cloud_timeout_sec",
-      "cloud_retries", "provisioning", "principal", "localid", "endpoints", "auto_reprovisioning_mode"};
+  static const std::set<std::string> known = {"hostname",
+                                              "homedir",
+                                              "prefer_module_identity_cache",
+                                              "max_requests",
+                                              "cloud_timeout_sec",
+                                              "cloud_retries",
+                                              "provisioning",
+                                              "principal",
+                                              "localid",
+                                              "endpoints",
+                                              "auto_reprovisioning_mode"};
   for (const auto& [key, node] : root)
     if (!known.contains(std::string(key.str())))
-      c.warnings.push_back("ignoring unknown config key \"" + std::string(key.str()) + "\"" +
-                           (edge::config::where(node).empty() ? "" : " at " + edge::config::where(node)));
+      c.warnings.push_back(
+          "ignoring unknown config key \"" + std::string(key.str()) + "\"" +
+          (edge::config::where(node).empty() ? "" : " at " + edge::config::where(node)));
 
   c.hostname = EDGE_TRY(top.string("hostname"));
   EDGE_TRY_VOID(check_hostname(top, "hostname", c.hostname));
   c.homedir = EDGE_TRY(top.string("homedir"));
-  if (c.homedir.empty() || c.homedir.front() != '/') return top.error_at("homedir", "expected an absolute path");
-  if (auto v = EDGE_TRY(top.opt_bool("prefer_module_identity_cache"))) c.prefer_module_identity_cache = *v;
-  if (auto v = EDGE_TRY(top.opt_int("max_requests", 1, 10000))) c.max_requests = static_cast<size_t>(*v);
-  if (auto v = EDGE_TRY(top.opt_int("cloud_timeout_sec", 70, 3600))) c.cloud_timeout_sec = static_cast<unsigned>(*v);
-  if (auto v = EDGE_TRY(top.opt_int("cloud_retries", 0, 100))) c.cloud_retries = static_cast<unsigned>(*v);
+  if (c.homedir.empty() || c.homedir.front() != '/')
+    return top.error_at("homedir", "expected an absolute path");
+  if (auto v = EDGE_TRY(top.opt_bool("prefer_module_identity_cache")))
+    c.prefer_module_identity_cache = *v;
+  if (auto v = EDGE_TRY(top.opt_int("max_requests", 1, 10000)))
+    c.max_requests = static_cast<size_t>(*v);
+  if (auto v = EDGE_TRY(top.opt_int("cloud_timeout_sec", 70, 3600)))
+    c.cloud_timeout_sec = static_cast<unsigned>(*v);
+  if (auto v = EDGE_TRY(top.opt_int("cloud_retries", 0, 100)))
+    c.cloud_retries = static_cast<unsigned>(*v);
   if (auto v = EDGE_TRY(top.opt_string("auto_reprovisioning_mode"))) {
-    if (*v == "Dynamic") c.reprovision_mode = ReprovisionMode::Dynamic;
-    else if (*v == "AlwaysOnStartup") c.reprovision_mode = ReprovisionMode::AlwaysOnStartup;
-    else if (*v == "OnErrorOnly") c.reprovision_mode = ReprovisionMode::OnErrorOnly;
-    else return top.error_at("auto_reprovisioning_mode", "expected Dynamic, AlwaysOnStartup or OnErrorOnly");
+    if (*v == "Dynamic")
+      c.reprovision_mode = ReprovisionMode::Dynamic;
+    else if (*v == "AlwaysOnStartup")
+      c.reprovision_mode = ReprovisionMode::AlwaysOnStartup;
+    else if (*v == "OnErrorOnly")
+      c.reprovision_mode = ReprovisionMode::OnErrorOnly;
+    else
+      return top.error_at("auto_reprovisioning_mode",
+                          "expected Dynamic, AlwaysOnStartup or OnErrorOnly");
   }
 
-  if (const auto* prov = EDGE_TRY(top.opt_table("provisioning"))) c.provisioning = EDGE_TRY(decode_provisioning(*prov));
-  else return top.error_at("provisioning", "missing required table");
+  if (const auto* prov = EDGE_TRY(top.opt_table("provisioning")))
+    c.provisioning = EDGE_TRY(decode_provisioning(*prov));
+  else
+    return top.error_at("provisioning", "missing required table");
 
   if (const auto* localid = EDGE_TRY(top.opt_table("localid"))) {
     Reader r(*localid, "localid");
@@ -188,10 +214,15 @@ Result<Config> decode(const toml::table& root) {
       if (auto types = EDGE_TRY(r.opt_string_array("idtype"))) {
         std::vector<IdType> list;
         for (const auto& t : *types) {
-          if (t == "device") list.push_back(IdType::Device);
-          else if (t == "module") list.push_back(IdType::Module);
-          else if (t == "local") list.push_back(IdType::Local);
-          else return r.error_at("idtype", "unknown identity type \"" + t + "\" (expected device, module or local)");
+          if (t == "device")
+            list.push_back(IdType::Device);
+          else if (t == "module")
+            list.push_back(IdType::Module);
+          else if (t == "local")
+            list.push_back(IdType::Local);
+          else
+            return r.error_at(
+                "idtype", "unknown identity type \"" + t + "\" (expected device, module or local)");
         }
         p.idtype = std::move(list);
       }
@@ -206,13 +237,18 @@ Result<Config> decode(const toml::table& root) {
         p.localid = opts;
       }
       // Upstream's checks (aziot-identityd-config check.rs).
-      if (!names.insert(p.name).second) return r.error_at("name", "duplicate principal name \"" + p.name + "\"");
+      if (!names.insert(p.name).second)
+        return r.error_at("name", "duplicate principal name \"" + p.name + "\"");
       if (p.has(IdType::Local) && !c.localid_domain)
-        return r.error_at("idtype", "principal \"" + p.name + "\" has idtype local but [localid] is not configured");
+        return r.error_at("idtype", "principal \"" + p.name +
+                                        "\" has idtype local but [localid] is not configured");
       if (p.localid && !p.has(IdType::Local))
-        return r.error_at("localid", "principal \"" + p.name + "\" has localid options without idtype local");
+        return r.error_at("localid",
+                          "principal \"" + p.name + "\" has localid options without idtype local");
       if ((p.has(IdType::Module) || p.has(IdType::Device)) && c.provisioning.source == Source::None)
-        return r.error_at("idtype", "principal \"" + p.name + "\" has a hub identity type but provisioning source is none");
+        return r.error_at(
+            "idtype",
+            "principal \"" + p.name + "\" has a hub identity type but provisioning source is none");
       c.principals.push_back(std::move(p));
     }
   }
@@ -240,18 +276,25 @@ bool Principal::has(IdType t) const {
 
 const char* to_string(Source s) {
   switch (s) {
-    case Source::Manual: return "manual";
-    case Source::Dps: return "dps";
-    case Source::None: return "none";
+    case Source::Manual:
+      return "manual";
+    case Source::Dps:
+      return "dps";
+    case Source::None:
+      return "none";
   }
   return "none";
 }
 const char* to_string(AuthMethod m) {
   switch (m) {
-    case AuthMethod::Sas: return "sas";
-    case AuthMethod::X509: return "x509";
-    case AuthMethod::SymmetricKey: return "symmetric_key";
-    case AuthMethod::Tpm: return "tpm";
+    case AuthMethod::Sas:
+      return "sas";
+    case AuthMethod::X509:
+      return "x509";
+    case AuthMethod::SymmetricKey:
+      return "symmetric_key";
+    case AuthMethod::Tpm:
+      return "tpm";
   }
   return "sas";
 }

@@ -1,10 +1,9 @@
 #include "identityd/identity.h"
 
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
-
-#include <openssl/err.h>
 
 #include <ctime>
 
@@ -29,25 +28,32 @@ std::string socket_of(const std::string& endpoint) {
 // Errors from keyd, certd, DPS and the hub are 404 to API callers, as upstream maps its
 // KeyClient / HubClient / DPSClient errors; invalid parameters and auth keep their codes.
 edge::Error client_error(const edge::Error& e) {
-  if (e.kind == ErrorKind::InvalidParameter || e.kind == ErrorKind::Unauthorized) return edge::Error{ErrorKind::NotFound, e.message};
-  if (e.kind == ErrorKind::Internal || e.kind == ErrorKind::Unavailable || e.kind == ErrorKind::Timeout ||
-      e.kind == ErrorKind::PayloadTooLarge)
+  if (e.kind == ErrorKind::InvalidParameter || e.kind == ErrorKind::Unauthorized)
+    return edge::Error{ErrorKind::NotFound, e.message};
+  if (e.kind == ErrorKind::Internal || e.kind == ErrorKind::Unavailable ||
+      e.kind == ErrorKind::Timeout || e.kind == ErrorKind::PayloadTooLarge)
     return edge::Error{ErrorKind::NotFound, e.message};
   return e;
 }
 
 Status check_module_id(const std::string& id) {
   std::string trimmed = id;
-  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back()))) trimmed.pop_back();
-  if (trimmed.empty()) return invalid("parameter \"module_id\" has an invalid value\ncaused by: module name cannot be empty");
-  if (id.size() > kMaxModuleId) return invalid("parameter \"module_id\" has an invalid value\ncaused by: longer than 128 characters");
+  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back())))
+    trimmed.pop_back();
+  if (trimmed.empty())
+    return invalid(
+        "parameter \"module_id\" has an invalid value\ncaused by: module name cannot be empty");
+  if (id.size() > kMaxModuleId)
+    return invalid(
+        "parameter \"module_id\" has an invalid value\ncaused by: longer than 128 characters");
   for (unsigned char c : id)
-    if (c < 0x20 || c == 0x7f) return invalid("parameter \"module_id\" has an invalid value\ncaused by: control character");
+    if (c < 0x20 || c == 0x7f)
+      return invalid("parameter \"module_id\" has an invalid value\ncaused by: control character");
   return {};
 }
 
 std::string rfc3339(const ASN1_TIME* t) {
-  struct tm tm{};
+  struct tm tm {};
   if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return "";
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -65,7 +71,8 @@ CloudOptions IdentityManager::cloud_options() {
   o.timeout = std::chrono::seconds(config_.cloud_timeout_sec);
   o.retries = config_.cloud_retries;
   o.extra_roots_pem = trust_bundle_;
-  if (const char* t = std::getenv("AZIOT_IDENTITYD_CLOUD_TIMEOUT_MS")) {  // tests only: faster failures
+  if (const char* t =
+          std::getenv("AZIOT_IDENTITYD_CLOUD_TIMEOUT_MS")) {  // tests only: faster failures
     try {
       o.timeout = std::chrono::milliseconds(std::stol(t));
       o.retry_delay = std::chrono::milliseconds(100);
@@ -84,12 +91,14 @@ struct TlsIdentity {
 
 // The device identity certificate is missing from certd: create the key pair in keyd and have
 // certd issue the certificate from a CSR (no extensions), as upstream does for issued identities.
-Result<std::string> IdentityManager::issue_identity_cert(const std::string& cert_id, const std::string& key_id) {
+Result<std::string> IdentityManager::issue_identity_cert(const std::string& cert_id,
+                                                         const std::string& key_id) {
   const auto& p = config_.provisioning;
   std::optional<Subject> subject = p.source == Source::Dps ? p.registration_subject : p.csr_subject;
   if (!subject) {
     std::string cn = p.source == Source::Dps ? p.registration_id.value_or("") : p.device_id;
-    if (cn.empty()) return invalid("cannot request the identity certificate " + cert_id + ": no registration_id");
+    if (cn.empty())
+      return invalid("cannot request the identity certificate " + cert_id + ": no registration_id");
     subject = Subject{{{"CN", cn}}};
   }
   auto handle = EDGE_TRY(keys_.create_key_pair_if_not_exists(key_id, "rsa-2048:*"));
@@ -97,11 +106,14 @@ Result<std::string> IdentityManager::issue_identity_cert(const std::string& cert
   edge::crypto::X509Req req(X509_REQ_new());
   X509_NAME* name = X509_REQ_get_subject_name(req.get());
   for (const auto& [field, value] : subject->fields)
-    if (X509_NAME_add_entry_by_txt(name, field.c_str(), MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1, 0) != 1)
+    if (X509_NAME_add_entry_by_txt(name, field.c_str(), MBSTRING_UTF8,
+                                   reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1,
+                                   0) != 1)
       return invalid("invalid subject field " + field);
   X509_REQ_set_pubkey(req.get(), key.get());
   if (X509_REQ_sign(req.get(), key.get(), EVP_sha256()) <= 0)
-    return edge::internal("could not sign the identity CSR through keyd: " + edge::crypto::last_error());
+    return edge::internal("could not sign the identity CSR through keyd: " +
+                          edge::crypto::last_error());
   edge::crypto::Bio bio(BIO_new(BIO_s_mem()));
   PEM_write_bio_X509_REQ(bio.get(), req.get());
   char* data = nullptr;
@@ -111,17 +123,21 @@ Result<std::string> IdentityManager::issue_identity_cert(const std::string& cert
   return pem;
 }
 
-Status IdentityManager::add_tls_identity(CloudOptions& options, const std::string& cert_id, const std::string& key_id) {
+Status IdentityManager::add_tls_identity(CloudOptions& options, const std::string& cert_id,
+                                         const std::string& key_id) {
   auto pem = certs_.get(cert_id);
-  if (!pem && pem.error().kind == ErrorKind::InvalidParameter) pem = issue_identity_cert(cert_id, key_id);
+  if (!pem && pem.error().kind == ErrorKind::InvalidParameter)
+    pem = issue_identity_cert(cert_id, key_id);
   if (!pem) return fail(pem.error().context("could not load the identity certificate " + cert_id));
   auto handle = keys_.load_key_pair(key_id);
   if (!handle) return fail(handle.error().context("could not load the identity key " + key_id));
   auto owner = std::make_shared<TlsIdentity>();
   edge::crypto::Bio bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
-  while (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) owner->certs.emplace_back(c);
+  while (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr))
+    owner->certs.emplace_back(c);
   ERR_clear_error();
-  if (owner->certs.empty()) return invalid("the identity certificate " + cert_id + " holds no PEM certificate");
+  if (owner->certs.empty())
+    return invalid("the identity certificate " + cert_id + " holds no PEM certificate");
   owner->key = EDGE_TRY(keyd_private_key(keys_.socket_path(), *handle));
   edge::cloud::ClientIdentity id;
   for (auto& c : owner->certs) id.chain.push_back(c.get());
@@ -161,7 +177,8 @@ void IdentityManager::save_device_backup(const Json& info) {
          {"keyId", d.key_id},
          {"certId", d.cert_id},
          {"provisioning", info}};
-  if (auto s = edge::fs::write_atomic(config_.homedir + "/" + kDeviceBackupFile, j.dump(), 0600); !s)
+  if (auto s = edge::fs::write_atomic(config_.homedir + "/" + kDeviceBackupFile, j.dump(), 0600);
+      !s)
     edge::log::warn("Failed to save the provisioning state: " + s.error().message);
 }
 
@@ -171,12 +188,15 @@ void IdentityManager::load_module_backup() {
   auto text = edge::fs::read_file(config_.homedir + "/" + kModuleBackupFile, 8 * 1024 * 1024);
   if (!text || !device_) return;
   auto j = Json::parse(*text, nullptr, false);
-  if (!j.is_object() || j.value("hub", "") != device_->hub || j.value("device", "") != device_->device_id) return;
+  if (!j.is_object() || j.value("hub", "") != device_->hub ||
+      j.value("device", "") != device_->device_id)
+    return;
   if (j.contains("modules") && j["modules"].is_object())
     for (const auto& [id, m] : j["modules"].items()) {
       if (!m.is_object()) continue;
       Module mod{id, device_->device_id, m.value("generationId", ""), std::nullopt};
-      if (m.contains("managedBy") && m["managedBy"].is_string()) mod.managed_by = m["managedBy"].get<std::string>();
+      if (m.contains("managedBy") && m["managedBy"].is_string())
+        mod.managed_by = m["managedBy"].get<std::string>();
       modules_[id] = mod;
     }
   if (j.contains("principals") && j["principals"].is_array())
@@ -192,8 +212,12 @@ void IdentityManager::save_module_backup() {
     if (m.managed_by) e["managedBy"] = *m.managed_by;
     mods[id] = e;
   }
-  Json j{{"hub", device_->hub}, {"device", device_->device_id}, {"modules", mods}, {"principals", reconciled_}};
-  if (auto s = edge::fs::write_atomic(config_.homedir + "/" + kModuleBackupFile, j.dump(), 0600); !s)
+  Json j{{"hub", device_->hub},
+         {"device", device_->device_id},
+         {"modules", mods},
+         {"principals", reconciled_}};
+  if (auto s = edge::fs::write_atomic(config_.homedir + "/" + kModuleBackupFile, j.dump(), 0600);
+      !s)
     edge::log::warn("Failed to save module identities: " + s.error().message);
 }
 
@@ -222,7 +246,8 @@ Result<Device> IdentityManager::provision_from_cloud(Json& info) {
     } else {  // the identity certificate's CN, as upstream
       X509* leaf = options.identity->chain[0];
       char cn[256] = {0};
-      if (X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, cn, sizeof cn) <= 0)
+      if (X509_NAME_get_text_by_NID(X509_get_subject_name(leaf), NID_commonName, cn, sizeof cn) <=
+          0)
         return invalid("no registration_id configured and the identity certificate has no CN");
       req.registration_id = cn;
     }
@@ -237,12 +262,14 @@ Result<Device> IdentityManager::provision_from_cloud(Json& info) {
   if (p.payload_uri) {
     std::string path = p.payload_uri->substr(7);
     auto text = edge::fs::read_file(path, 64 * 1024);
-    if (!text) return invalid("could not read the DPS payload " + path + ": " + text.error().message);
+    if (!text)
+      return invalid("could not read the DPS payload " + path + ": " + text.error().message);
     auto j = Json::parse(*text, nullptr, false);
     if (j.is_discarded()) return invalid("the DPS payload " + path + " is not JSON");
     req.payload = j;
   }
-  edge::log::info("Provisioning with DPS: registration " + req.registration_id + " in scope " + p.scope_id);
+  edge::log::info("Provisioning with DPS: registration " + req.registration_id + " in scope " +
+                  p.scope_id);
   auto a = EDGE_TRY(dps_register(req, dps_options));
   d.hub = a.assigned_hub;
   d.device_id = a.device_id;
@@ -271,7 +298,8 @@ Status IdentityManager::provision(bool allow_backup, bool offline_fallback) {
     d.cert_id = p.identity_cert;
     device_ = d;
     info_ = {{"source", "manual"}, {"auth", to_string(p.method)}};
-    if (p.method == AuthMethod::X509) {  // make sure the identity certificate exists (issue it if not)
+    if (p.method ==
+        AuthMethod::X509) {  // make sure the identity certificate exists (issue it if not)
       CloudOptions probe;
       if (auto s = add_tls_identity(probe, d.cert_id, d.key_id); !s)
         edge::log::warn("Failed to load the device identity certificate: " + s.error().message);
@@ -284,7 +312,8 @@ Status IdentityManager::provision(bool allow_backup, bool offline_fallback) {
   std::optional<Json> backup;
   if (auto text = edge::fs::read_file(config_.homedir + "/" + kDeviceBackupFile, 64 * 1024)) {
     auto j = Json::parse(*text, nullptr, false);
-    if (j.is_object() && j.value("fingerprint", "") == provisioning_fingerprint(p) && j.contains("hubName"))
+    if (j.is_object() && j.value("fingerprint", "") == provisioning_fingerprint(p) &&
+        j.contains("hubName"))
       backup = j;
   }
   auto from_backup = [&](const Json& j) {
@@ -300,7 +329,8 @@ Status IdentityManager::provision(bool allow_backup, bool offline_fallback) {
   };
   if (allow_backup && backup) {
     from_backup(*backup);
-    edge::log::info("Using the saved provisioning state: device " + device_->device_id + " in hub " + device_->hub);
+    edge::log::info("Using the saved provisioning state: device " + device_->device_id +
+                    " in hub " + device_->hub);
     return {};
   }
   Json info;
@@ -308,7 +338,8 @@ Status IdentityManager::provision(bool allow_backup, bool offline_fallback) {
   if (!d) {
     if (offline_fallback && backup && is_network_error(d.error())) {
       from_backup(*backup);
-      edge::log::warn("Could not reach DPS (" + d.error().message + "); starting offline with the saved provisioning state: device " +
+      edge::log::warn("Could not reach DPS (" + d.error().message +
+                      "); starting offline with the saved provisioning state: device " +
                       device_->device_id + " in hub " + device_->hub);
       return {};
     }
@@ -329,8 +360,8 @@ Status IdentityManager::start() {
   EDGE_TRY_VOID(provision(allow_backup, true));
   load_module_backup();
   auto r = reconcile_locked();
-  if (!r && config_.provisioning.source == Source::Dps && config_.reprovision_mode == ReprovisionMode::Dynamic &&
-      !is_network_error(r.error())) {
+  if (!r && config_.provisioning.source == Source::Dps &&
+      config_.reprovision_mode == ReprovisionMode::Dynamic && !is_network_error(r.error())) {
     edge::log::warn("Module reconcile failed (" + r.error().message + "); reprovisioning once");
     if (auto p = provision(false, true); p) {
       load_module_backup();
@@ -339,7 +370,8 @@ Status IdentityManager::start() {
   }
   if (!r) {
     if (is_network_error(r.error()))
-      edge::log::warn("IoT Hub is unreachable (" + r.error().message + "); serving module identities from the saved state");
+      edge::log::warn("IoT Hub is unreachable (" + r.error().message +
+                      "); serving module identities from the saved state");
     else
       edge::log::warn("Failed to reconcile module identities: " + r.error().message);
   }
@@ -359,7 +391,8 @@ Status IdentityManager::reprovision() {
   modules_.clear();
   reconciled_.clear();
   load_module_backup();
-  if (auto r = reconcile_locked(); !r) edge::log::warn("Failed to reconcile module identities: " + r.error().message);
+  if (auto r = reconcile_locked(); !r)
+    edge::log::warn("Failed to reconcile module identities: " + r.error().message);
   return {};
 }
 
@@ -391,7 +424,8 @@ Status IdentityManager::reconcile_locked() {
     } else {
       auto m = EDGE_TRY(hub.create_module(id));
       auto keys = EDGE_TRY(module_keys(m));
-      m = EDGE_TRY(hub.update_module_keys(id, std::string(keys.second.first.view()), std::string(keys.second.second.view())));
+      m = EDGE_TRY(hub.update_module_keys(id, std::string(keys.second.first.view()),
+                                          std::string(keys.second.second.view())));
       modules_[id] = m;
       edge::log::info("Created module identity " + id);
     }
@@ -401,10 +435,13 @@ Status IdentityManager::reconcile_locked() {
   return {};
 }
 
-Result<std::pair<std::string, std::pair<edge::Secret, edge::Secret>>> IdentityManager::module_keys(const Module& m) {
+Result<std::pair<std::string, std::pair<edge::Secret, edge::Secret>>> IdentityManager::module_keys(
+    const Module& m) {
   auto master = EDGE_TRY(keys_.create_key_if_not_exists(kMasterKeyId, "derive,sign"));
-  auto primary = EDGE_TRY(keys_.derive_key(master, m.module_id + ":" + m.generation_id + ":primary"));
-  auto secondary = EDGE_TRY(keys_.derive_key(master, m.module_id + ":" + m.generation_id + ":secondary"));
+  auto primary =
+      EDGE_TRY(keys_.derive_key(master, m.module_id + ":" + m.generation_id + ":primary"));
+  auto secondary =
+      EDGE_TRY(keys_.derive_key(master, m.module_id + ":" + m.generation_id + ":secondary"));
   auto primary_bytes = EDGE_TRY(keys_.export_key(primary));
   auto secondary_bytes = EDGE_TRY(keys_.export_key(secondary));
   return std::pair{primary, std::pair{std::move(primary_bytes), std::move(secondary_bytes)}};
@@ -412,12 +449,15 @@ Result<std::pair<std::string, std::pair<edge::Secret, edge::Secret>>> IdentityMa
 
 Result<Json> IdentityManager::module_identity(const Module& m, bool with_auth) {
   const Device& d = *device_;
-  Json spec{{"hubName", d.hub}, {"gatewayHost", d.gateway}, {"deviceId", m.device_id.empty() ? d.device_id : m.device_id},
+  Json spec{{"hubName", d.hub},
+            {"gatewayHost", d.gateway},
+            {"deviceId", m.device_id.empty() ? d.device_id : m.device_id},
             {"moduleId", m.module_id}};
   if (!m.generation_id.empty()) spec["genId"] = m.generation_id;
   if (with_auth) {
     auto master = EDGE_TRY(keys_.create_key_if_not_exists(kMasterKeyId, "derive,sign"));
-    auto primary = EDGE_TRY(keys_.derive_key(master, m.module_id + ":" + m.generation_id + ":primary"));
+    auto primary =
+        EDGE_TRY(keys_.derive_key(master, m.module_id + ":" + m.generation_id + ":primary"));
     spec["auth"] = {{"type", "sas"}, {"keyHandle", primary}};
   }
   return Json{{"type", "aziot"}, {"spec", spec}};
@@ -437,7 +477,11 @@ Result<Json> IdentityManager::device_identity() {
     auth = {{"type", "x509"}, {"keyHandle", *handle}, {"certId", d.cert_id}};
   }
   return Json{{"type", "aziot"},
-              {"spec", {{"hubName", d.hub}, {"gatewayHost", d.gateway}, {"deviceId", d.device_id}, {"auth", auth}}}};
+              {"spec",
+               {{"hubName", d.hub},
+                {"gatewayHost", d.gateway},
+                {"deviceId", d.device_id},
+                {"auth", auth}}}};
 }
 
 Json IdentityManager::provisioning_info() {
@@ -456,7 +500,8 @@ Result<Module> IdentityManager::fetch_module(const std::string& id) {
     return *m;
   }
   if (cached != modules_.end()) {
-    edge::log::warn("Failed to get module " + id + " from IoT Hub (" + m.error().message + "); using the saved identity");
+    edge::log::warn("Failed to get module " + id + " from IoT Hub (" + m.error().message +
+                    "); using the saved identity");
     return cached->second;
   }
   return fail(client_error(m.error()));
@@ -478,7 +523,8 @@ Result<Json> IdentityManager::get_module(const std::string& id, bool local) {
   return identity;
 }
 
-Result<Json> IdentityManager::create_module(const std::string& id, bool local, const std::optional<LocalIdOpts>& opts) {
+Result<Json> IdentityManager::create_module(const std::string& id, bool local,
+                                            const std::optional<LocalIdOpts>& opts) {
   EDGE_TRY_VOID(check_module_id(id));
   std::lock_guard lock(mutex_);
   if (local) return local_identity(id, opts.value_or(LocalIdOpts{}));
@@ -490,7 +536,8 @@ Result<Json> IdentityManager::create_module(const std::string& id, bool local, c
   if (!m) return fail(client_error(m.error()));
   auto keys = module_keys(*m);
   if (!keys) return fail(client_error(keys.error()));
-  auto updated = hub.update_module_keys(id, std::string(keys->second.first.view()), std::string(keys->second.second.view()));
+  auto updated = hub.update_module_keys(id, std::string(keys->second.first.view()),
+                                        std::string(keys->second.second.view()));
   if (!updated) return fail(client_error(updated.error()));
   modules_[id] = *updated;
   save_module_backup();
@@ -510,7 +557,8 @@ Result<Json> IdentityManager::update_module(const std::string& id) {
   if (!current) return fail(client_error(current.error()));
   auto keys = module_keys(*current);
   if (!keys) return fail(client_error(keys.error()));
-  auto updated = hub.update_module_keys(id, std::string(keys->second.first.view()), std::string(keys->second.second.view()));
+  auto updated = hub.update_module_keys(id, std::string(keys->second.first.view()),
+                                        std::string(keys->second.second.view()));
   if (!updated) return fail(client_error(updated.error()));
   modules_[id] = *updated;
   save_module_backup();
@@ -555,11 +603,13 @@ std::string IdentityManager::trust_bundle() {
 }
 
 Result<Json> IdentityManager::local_identity(const std::string& id, const LocalIdOpts& opts) {
-  if (!config_.localid_domain) return invalid("local identities need [localid] in the configuration");
+  if (!config_.localid_domain)
+    return invalid("local identities need [localid] in the configuration");
   using namespace edge::crypto;
   PKeyCtx kctx(EVP_PKEY_CTX_new_id(EVP_PKEY_RSA, nullptr));
   EVP_PKEY* raw = nullptr;
-  if (!kctx || EVP_PKEY_keygen_init(kctx.get()) <= 0 || EVP_PKEY_CTX_set_rsa_keygen_bits(kctx.get(), 2048) <= 0 ||
+  if (!kctx || EVP_PKEY_keygen_init(kctx.get()) <= 0 ||
+      EVP_PKEY_CTX_set_rsa_keygen_bits(kctx.get(), 2048) <= 0 ||
       EVP_PKEY_keygen(kctx.get(), &raw) <= 0)
     return edge::internal("could not generate a key: " + last_error());
   PKey key(raw);
@@ -567,18 +617,22 @@ Result<Json> IdentityManager::local_identity(const std::string& id, const LocalI
   if (cn.size() > 64) cn.resize(64);
   X509Req req(X509_REQ_new());
   X509_NAME* name = X509_REQ_get_subject_name(req.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
   X509_REQ_set_pubkey(req.get(), key.get());
   STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
   auto add = [&](int nid, const char* value) {
-    if (X509_EXTENSION* e = X509V3_EXT_conf_nid(nullptr, nullptr, nid, value)) sk_X509_EXTENSION_push(exts, e);
+    if (X509_EXTENSION* e = X509V3_EXT_conf_nid(nullptr, nullptr, nid, value))
+      sk_X509_EXTENSION_push(exts, e);
   };
   add(NID_basic_constraints, "critical,CA:FALSE");
   add(NID_key_usage, "critical,digitalSignature,nonRepudiation,keyEncipherment");
-  add(NID_ext_key_usage, opts.attributes == "server" ? "critical,clientAuth,serverAuth" : "critical,clientAuth");
+  add(NID_ext_key_usage,
+      opts.attributes == "server" ? "critical,clientAuth,serverAuth" : "critical,clientAuth");
   X509_REQ_add_extensions(req.get(), exts);
   sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-  if (X509_REQ_sign(req.get(), key.get(), EVP_sha256()) <= 0) return edge::internal("could not sign the CSR: " + last_error());
+  if (X509_REQ_sign(req.get(), key.get(), EVP_sha256()) <= 0)
+    return edge::internal("could not sign the CSR: " + last_error());
   Bio bio(BIO_new(BIO_s_mem()));
   PEM_write_bio_X509_REQ(bio.get(), req.get());
   char* data = nullptr;
@@ -591,7 +645,12 @@ Result<Json> IdentityManager::local_identity(const std::string& id, const LocalI
   if (!cert) return edge::internal("certd returned no certificate");
   auto pk = EDGE_TRY(private_key_to_pkcs8_pem(key.get()));
   return Json{{"type", "local"},
-              {"spec", {{"moduleId", id}, {"auth", {{"privateKey", pk}, {"certificate", *pem}, {"expiration", rfc3339(X509_get0_notAfter(cert.get()))}}}}}};
+              {"spec",
+               {{"moduleId", id},
+                {"auth",
+                 {{"privateKey", pk},
+                  {"certificate", *pem},
+                  {"expiration", rfc3339(X509_get0_notAfter(cert.get()))}}}}}};
 }
 
 }  // namespace identityd

@@ -23,7 +23,7 @@ constexpr size_t kMaxModuleId = 128;
 struct Device {
   std::string hub;
   std::string device_id;
-  std::string gateway;  // local_gateway_hostname, else the hub
+  std::string gateway;                // local_gateway_hostname, else the hub
   AuthMethod auth = AuthMethod::Sas;  // Sas (symmetric key in keyd) or X509
   std::string key_id;                 // keyd id: symmetric key (sas) or key pair (x509)
   std::string cert_id;                // certd id (x509)
@@ -42,7 +42,8 @@ class IdentityManager {
   Result<edge::http::Json> device_identity();
   edge::http::Json provisioning_info();
   Result<edge::http::Json> get_module(const std::string& id, bool local);
-  Result<edge::http::Json> create_module(const std::string& id, bool local, const std::optional<LocalIdOpts>& opts);
+  Result<edge::http::Json> create_module(const std::string& id, bool local,
+                                         const std::optional<LocalIdOpts>& opts);
   Result<edge::http::Json> update_module(const std::string& id);
   Status delete_module(const std::string& id, bool local);
   Result<edge::http::Json> list_modules();
@@ -55,10 +56,12 @@ class IdentityManager {
   Status reconcile_locked();
   Result<HubClient> hub_client();
   Result<std::string> issue_identity_cert(const std::string& cert_id, const std::string& key_id);
-  Status add_tls_identity(CloudOptions& options, const std::string& cert_id, const std::string& key_id);
+  Status add_tls_identity(CloudOptions& options, const std::string& cert_id,
+                          const std::string& key_id);
   Result<Device> require_device();
   Result<edge::http::Json> module_identity(const Module& m, bool with_auth);
-  Result<std::pair<std::string, std::pair<edge::Secret, edge::Secret>>> module_keys(const Module& m);
+  Result<std::pair<std::string, std::pair<edge::Secret, edge::Secret>>> module_keys(
+      const Module& m);
   Result<edge::http::Json> local_identity(const std::string& id, const LocalIdOpts& opts);
   Result<Module> fetch_module(const std::string& id);
   void load_module_backup();
@@ -71,9 +74,9 @@ class IdentityManager {
   KeyClient keys_;
   CertClient certs_;
   std::optional<Device> device_;
-  edge::http::Json info_;                 // GET /identities/provisioning
-  std::map<std::string, Module> modules_; // module identity cache (backup on disk)
-  std::set<std::string> reconciled_;      // modules this daemon created for principals
+  edge::http::Json info_;                  // GET /identities/provisioning
+  std::map<std::string, Module> modules_;  // module identity cache (backup on disk)
+  std::set<std::string> reconciled_;       // modules this daemon created for principals
   std::string trust_bundle_;
 };
 

@@ -21,7 +21,9 @@ struct KeyRef {
   std::string handle;
 };
 
-void free_ref(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) { delete static_cast<KeyRef*>(ptr); }
+void free_ref(void*, void* ptr, CRYPTO_EX_DATA*, int, long, void*) {
+  delete static_cast<KeyRef*>(ptr);
+}
 
 int ec_index() {
   static int index = EC_KEY_get_ex_new_index(0, nullptr, nullptr, nullptr, free_ref);
@@ -32,20 +34,22 @@ int rsa_index() {
   return index;
 }
 
-ECDSA_SIG* ec_sign_sig(const unsigned char* dgst, int dlen, const BIGNUM*, const BIGNUM*, EC_KEY* eckey) {
+ECDSA_SIG* ec_sign_sig(const unsigned char* dgst, int dlen, const BIGNUM*, const BIGNUM*,
+                       EC_KEY* eckey) {
   auto* ref = static_cast<KeyRef*>(EC_KEY_get_ex_data(eckey, ec_index()));
   if (!ref) return nullptr;
   // keyd signs a digest no longer than the curve order, as upstream's engine truncates.
   size_t len = std::min<size_t>(static_cast<size_t>(dlen), 32);
   KeyClient keys(ref->socket);
-  auto der = keys.sign_ecdsa(ref->handle, std::string_view(reinterpret_cast<const char*>(dgst), len));
+  auto der =
+      keys.sign_ecdsa(ref->handle, std::string_view(reinterpret_cast<const char*>(dgst), len));
   if (!der) return nullptr;
   const unsigned char* p = reinterpret_cast<const unsigned char*>(der->data());
   return d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der->size()));
 }
 
-int ec_sign(int type, const unsigned char* dgst, int dlen, unsigned char* sig, unsigned int* siglen, const BIGNUM* kinv,
-            const BIGNUM* r, EC_KEY* eckey) {
+int ec_sign(int type, const unsigned char* dgst, int dlen, unsigned char* sig, unsigned int* siglen,
+            const BIGNUM* kinv, const BIGNUM* r, EC_KEY* eckey) {
   (void)type;
   ECDSA_SIG* s = ec_sign_sig(dgst, dlen, kinv, r, eckey);
   if (!s) return 0;
@@ -61,10 +65,14 @@ int ec_sign_setup(EC_KEY*, BN_CTX*, BIGNUM**, BIGNUM**) { return 1; }
 int rsa_priv_enc(int flen, const unsigned char* from, unsigned char* to, RSA* rsa, int padding) {
   auto* ref = static_cast<KeyRef*>(RSA_get_ex_data(rsa, rsa_index()));
   if (!ref) return -1;
-  const char* algorithm = padding == RSA_PKCS1_PADDING ? "RSA-PKCS1" : padding == RSA_NO_PADDING ? "RSA-NO-PADDING" : nullptr;
+  const char* algorithm = padding == RSA_PKCS1_PADDING ? "RSA-PKCS1"
+                          : padding == RSA_NO_PADDING  ? "RSA-NO-PADDING"
+                                                       : nullptr;
   if (!algorithm) return -1;
   KeyClient keys(ref->socket);
-  auto out = keys.encrypt_rsa(ref->handle, algorithm, std::string_view(reinterpret_cast<const char*>(from), static_cast<size_t>(flen)));
+  auto out = keys.encrypt_rsa(
+      ref->handle, algorithm,
+      std::string_view(reinterpret_cast<const char*>(from), static_cast<size_t>(flen)));
   if (!out || out->size() != static_cast<size_t>(RSA_size(rsa))) return -1;
   std::memcpy(to, out->data(), out->size());
   return static_cast<int>(out->size());
@@ -89,11 +97,13 @@ const RSA_METHOD* rsa_method() {
 }
 
 BIGNUM* bn(const std::string& bytes) {
-  return BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()), nullptr);
+  return BN_bin2bn(reinterpret_cast<const unsigned char*>(bytes.data()),
+                   static_cast<int>(bytes.size()), nullptr);
 }
 }  // namespace
 
-edge::Result<edge::crypto::PKey> keyd_private_key(const std::string& socket, const std::string& handle) {
+edge::Result<edge::crypto::PKey> keyd_private_key(const std::string& socket,
+                                                  const std::string& handle) {
   KeyClient keys(socket);
   auto algorithm = EDGE_TRY(keys.parameter(handle, "algorithm"));
   auto param = [&](const char* name) -> edge::Result<std::string> {
@@ -107,7 +117,9 @@ edge::Result<edge::crypto::PKey> keyd_private_key(const std::string& socket, con
     auto point = EDGE_TRY(param("ec-point"));
     EC_KEY* ec = EC_KEY_new_by_curve_name(NID_X9_62_prime256v1);
     EC_POINT* pt = EC_POINT_new(EC_KEY_get0_group(ec));
-    bool ok = EC_POINT_oct2point(EC_KEY_get0_group(ec), pt, reinterpret_cast<const unsigned char*>(point.data()), point.size(), nullptr) == 1 &&
+    bool ok = EC_POINT_oct2point(EC_KEY_get0_group(ec), pt,
+                                 reinterpret_cast<const unsigned char*>(point.data()), point.size(),
+                                 nullptr) == 1 &&
               EC_KEY_set_public_key(ec, pt) == 1;
     EC_POINT_free(pt);
     if (!ok) {

@@ -10,6 +10,7 @@
 namespace identityd {
 
 // The key pair behind `handle`; the public half is rebuilt from keyd's /parameters.
-edge::Result<edge::crypto::PKey> keyd_private_key(const std::string& keyd_socket, const std::string& handle);
+edge::Result<edge::crypto::PKey> keyd_private_key(const std::string& keyd_socket,
+                                                  const std::string& handle);
 
 }  // namespace identityd

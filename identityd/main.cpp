@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
   for (const auto& w : config->warnings) log::warn(w);
   auto endpoint = uri::parse_endpoint(config->endpoints.identityd);
   if (!endpoint) return daemon::report("parse endpoint", endpoint.error(), daemon::kExitBadConfig);
-  if (auto s = fs::ensure_dir(config->homedir, 0700); !s) return daemon::report("create " + config->homedir, s.error());
+  if (auto s = fs::ensure_dir(config->homedir, 0700); !s)
+    return daemon::report("create " + config->homedir, s.error());
 
   identityd::IdentityManager manager(*config);
   if (auto s = manager.start(); !s) return daemon::report("provision the device", s.error());
@@ -30,7 +31,8 @@ int main(int argc, char** argv) {
   options.systemd_name = "aziot-identityd.socket";
   identityd::Service service(manager);
   http::Server server([&](http::Request& r) { return service.handle(r); }, options);
-  if (auto s = server.listen(*endpoint); !s) return daemon::report("listen on " + config->endpoints.identityd, s.error());
+  if (auto s = server.listen(*endpoint); !s)
+    return daemon::report("listen on " + config->endpoints.identityd, s.error());
   daemon::stop_on_signals(server);
   daemon::notify_ready();
   log::info("Starting aziot-identityd on " + config->endpoints.identityd);

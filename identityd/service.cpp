@@ -18,7 +18,8 @@ Result<bool> local_type(const Request& req) {
   if (!type) return invalid("parameter \"type\" is required");
   if (*type == "aziot") return false;
   if (*type == "local") return true;
-  return invalid("parameter \"type\" has an invalid value\ncaused by: invalid type \"" + *type + "\"");
+  return invalid("parameter \"type\" has an invalid value\ncaused by: invalid type \"" + *type +
+                 "\"");
 }
 }  // namespace
 
@@ -32,15 +33,21 @@ Caller authenticate(const Config& config, uid_t uid) {
 bool authorize(const Caller& caller, Operation op, const std::string& module) {
   switch (caller.kind) {
     case CallerKind::LocalRoot:
-    case CallerKind::Daemon: return true;
-    case CallerKind::Unknown: return op == Operation::TrustBundle;
+    case CallerKind::Daemon:
+      return true;
+    case CallerKind::Unknown:
+      return op == Operation::TrustBundle;
     case CallerKind::HostProcess: {
       const Principal& p = *caller.principal;
       switch (op) {
-        case Operation::TrustBundle: return true;
-        case Operation::GetDevice: return !p.idtype || p.has(IdType::Device);
-        case Operation::GetModule: return p.name == module && (p.has(IdType::Module) || p.has(IdType::Local));
-        default: return false;
+        case Operation::TrustBundle:
+          return true;
+        case Operation::GetDevice:
+          return !p.idtype || p.has(IdType::Device);
+        case Operation::GetModule:
+          return p.name == module && (p.has(IdType::Module) || p.has(IdType::Local));
+        default:
+          return false;
       }
     }
   }
@@ -63,12 +70,14 @@ void Service::add_routes() {
 
   r.add("GET", "/identities/identity", kAll, [this](Request& req) -> Result<Response> {
     Caller caller = authenticate(manager_.config(), req.peer.uid);
-    if (caller.kind == CallerKind::Unknown) return fail(ErrorKind::Unauthorized, "authorization error");
+    if (caller.kind == CallerKind::Unknown)
+      return fail(ErrorKind::Unauthorized, "authorization error");
     if (caller.kind != CallerKind::HostProcess || caller.principal->has(IdType::Device))
       return Response::json(200, EDGE_TRY(manager_.device_identity()));
     const Principal& p = *caller.principal;
     bool local = !p.has(IdType::Module) && p.has(IdType::Local);
-    if (!p.has(IdType::Module) && !local) return fail(ErrorKind::Unauthorized, "authorization error");
+    if (!p.has(IdType::Module) && !local)
+      return fail(ErrorKind::Unauthorized, "authorization error");
     return Response::json(200, EDGE_TRY(manager_.get_module(p.name, local)));
   });
 
@@ -93,7 +102,9 @@ void Service::add_routes() {
   r.add("GET", "/identities/modules", kAll, [this](Request& req) -> Result<Response> {
     bool local = EDGE_TRY(local_type(req));
     EDGE_TRY(require(req, Operation::ListModules));
-    if (local) return invalid("parameter \"type\" has an invalid value\ncaused by: local identities cannot be listed");
+    if (local)
+      return invalid(
+          "parameter \"type\" has an invalid value\ncaused by: local identities cannot be listed");
     return Response::json(200, EDGE_TRY(manager_.list_modules()));
   });
 
@@ -112,7 +123,8 @@ void Service::add_routes() {
       opts = lo;
     }
     if (type != "aziot" && type != "local")
-      return invalid("parameter \"type\" has an invalid value\ncaused by: invalid type \"" + type + "\"");
+      return invalid("parameter \"type\" has an invalid value\ncaused by: invalid type \"" + type +
+                     "\"");
     EDGE_TRY(require(req, Operation::CreateModule));
     return Response::json(200, EDGE_TRY(manager_.create_module(id, type == "local", opts)));
   });
@@ -128,7 +140,9 @@ void Service::add_routes() {
     bool local = EDGE_TRY(local_type(req));
     const auto& id = req.params["moduleId"];
     EDGE_TRY(require(req, Operation::UpdateModule, id));
-    if (local) return invalid("parameter \"type\" has an invalid value\ncaused by: local identities cannot be updated");
+    if (local)
+      return invalid(
+          "parameter \"type\" has an invalid value\ncaused by: local identities cannot be updated");
     return Response::json(200, EDGE_TRY(manager_.update_module(id)));
   });
 

@@ -18,7 +18,16 @@ struct Caller {
 };
 Caller authenticate(const Config& config, uid_t uid);
 
-enum class Operation { GetDevice, GetModule, ListModules, CreateModule, UpdateModule, DeleteModule, Reprovision, TrustBundle };
+enum class Operation {
+  GetDevice,
+  GetModule,
+  ListModules,
+  CreateModule,
+  UpdateModule,
+  DeleteModule,
+  Reprovision,
+  TrustBundle
+};
 // Upstream's authorization table; `module` is the target of GetModule.
 bool authorize(const Caller& caller, Operation op, const std::string& module = "");
 
@@ -29,7 +38,8 @@ class Service {
 
  private:
   void add_routes();
-  Result<Caller> require(const edge::http::Request& req, Operation op, const std::string& module = "");
+  Result<Caller> require(const edge::http::Request& req, Operation op,
+                         const std::string& module = "");
   IdentityManager& manager_;
   edge::http::Router router_;
 };

@@ -30,7 +30,8 @@ std::string lower(std::string_view s) {
 }
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -80,7 +81,8 @@ Status split_host_port(std::string_view authority, std::string& host, uint16_t& 
   }
   if (host.empty()) return invalid("missing host");
   for (char c : host)
-    if (c <= ' ' || c == '/' || c == '@' || c == '?' || c == '#' || static_cast<unsigned char>(c) >= 0x7f)
+    if (c <= ' ' || c == '/' || c == '@' || c == '?' || c == '#' ||
+        static_cast<unsigned char>(c) >= 0x7f)
       return invalid("invalid character in host \"" + host + "\"");
   return {};
 }
@@ -107,7 +109,8 @@ struct Fd {
 };
 
 int remaining_ms(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
   return left <= 0 ? 0 : static_cast<int>(std::min<long long>(left, 1 << 30));
 }
 
@@ -133,11 +136,13 @@ Result<int> connect_tcp(const std::string& host, uint16_t port, Clock::time_poin
   std::string service = std::to_string(port);
   int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
   if (rc != 0)
-    return fail(ErrorKind::Unavailable, "could not resolve " + what + " " + host + ": " + gai_strerror(rc));
+    return fail(ErrorKind::Unavailable,
+                "could not resolve " + what + " " + host + ": " + gai_strerror(rc));
   std::unique_ptr<addrinfo, void (*)(addrinfo*)> guard(res, freeaddrinfo);
   std::string last = "no address";
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-    int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    int fd =
+        ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
     if (fd < 0) {
       last = std::strerror(errno);
       continue;
@@ -146,7 +151,8 @@ Result<int> connect_tcp(const std::string& host, uint16_t port, Clock::time_poin
     if (errno == EINPROGRESS) {
       if (!wait_fd(fd, POLLOUT, deadline)) {
         ::close(fd);
-        return fail(ErrorKind::Timeout, "timed out connecting to " + what + " " + authority(host, port));
+        return fail(ErrorKind::Timeout,
+                    "timed out connecting to " + what + " " + authority(host, port));
       }
       int err = 0;
       socklen_t len = sizeof err;
@@ -158,7 +164,8 @@ Result<int> connect_tcp(const std::string& host, uint16_t port, Clock::time_poin
     }
     ::close(fd);
   }
-  return fail(ErrorKind::Unavailable, "could not connect to " + what + " " + authority(host, port) + ": " + last);
+  return fail(ErrorKind::Unavailable,
+              "could not connect to " + what + " " + authority(host, port) + ": " + last);
 }
 
 // Reads from a plain socket until "\r\n\r\n"; returns the head (and anything after it in *extra).
@@ -172,8 +179,10 @@ Result<std::string> read_plain_head(int fd, Clock::time_point deadline, std::str
       extra = buf.substr(end + 4);
       return buf.substr(0, end);
     }
-    if (buf.size() > kMaxResponseHead) return fail(ErrorKind::PayloadTooLarge, what + " sent an oversized response head");
-    if (!wait_fd(fd, POLLIN, deadline)) return fail(ErrorKind::Timeout, "timed out waiting for " + what);
+    if (buf.size() > kMaxResponseHead)
+      return fail(ErrorKind::PayloadTooLarge, what + " sent an oversized response head");
+    if (!wait_fd(fd, POLLIN, deadline))
+      return fail(ErrorKind::Timeout, "timed out waiting for " + what);
     ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
     if (n > 0) {
       buf.append(chunk, static_cast<size_t>(n));
@@ -186,7 +195,8 @@ Result<std::string> read_plain_head(int fd, Clock::time_point deadline, std::str
   }
 }
 
-Status send_plain(int fd, std::string_view data, Clock::time_point deadline, const std::string& what) {
+Status send_plain(int fd, std::string_view data, Clock::time_point deadline,
+                  const std::string& what) {
   while (!data.empty()) {
     ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
     if (n > 0) {
@@ -194,7 +204,8 @@ Status send_plain(int fd, std::string_view data, Clock::time_point deadline, con
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-      if (!wait_fd(fd, POLLOUT, deadline)) return fail(ErrorKind::Timeout, "timed out sending to " + what);
+      if (!wait_fd(fd, POLLOUT, deadline))
+        return fail(ErrorKind::Timeout, "timed out sending to " + what);
       continue;
     }
     return fail(ErrorKind::Unavailable, "could not send to " + what + ": " + std::strerror(errno));
@@ -222,7 +233,8 @@ Status proxy_connect(int fd, const Proxy& proxy, const Url& url, Clock::time_poi
   std::string target = authority(url.host, url.port);
   std::string req = "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n";
   if (proxy.user) {
-    std::string creds = *proxy.user + ":" + std::string(proxy.password ? proxy.password->view() : "");
+    std::string creds =
+        *proxy.user + ":" + std::string(proxy.password ? proxy.password->view() : "");
     Secret encoded(base64::encode(creds));
     OPENSSL_cleanse(creds.data(), creds.size());
     req += "Proxy-Authorization: Basic " + std::string(encoded.view()) + "\r\n";
@@ -238,7 +250,8 @@ Status proxy_connect(int fd, const Proxy& proxy, const Url& url, Clock::time_poi
   if (status->first < 200 || status->first > 299)
     return fail(ErrorKind::Unavailable, what + " refused CONNECT " + target + ": " +
                                             std::to_string(status->first) + " " + status->second);
-  if (!extra.empty()) return fail(ErrorKind::Unavailable, what + " sent data after its CONNECT answer");
+  if (!extra.empty())
+    return fail(ErrorKind::Unavailable, what + " sent data after its CONNECT answer");
   return {};
 }
 
@@ -286,9 +299,9 @@ class TlsStream {
       : ssl_(ssl), fd_(fd), deadline_(deadline), what_(std::move(what)) {}
   Status write(std::string_view data) {
     while (!data.empty()) {
-      auto n = EDGE_TRY(ssl_io(ssl_, fd_, deadline_, [&] {
-        return SSL_write(ssl_, data.data(), static_cast<int>(data.size()));
-      }, what_));
+      auto n = EDGE_TRY(ssl_io(
+          ssl_, fd_, deadline_,
+          [&] { return SSL_write(ssl_, data.data(), static_cast<int>(data.size())); }, what_));
       if (n == 0) return fail(ErrorKind::Unavailable, what_ + " closed the connection");
       data.remove_prefix(static_cast<size_t>(n));
     }
@@ -297,7 +310,8 @@ class TlsStream {
   // Appends what is available; false at EOF.
   Result<bool> fill() {
     char chunk[16384];
-    auto n = EDGE_TRY(ssl_io(ssl_, fd_, deadline_, [&] { return SSL_read(ssl_, chunk, sizeof chunk); }, what_));
+    auto n = EDGE_TRY(ssl_io(
+        ssl_, fd_, deadline_, [&] { return SSL_read(ssl_, chunk, sizeof chunk); }, what_));
     if (n == 0) return false;
     buf.append(chunk, static_cast<size_t>(n));
     return true;
@@ -315,8 +329,10 @@ Result<Response> read_response(TlsStream& s, const Options& options, const std::
                                bool head_request) {
   size_t end;
   while ((end = s.buf.find("\r\n\r\n")) == std::string::npos) {
-    if (s.buf.size() > kMaxResponseHead) return fail(ErrorKind::PayloadTooLarge, what + " sent an oversized response head");
-    if (!EDGE_TRY(s.fill())) return fail(ErrorKind::Unavailable, what + " closed the connection before answering");
+    if (s.buf.size() > kMaxResponseHead)
+      return fail(ErrorKind::PayloadTooLarge, what + " sent an oversized response head");
+    if (!EDGE_TRY(s.fill()))
+      return fail(ErrorKind::Unavailable, what + " closed the connection before answering");
   }
   std::string head = s.buf.substr(0, end);
   s.buf.erase(0, end + 4);
@@ -327,15 +343,18 @@ Result<Response> read_response(TlsStream& s, const Options& options, const std::
   response.status = status->first;
   while (pos != std::string::npos) {
     size_t next = head.find("\r\n", pos + 2);
-    std::string_view line = std::string_view(head).substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
+    std::string_view line = std::string_view(head).substr(
+        pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
     pos = next;
     if (line.empty()) continue;
     auto colon = line.find(':');
     if (colon == std::string_view::npos) return invalid(what + " sent a malformed header line");
-    response.headers.emplace_back(lower(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
+    response.headers.emplace_back(lower(trim(line.substr(0, colon))),
+                                  std::string(trim(line.substr(colon + 1))));
     if (response.headers.size() > 200) return invalid(what + " sent too many headers");
   }
-  if (head_request || response.status == 204 || response.status == 304 || response.status / 100 == 1)
+  if (head_request || response.status == 204 || response.status == 304 ||
+      response.status / 100 == 1)
     return response;
 
   auto too_large = [&] {
@@ -369,7 +388,8 @@ Result<Response> read_response(TlsStream& s, const Options& options, const std::
     }
   } else if (cl) {
     std::string text(trim(*cl));
-    if (text.empty() || text.size() > 15 || text.find_first_not_of("0123456789") != std::string::npos)
+    if (text.empty() || text.size() > 15 ||
+        text.find_first_not_of("0123456789") != std::string::npos)
       return invalid(what + " sent a malformed Content-Length");
     size_t length = std::stoull(text);
     if (length > options.max_response) return too_large();
@@ -402,7 +422,8 @@ Result<Url> parse_https_url(std::string_view text) {
   text.remove_prefix(8);
   auto slash = text.find_first_of("/?#");
   auto auth = text.substr(0, slash);
-  if (auth.find('@') != std::string_view::npos) return invalid("credentials in the URL are not supported");
+  if (auth.find('@') != std::string_view::npos)
+    return invalid("credentials in the URL are not supported");
   Url url;
   EDGE_TRY_VOID(split_host_port(auth, url.host, url.port));
   if (slash != std::string_view::npos) {
@@ -412,16 +433,21 @@ Result<Url> parse_https_url(std::string_view text) {
     url.target = rest.starts_with("/") ? std::string(rest) : "/" + std::string(rest);
   }
   for (char c : url.target)
-    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return invalid("invalid character in URL path");
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f)
+      return invalid("invalid character in URL path");
   return url;
 }
 
 Result<Proxy> parse_proxy(std::string_view text) {
   std::string_view t = trim(text);
   std::string l = lower(t.substr(0, 8));
-  if (l.starts_with("http://")) t.remove_prefix(7);
-  else if (l.starts_with("https://")) t.remove_prefix(8);
-  else if (t.find("://") != std::string_view::npos) return invalid("unsupported proxy scheme in \"" + std::string(t.substr(0, t.find("://"))) + "\"");
+  if (l.starts_with("http://"))
+    t.remove_prefix(7);
+  else if (l.starts_with("https://"))
+    t.remove_prefix(8);
+  else if (t.find("://") != std::string_view::npos)
+    return invalid("unsupported proxy scheme in \"" + std::string(t.substr(0, t.find("://"))) +
+                   "\"");
   auto slash = t.find('/');
   if (slash != std::string_view::npos) {
     if (t.substr(slash) != "/") return invalid("a proxy URL has no path");
@@ -453,7 +479,8 @@ bool no_proxy_matches(std::string_view no_proxy, std::string_view host) {
   size_t start = 0;
   while (start <= no_proxy.size()) {
     size_t comma = no_proxy.find_first_of(", ", start);
-    std::string entry = lower(trim(no_proxy.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start)));
+    std::string entry = lower(trim(no_proxy.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start)));
     start = comma == std::string_view::npos ? no_proxy.size() + 1 : comma + 1;
     if (entry.empty()) continue;
     if (entry == "*") return true;
@@ -487,12 +514,15 @@ Result<std::optional<Proxy>> proxy_from_env(std::string_view host) {
 }
 
 Result<Response> request(const std::string& method, const std::string& url_text,
-                         const HeaderList& headers, const std::string& body, const Options& options) {
+                         const HeaderList& headers, const std::string& body,
+                         const Options& options) {
   auto deadline = Clock::now() + options.timeout;
   auto url = EDGE_TRY(parse_https_url(url_text));
   std::optional<Proxy> proxy;
-  if (options.proxy) proxy = *options.proxy;
-  else proxy = EDGE_TRY(proxy_from_env(url.host));
+  if (options.proxy)
+    proxy = *options.proxy;
+  else
+    proxy = EDGE_TRY(proxy_from_env(url.host));
 
   std::string what = authority(url.host, url.port);
   Fd sock;
@@ -532,21 +562,26 @@ Result<Response> request(const std::string& method, const std::string& url_text,
     X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     X509_VERIFY_PARAM_set1_host(param, url.host.c_str(), 0);
   }
-  auto hs = ssl_io(ssl.get(), sock.fd, deadline, [&] { return SSL_connect(ssl.get()); }, what);
+  auto hs = ssl_io(
+      ssl.get(), sock.fd, deadline, [&] { return SSL_connect(ssl.get()); }, what);
   if (!hs || *hs == 0) {
     long verify = SSL_get_verify_result(ssl.get());
     if (verify != X509_V_OK)
-      return fail(ErrorKind::Unavailable, "TLS handshake with " + what + " failed: server certificate not trusted: " +
+      return fail(ErrorKind::Unavailable, "TLS handshake with " + what +
+                                              " failed: server certificate not trusted: " +
                                               X509_verify_cert_error_string(verify));
     if (!hs) return fail(hs.error().context("TLS handshake with " + what + " failed"));
-    return fail(ErrorKind::Unavailable, "TLS handshake with " + what + " failed: connection closed");
+    return fail(ErrorKind::Unavailable,
+                "TLS handshake with " + what + " failed: connection closed");
   }
 
-  std::string wire = method + " " + url.target + " HTTP/1.1\r\nHost: " + host_header(url.host, url.port) +
+  std::string wire = method + " " + url.target +
+                     " HTTP/1.1\r\nHost: " + host_header(url.host, url.port) +
                      "\r\nConnection: close\r\n";
   bool has_length = false;
   for (const auto& [k, v] : headers) {
-    if (k.find_first_of("\r\n:") != std::string::npos || v.find_first_of("\r\n") != std::string::npos)
+    if (k.find_first_of("\r\n:") != std::string::npos ||
+        v.find_first_of("\r\n") != std::string::npos)
       return invalid("invalid header " + k);
     if (lower(k) == "content-length") has_length = true;
     wire += k + ": " + v + "\r\n";

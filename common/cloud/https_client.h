@@ -56,10 +56,11 @@ struct ClientIdentity {
 };
 
 struct Options {
-  std::chrono::milliseconds timeout{30000};  // whole exchange: connect, proxy, TLS, request, response
+  std::chrono::milliseconds timeout{
+      30000};  // whole exchange: connect, proxy, TLS, request, response
   size_t max_response = kDefaultMaxResponse;
-  bool system_roots = true;        // OpenSSL default paths (honours SSL_CERT_FILE / SSL_CERT_DIR)
-  std::string extra_roots_pem;     // more trusted roots, e.g. a trust bundle
+  bool system_roots = true;     // OpenSSL default paths (honours SSL_CERT_FILE / SSL_CERT_DIR)
+  std::string extra_roots_pem;  // more trusted roots, e.g. a trust bundle
   std::optional<ClientIdentity> identity;
   // Unset: from the environment (proxy_from_env). Set to nullopt-in-optional to force direct.
   std::optional<std::optional<Proxy>> proxy;
@@ -76,6 +77,7 @@ struct Response {
 // handshake or verification); Timeout = deadline passed; PayloadTooLarge = response over the
 // limit; InvalidParameter = bad URL / malformed response.
 Result<Response> request(const std::string& method, const std::string& url,
-                         const HeaderList& headers, const std::string& body, const Options& options);
+                         const HeaderList& headers, const std::string& body,
+                         const Options& options);
 
 }  // namespace edge::cloud

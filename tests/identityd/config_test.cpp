@@ -1,7 +1,8 @@
 // identityd config parsing: upstream's keys, validation rules and clear errors.
+#include "identityd/config.h"
+
 #include <catch2/catch.hpp>
 
-#include "identityd/config.h"
 #include "identityd/service.h"
 
 using namespace identityd;
@@ -111,45 +112,71 @@ registration_id = "my-device"
 )");
   CHECK(tpm.provisioning.method == AuthMethod::Tpm);
 
-  auto none = parse_ok(kHead + "[provisioning]\nsource = \"none\"\n[localid]\ndomain = \"example.com\"\n"
-                               "[[principal]]\nuid = 1000\nname = \"hostagent\"\nidtype = [\"local\"]\n"
-                               "localid = { type = \"x509\", attributes = \"server\" }\n");
+  auto none = parse_ok(kHead +
+                       "[provisioning]\nsource = \"none\"\n[localid]\ndomain = \"example.com\"\n"
+                       "[[principal]]\nuid = 1000\nname = \"hostagent\"\nidtype = [\"local\"]\n"
+                       "localid = { type = \"x509\", attributes = \"server\" }\n");
   CHECK(none.provisioning.source == Source::None);
   REQUIRE(none.principals.size() == 1);
   CHECK(none.principals[0].localid->attributes == "server");
 
   for (const char* mode : {"Dynamic", "AlwaysOnStartup", "OnErrorOnly"})
-    CHECK(parse_config(kHead + "auto_reprovisioning_mode = \"" + mode + "\"\n[provisioning]\nsource = \"none\"\n", "c"));
+    CHECK(parse_config(
+        kHead + "auto_reprovisioning_mode = \"" + mode + "\"\n[provisioning]\nsource = \"none\"\n",
+        "c"));
 }
 
 TEST_CASE("identityd config rejects bad input with the key and line", "[unit]") {
-  CHECK(parse_error("homedir = \"/x\"\n[provisioning]\nsource = \"none\"\n").find("hostname") != std::string::npos);
+  CHECK(parse_error("homedir = \"/x\"\n[provisioning]\nsource = \"none\"\n").find("hostname") !=
+        std::string::npos);
   auto e = parse_error(kHead + "[provisioning]\nsource = \"magic\"\n");
   CHECK(e.find("unknown provisioning source \"magic\"") != std::string::npos);
   CHECK(e.find("config.toml:4") != std::string::npos);
-  CHECK(parse_error(kHead + "[provisioning]\nsource = \"manual\"\niothub_hostname = \"h\"\ndevice_id = \"d\"\n")
+  CHECK(parse_error(
+            kHead +
+            "[provisioning]\nsource = \"manual\"\niothub_hostname = \"h\"\ndevice_id = \"d\"\n")
             .find("authentication") != std::string::npos);
-  CHECK(parse_error(kHead + "[provisioning]\nsource = \"manual\"\nconnection_string = \"HostName=h;DeviceId=d;SharedAccessKey=x\"\n")
+  CHECK(parse_error(kHead + "[provisioning]\nsource = \"manual\"\nconnection_string = "
+                            "\"HostName=h;DeviceId=d;SharedAccessKey=x\"\n")
             .find("connection_string") != std::string::npos);
-  CHECK(parse_error(kHead + "[provisioning]\nsource = \"manual\"\niothub_hostname = \"h\"\ndevice_id = \"d\"\n"
-                            "[provisioning.authentication]\nmethod = \"sas\"\n")
+  CHECK(parse_error(
+            kHead +
+            "[provisioning]\nsource = \"manual\"\niothub_hostname = \"h\"\ndevice_id = \"d\"\n"
+            "[provisioning.authentication]\nmethod = \"sas\"\n")
             .find("device_id_pk") != std::string::npos);
-  CHECK(parse_error(kHead + "cloud_timeout_sec = 10\n[provisioning]\nsource = \"none\"\n").find("cloud_timeout_sec") != std::string::npos);
-  CHECK(parse_error(kHead + "[provisioning]\nsource = \"dps\"\nlocal_gateway_hostname = \"p\"\nglobal_endpoint = \"https://g/\"\n"
-                            "scope_id = \"s\"\n[provisioning.attestation]\nmethod = \"tpm\"\nregistration_id = \"r\"\n")
+  CHECK(parse_error(kHead + "cloud_timeout_sec = 10\n[provisioning]\nsource = \"none\"\n")
+            .find("cloud_timeout_sec") != std::string::npos);
+  CHECK(parse_error(kHead + "[provisioning]\nsource = \"dps\"\nlocal_gateway_hostname = "
+                            "\"p\"\nglobal_endpoint = \"https://g/\"\n"
+                            "scope_id = \"s\"\n[provisioning.attestation]\nmethod = "
+                            "\"tpm\"\nregistration_id = \"r\"\n")
             .find("nested") != std::string::npos);
-  CHECK(parse_error(kHead + "[provisioning]\nsource = \"dps\"\nglobal_endpoint = \"http://g/\"\nscope_id = \"s\"\n"
-                            "[provisioning.attestation]\nmethod = \"tpm\"\nregistration_id = \"r\"\n")
+  CHECK(parse_error(
+            kHead +
+            "[provisioning]\nsource = \"dps\"\nglobal_endpoint = \"http://g/\"\nscope_id = \"s\"\n"
+            "[provisioning.attestation]\nmethod = \"tpm\"\nregistration_id = \"r\"\n")
             .find("https") != std::string::npos);
-  CHECK(parse_error(kHead + "auto_reprovisioning_mode = \"Sometimes\"\n[provisioning]\nsource = \"none\"\n").find("AlwaysOnStartup") != std::string::npos);
+  CHECK(parse_error(kHead +
+                    "auto_reprovisioning_mode = \"Sometimes\"\n[provisioning]\nsource = \"none\"\n")
+            .find("AlwaysOnStartup") != std::string::npos);
   // Principal rules (upstream check.rs).
-  const std::string manual = kHead + "[provisioning]\nsource = \"manual\"\niothub_hostname = \"h\"\ndevice_id = \"d\"\n"
-                                     "[provisioning.authentication]\nmethod = \"sas\"\ndevice_id_pk = \"k\"\n";
-  CHECK(parse_error(manual + "[[principal]]\nuid = 1\nname = \"a\"\n[[principal]]\nuid = 2\nname = \"a\"\n").find("duplicate") != std::string::npos);
-  CHECK(parse_error(manual + "[[principal]]\nuid = 1\nname = \"a\"\nidtype = [\"local\"]\n").find("[localid]") != std::string::npos);
-  CHECK(parse_error(manual + "[[principal]]\nuid = 1\nname = \"a\"\nlocalid = { type = \"x509\" }\n").find("localid") != std::string::npos);
-  CHECK(parse_error(manual + "[[principal]]\nuid = 1\nname = \"a\"\nidtype = [\"robot\"]\n").find("robot") != std::string::npos);
-  CHECK(parse_error(kHead + "[provisioning]\nsource = \"none\"\n[[principal]]\nuid = 1\nname = \"a\"\nidtype = [\"module\"]\n").find("none") != std::string::npos);
+  const std::string manual =
+      kHead +
+      "[provisioning]\nsource = \"manual\"\niothub_hostname = \"h\"\ndevice_id = \"d\"\n"
+      "[provisioning.authentication]\nmethod = \"sas\"\ndevice_id_pk = \"k\"\n";
+  CHECK(parse_error(manual +
+                    "[[principal]]\nuid = 1\nname = \"a\"\n[[principal]]\nuid = 2\nname = \"a\"\n")
+            .find("duplicate") != std::string::npos);
+  CHECK(parse_error(manual + "[[principal]]\nuid = 1\nname = \"a\"\nidtype = [\"local\"]\n")
+            .find("[localid]") != std::string::npos);
+  CHECK(
+      parse_error(manual + "[[principal]]\nuid = 1\nname = \"a\"\nlocalid = { type = \"x509\" }\n")
+          .find("localid") != std::string::npos);
+  CHECK(parse_error(manual + "[[principal]]\nuid = 1\nname = \"a\"\nidtype = [\"robot\"]\n")
+            .find("robot") != std::string::npos);
+  CHECK(parse_error(kHead + "[provisioning]\nsource = \"none\"\n[[principal]]\nuid = 1\nname = "
+                            "\"a\"\nidtype = [\"module\"]\n")
+            .find("none") != std::string::npos);
   CHECK(parse_error(manual + "[[principal]]\nname = \"a\"\n").find("uid") != std::string::npos);
   // Unknown top-level keys are ignored with a warning (upstream's serde ignores them).
   auto c = parse_ok("future_key = 1\n" + manual);
@@ -194,7 +221,8 @@ idtype = ["local"]
   CHECK(daemon.kind == CallerKind::Daemon);
   CHECK(mod.kind == CallerKind::HostProcess);
   CHECK(unknown.kind == CallerKind::Unknown);
-  for (auto op : {O::GetDevice, O::GetModule, O::ListModules, O::CreateModule, O::UpdateModule, O::DeleteModule, O::Reprovision, O::TrustBundle}) {
+  for (auto op : {O::GetDevice, O::GetModule, O::ListModules, O::CreateModule, O::UpdateModule,
+                  O::DeleteModule, O::Reprovision, O::TrustBundle}) {
     CHECK(authorize(root, op, "x"));
     CHECK(authorize(daemon, op, "x"));
     CHECK(authorize(unknown, op, "x") == (op == O::TrustBundle));

@@ -19,10 +19,13 @@ struct Docroot {
   edge::test::TempDir tmp;
   std::string root = tmp / "www";
   Docroot() { edge::test::run("mkdir -p " + root); }
-  void add(const std::string& name, const std::string& response) { edge::test::write_file(root + "/" + name, response); }
+  void add(const std::string& name, const std::string& response) {
+    edge::test::write_file(root + "/" + name, response);
+  }
 };
 
-std::string http_response(int status, const std::string& body, const std::string& type = "application/json") {
+std::string http_response(int status, const std::string& body,
+                          const std::string& type = "application/json") {
   return "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: " + type +
          "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
@@ -97,8 +100,9 @@ TEST_CASE("https urls and proxy settings are parsed strictly", "[unit]") {
 TEST_CASE("https client verifies the server and reads responses", "[integration]") {
   Docroot www;
   www.add("ok", http_response(200, R"({"a":1})"));
-  www.add("chunked", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-                     "4\r\n{\"a\"\r\n3\r\n:2}\r\n0\r\n\r\n");
+  www.add("chunked",
+          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "4\r\n{\"a\"\r\n3\r\n:2}\r\n0\r\n\r\n");
   www.add("big", http_response(200, std::string(5000, 'x')));
   www.add("huge-length", "HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\nx");
   www.add("garbage", "SSH-2.0-OpenSSH\r\n\r\n");
@@ -112,7 +116,8 @@ TEST_CASE("https client verifies the server and reads responses", "[integration]
   CHECK(r->body == R"({"a":1})");
   CHECK(*r->header("content-type") == "application/json");
 
-  r = cloud::request("GET", "https://localhost:" + std::to_string(server.port) + "/chunked", {}, "", trusting());
+  r = cloud::request("GET", "https://localhost:" + std::to_string(server.port) + "/chunked", {}, "",
+                     trusting());
   REQUIRE(r);
   CHECK(r->body == R"({"a":2})");
 
@@ -141,7 +146,8 @@ TEST_CASE("https client verifies the server and reads responses", "[integration]
   CHECK(r.error().message.find("not trusted") != std::string::npos);
 
   // Wrong name: the certificate is for 127.0.0.1 and localhost only.
-  r = cloud::request("GET", "https://127.0.0.2:" + std::to_string(server.port) + "/ok", {}, "", trusting());
+  r = cloud::request("GET", "https://127.0.0.2:" + std::to_string(server.port) + "/ok", {}, "",
+                     trusting());
   CHECK(!r);
 }
 
@@ -158,7 +164,8 @@ TEST_CASE("https client gives up on silent and closed servers in bounded time", 
   auto o = trusting();
   o.timeout = std::chrono::milliseconds(1500);
   auto start = std::chrono::steady_clock::now();
-  auto r = cloud::request("GET", "https://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/", {}, "", o);
+  auto r = cloud::request("GET", "https://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/", {},
+                          "", o);
   REQUIRE(!r);
   CHECK(r.error().kind == ErrorKind::Timeout);
   CHECK(seconds_since(start) < 4);
@@ -187,20 +194,25 @@ TEST_CASE("https through tinyproxy with and without credentials", "[integration]
   SECTION("proxy with basic auth") {
     edge::test::TempDir d;
     Tinyproxy proxy(d.path(), "proxyuser", "proxypass");
-    auto r = cloud::request("GET", url, {}, "", trusting(*cloud::parse_proxy(proxy.url("proxyuser:proxypass"))));
+    auto r = cloud::request("GET", url, {}, "",
+                            trusting(*cloud::parse_proxy(proxy.url("proxyuser:proxypass"))));
     REQUIRE(r);
     CHECK(r->status == 200);
 
     // tinyproxy answers 407 without credentials and 401 to wrong ones; either is named.
-    for (auto [creds, status] : {std::pair{std::string("proxyuser:wrong"), "401"}, std::pair{std::string(), "407"}}) {
+    for (auto [creds, status] :
+         {std::pair{std::string("proxyuser:wrong"), "401"}, std::pair{std::string(), "407"}}) {
       auto start = std::chrono::steady_clock::now();
       r = cloud::request("GET", url, {}, "", trusting(*cloud::parse_proxy(proxy.url(creds))));
       REQUIRE(!r);
       CHECK(seconds_since(start) < 3);
       INFO(r.error().message);
       CHECK(r.error().kind == ErrorKind::Unavailable);
-      CHECK(r.error().message.find(std::string("refused CONNECT localhost:") + std::to_string(server.port) + ": " + status) != std::string::npos);
-      CHECK(r.error().message.find("proxy 127.0.0.1:" + std::to_string(proxy.port)) != std::string::npos);
+      CHECK(r.error().message.find(std::string("refused CONNECT localhost:") +
+                                   std::to_string(server.port) + ": " + status) !=
+            std::string::npos);
+      CHECK(r.error().message.find("proxy 127.0.0.1:" + std::to_string(proxy.port)) !=
+            std::string::npos);
       CHECK(r.error().message.find("wrong") == std::string::npos);  // no password in errors
     }
   }
@@ -221,7 +233,8 @@ TEST_CASE("https_proxy HTTPS_PROXY and no_proxy from the environment", "[integra
   auto r = cloud::request("GET", url, {}, "", o);
   REQUIRE(r);
   size_t connects = 0;
-  for (size_t pos = 0; (pos = proxy.log().find("CONNECT", pos)) != std::string::npos; ++pos) ++connects;
+  for (size_t pos = 0; (pos = proxy.log().find("CONNECT", pos)) != std::string::npos; ++pos)
+    ++connects;
   CHECK(connects >= 1);
 
   // https_proxy wins over HTTPS_PROXY.

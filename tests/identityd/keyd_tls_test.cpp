@@ -22,7 +22,8 @@ edge::crypto::X509Ptr self_signed(EVP_PKEY* key, const std::string& cn) {
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), -60);
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
   X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                             reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
   X509_set_issuer_name(cert.get(), name);
   X509_set_pubkey(cert.get(), key);
   X509V3_CTX ctx;
@@ -40,7 +41,8 @@ TEST_CASE("keyd-held keys authenticate TLS clients", "[integration]") {
   auto tls = GENERATE(std::string("-tls1_3"), std::string("-tls1_2"));
   SECTION(algorithm + " " + tls) {
     Daemons d("[provisioning]\nsource = \"none\"\n", false);
-    auto r = d.keyd("POST", "/keypair", Json{{"keyId", "device-id"}, {"preferredAlgorithms", algorithm}});
+    auto r = d.keyd("POST", "/keypair",
+                    Json{{"keyId", "device-id"}, {"preferredAlgorithms", algorithm}});
     REQUIRE(r.status == 200);
     auto key = identityd::keyd_private_key(d.keyd_socket, r.json["keyHandle"]);
     REQUIRE(key);
@@ -54,7 +56,8 @@ TEST_CASE("keyd-held keys authenticate TLS clients", "[integration]") {
 
     edge::test::run("mkdir -p " + (d.dir / "www"));
     edge::test::write_file(d.dir / "www/ok", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
-    TlsServer server(d.dir / "www", "-Verify 1 -verify_return_error -CAfile " + cert_path + " " + tls);
+    TlsServer server(d.dir / "www",
+                     "-Verify 1 -verify_return_error -CAfile " + cert_path + " " + tls);
     edge::cloud::Options o;
     o.system_roots = false;
     o.extra_roots_pem = pki().ca_pem();

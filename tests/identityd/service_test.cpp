@@ -21,7 +21,8 @@ using edge::http::Json;
 namespace {
 const std::string kDeviceKey = "0123456789abcdef0123456789abcdef";
 
-std::unique_ptr<Daemons> manual_daemons(const std::string& extra = "", const std::string& principals = default_principals()) {
+std::unique_ptr<Daemons> manual_daemons(const std::string& extra = "",
+                                        const std::string& principals = default_principals()) {
   auto d = std::make_unique<Daemons>(extra + manual_sas() + principals, false);
   d->import_key("device-id", kDeviceKey);
   d->start_identityd();
@@ -43,7 +44,8 @@ TEST_CASE("identityd manual sas answers the device identity", "[integration]") {
     CHECK(r.json["spec"]["auth"]["type"] == "sas");
     // The handle is the device key in keyd: it signs like the key itself.
     std::string handle = r.json["spec"]["auth"]["keyHandle"];
-    CHECK(d->hmac_with_handle(handle, "msg") == edge::crypto::hmac_sha256(kDeviceKey, "msg").value());
+    CHECK(d->hmac_with_handle(handle, "msg") ==
+          edge::crypto::hmac_sha256(kDeviceKey, "msg").value());
   }
   auto r = d->call("POST", api("/identities/device"), Json{{"type", "aziot"}});
   CHECK(r.status == 200);
@@ -61,7 +63,7 @@ TEST_CASE("identityd manual sas answers the device identity", "[integration]") {
   CHECK(d->call("POST", api("/identities/device/reprovision")).status == 204);
   CHECK(d->call("GET", api("/identities/identity")).status == 200);
   // The provisioning result is on disk, owner-only.
-  struct stat st{};
+  struct stat st {};
   REQUIRE(::stat((d->homedir + "/device_info").c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
   CHECK(d->identityd_log().find(kDeviceKey) == std::string::npos);
@@ -92,18 +94,34 @@ TEST_CASE("identityd authorization matrix over every route", "[integration]") {
       {"POST", "/identities/device", Json{{"type", "aziot"}}, {true, true, false, true, false}},
       {"POST", "/identities/device/reprovision", Json::object(), {true, true, false, false, false}},
       {"GET", "/identities/modules?type=aziot", std::nullopt, {true, true, false, false, false}},
-      {"POST", "/identities/modules", Json{{"type", "aziot"}, {"moduleId", "m2"}}, {true, true, false, false, false}},
-      {"GET", "/identities/modules/mod1?type=aziot", std::nullopt, {true, true, true, false, false}},
-      {"GET", "/identities/modules/other?type=aziot", std::nullopt, {true, true, false, false, false}},
-      {"PUT", "/identities/modules/mod1?type=aziot", Json::object(), {true, true, false, false, false}},
-      {"DELETE", "/identities/modules/mod1?type=aziot", std::nullopt, {true, true, false, false, false}},
+      {"POST",
+       "/identities/modules",
+       Json{{"type", "aziot"}, {"moduleId", "m2"}},
+       {true, true, false, false, false}},
+      {"GET",
+       "/identities/modules/mod1?type=aziot",
+       std::nullopt,
+       {true, true, true, false, false}},
+      {"GET",
+       "/identities/modules/other?type=aziot",
+       std::nullopt,
+       {true, true, false, false, false}},
+      {"PUT",
+       "/identities/modules/mod1?type=aziot",
+       Json::object(),
+       {true, true, false, false, false}},
+      {"DELETE",
+       "/identities/modules/mod1?type=aziot",
+       std::nullopt,
+       {true, true, false, false, false}},
       {"GET", "/trust-bundle", std::nullopt, {true, true, true, true, true}},
   };
   for (const auto& route : routes) {
     for (size_t i = 0; i < uids.size(); ++i) {
       auto r = uids[i] == 0 ? d->call(route.method, api(route.path), route.body)
                             : d->call_as(uids[i], route.method, api(route.path), route.body);
-      INFO(route.method << " " << route.path << " as uid " << uids[i] << ": " << r.status << " " << r.body);
+      INFO(route.method << " " << route.path << " as uid " << uids[i] << ": " << r.status << " "
+                        << r.body);
       if (route.allowed[i]) {
         CHECK(r.status != 401);
         CHECK(r.status < 500);
@@ -117,15 +135,18 @@ TEST_CASE("identityd authorization matrix over every route", "[integration]") {
   CHECK(d->call("GET", api("/identities/identity")).status == 200);
 }
 
-TEST_CASE("identityd module keys are derived in keyd from the master key as upstream", "[integration]") {
+TEST_CASE("identityd module keys are derived in keyd from the master key as upstream",
+          "[integration]") {
   // A module identity saved by an earlier run; the hub is unreachable, so it is served from
   // the saved state with keys derived from aziot_identityd_master_id.
-  auto d = std::make_unique<Daemons>("prefer_module_identity_cache = true\n" + manual_sas() + default_principals(), false);
+  auto d = std::make_unique<Daemons>(
+      "prefer_module_identity_cache = true\n" + manual_sas() + default_principals(), false);
   d->import_key("device-id", kDeviceKey);
   edge::test::run("mkdir -p " + d->homedir + " && chmod 700 " + d->homedir);
-  edge::test::write_file(d->homedir + "/modules.json",
-                         R"({"hub":"127.255.255.254","device":"dev1","modules":{"mod1":{"generationId":"638000000000000001"}},"principals":["mod1"]})",
-                         0600);
+  edge::test::write_file(
+      d->homedir + "/modules.json",
+      R"({"hub":"127.255.255.254","device":"dev1","modules":{"mod1":{"generationId":"638000000000000001"}},"principals":["mod1"]})",
+      0600);
   d->start_identityd();
   auto r = d->call_as(1002, "GET", api("/identities/identity"));
   INFO(r.body);
@@ -138,7 +159,8 @@ TEST_CASE("identityd module keys are derived in keyd from the master key as upst
   std::string master = d->key_file_bytes("aziot_identityd_master_id");
   REQUIRE(master.size() == 32);
   auto primary = edge::crypto::hmac_sha256(master, "mod1:638000000000000001:primary").value();
-  CHECK(d->hmac_with_handle(handle, "hello") == edge::crypto::hmac_sha256(primary, "hello").value());
+  CHECK(d->hmac_with_handle(handle, "hello") ==
+        edge::crypto::hmac_sha256(primary, "hello").value());
   // The exported key is what identityd sends to the hub as primaryKey.
   auto exported = d->keyd("POST", "/derivedkey/export", Json{{"keyHandle", handle}});
   REQUIRE(exported.status == 200);
@@ -149,7 +171,8 @@ TEST_CASE("identityd module keys are derived in keyd from the master key as upst
   d->start_identityd();
   r = d->call("GET", api("/identities/modules/mod1?type=aziot"));
   REQUIRE(r.status == 200);
-  CHECK(d->hmac_with_handle(r.json["spec"]["auth"]["keyHandle"], "hello") == edge::crypto::hmac_sha256(primary, "hello").value());
+  CHECK(d->hmac_with_handle(r.json["spec"]["auth"]["keyHandle"], "hello") ==
+        edge::crypto::hmac_sha256(primary, "hello").value());
 }
 
 TEST_CASE("identityd bad requests get clear errors and change nothing", "[integration]") {
@@ -164,9 +187,14 @@ TEST_CASE("identityd bad requests get clear errors and change nothing", "[integr
   CHECK(d->call("GET", api("/identities/modules/mod1?type=robot")).status == 400);
   CHECK(d->call("POST", api("/identities/modules")).status == 400);
   CHECK(d->call("POST", api("/identities/modules"), Json{{"type", "aziot"}}).status == 422);
-  CHECK(d->call("POST", api("/identities/modules"), Json{{"type", "x"}, {"moduleId", "m"}}).status == 400);
-  CHECK(d->call("POST", api("/identities/modules"), Json{{"type", "aziot"}, {"moduleId", " "}}).status == 400);
-  CHECK(d->call("POST", api("/identities/modules"), Json{{"type", "aziot"}, {"moduleId", std::string(200, 'm')}}).status == 400);
+  CHECK(
+      d->call("POST", api("/identities/modules"), Json{{"type", "x"}, {"moduleId", "m"}}).status ==
+      400);
+  CHECK(d->call("POST", api("/identities/modules"), Json{{"type", "aziot"}, {"moduleId", " "}})
+            .status == 400);
+  CHECK(d->call("POST", api("/identities/modules"),
+                Json{{"type", "aziot"}, {"moduleId", std::string(200, 'm')}})
+            .status == 400);
   CHECK(d->call("POST", api("/identities/device"), Json{{"nottype", 1}}).status == 422);
   // PUT needs JSON: another content type -> 415.
   edge::http::UnixClient c(d->identityd_socket);
@@ -203,9 +231,10 @@ TEST_CASE("identityd missing device key and bad configs", "[integration]") {
 }
 
 TEST_CASE("identityd dps start uses the saved provisioning state when offline", "[integration]") {
-  const std::string dps = "[provisioning]\nsource = \"dps\"\nglobal_endpoint = \"https://127.255.255.254/\"\n"
-                          "scope_id = \"0ne00000001\"\n[provisioning.attestation]\nmethod = \"symmetric_key\"\n"
-                          "registration_id = \"reg1\"\nsymmetric_key = \"device-id\"\n";
+  const std::string dps =
+      "[provisioning]\nsource = \"dps\"\nglobal_endpoint = \"https://127.255.255.254/\"\n"
+      "scope_id = \"0ne00000001\"\n[provisioning.attestation]\nmethod = \"symmetric_key\"\n"
+      "registration_id = \"reg1\"\nsymmetric_key = \"device-id\"\n";
   SECTION("no saved state and no DPS: startup fails with the DPS error") {
     Daemons d(dps, false);
     d.import_key("device-id", kDeviceKey);
@@ -225,8 +254,13 @@ TEST_CASE("identityd dps start uses the saved provisioning state when offline", 
                {"auth", "sas"},
                {"keyId", "device-id"},
                {"certId", ""},
-               {"provisioning", {{"source", "dps"}, {"auth", "symmetric_key"}, {"endpoint", "https://127.255.255.254/"},
-                                 {"scope_id", "0ne00000001"}, {"registration_id", "reg1"}, {"payload", nullptr}}}};
+               {"provisioning",
+                {{"source", "dps"},
+                 {"auth", "symmetric_key"},
+                 {"endpoint", "https://127.255.255.254/"},
+                 {"scope_id", "0ne00000001"},
+                 {"registration_id", "reg1"},
+                 {"payload", nullptr}}}};
     edge::test::write_file(d.homedir + "/device_info", saved.dump(), 0600);
     SECTION("Dynamic (default) reuses it without calling DPS") {
       d.start_identityd();
@@ -234,9 +268,11 @@ TEST_CASE("identityd dps start uses the saved provisioning state when offline", 
     }
     SECTION("AlwaysOnStartup tries DPS, then falls back to it offline") {
       edge::test::run("mkdir -p " + (d.dir / "identityd.d"));
-      edge::test::write_file(d.dir / "identityd.d/10-mode.toml", "auto_reprovisioning_mode = \"AlwaysOnStartup\"\n");
+      edge::test::write_file(d.dir / "identityd.d/10-mode.toml",
+                             "auto_reprovisioning_mode = \"AlwaysOnStartup\"\n");
       d.start_identityd();
-      CHECK(d.identityd_log().find("starting offline with the saved provisioning state") != std::string::npos);
+      CHECK(d.identityd_log().find("starting offline with the saved provisioning state") !=
+            std::string::npos);
     }
     auto r = d.call("GET", api("/identities/identity"));
     REQUIRE(r.status == 200);
@@ -286,13 +322,15 @@ struct Listener {
 };
 
 std::string dps_at(int port) {
-  return "[provisioning]\nsource = \"dps\"\nglobal_endpoint = \"https://127.0.0.1:" + std::to_string(port) +
+  return "[provisioning]\nsource = \"dps\"\nglobal_endpoint = \"https://127.0.0.1:" +
+         std::to_string(port) +
          "/\"\nscope_id = \"0ne00000001\"\n[provisioning.attestation]\nmethod = \"symmetric_key\"\n"
          "registration_id = \"reg1\"\nsymmetric_key = \"device-id\"\n";
 }
 }  // namespace
 
-TEST_CASE("identityd dps that answers slowly or with garbage fails startup in bounded time", "[integration]") {
+TEST_CASE("identityd dps that answers slowly or with garbage fails startup in bounded time",
+          "[integration]") {
   SECTION("silent DPS") {
     Listener silent;
     Daemons d(dps_at(silent.port), false);

@@ -321,11 +321,16 @@ Result<Config> parse_config(const std::string& toml_text, const std::string& nam
   return decode(table);
 }
 
+edge::config::Paths config_paths() {
+  return edge::config::paths_from_env("AZIOT_IDENTITYD_CONFIG", "AZIOT_IDENTITYD_CONFIG_DIR",
+                                      "/etc/aziot/identityd/config.toml",
+                                      "/etc/aziot/identityd/config.d");
+}
+
+Result<Config> parse_config_table(const toml::table& table) { return decode(table); }
+
 Result<Config> load_config() {
-  auto paths = edge::config::paths_from_env("AZIOT_IDENTITYD_CONFIG", "AZIOT_IDENTITYD_CONFIG_DIR",
-                                            "/etc/aziot/identityd/config.toml",
-                                            "/etc/aziot/identityd/config.d");
-  auto table = EDGE_TRY(edge::config::load(paths));
+  auto table = EDGE_TRY(edge::config::load(config_paths()));
   return decode(table);
 }
 

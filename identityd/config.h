@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/config.h"
 #include "common/result.h"
 
 namespace identityd {
@@ -93,6 +94,9 @@ struct Config {
 // AZIOT_IDENTITYD_CONFIG_DIR (default /etc/aziot/identityd/config.d).
 Result<Config> load_config();
 Result<Config> parse_config(const std::string& toml_text, const std::string& name);
+Result<Config> parse_config_table(const toml::table& table);
+// AZIOT_IDENTITYD_CONFIG / _DIR or the defaults.
+edge::config::Paths config_paths();
 
 // A stable digest of what provisioning depends on; a saved provisioning result is reused only
 // while this is unchanged.

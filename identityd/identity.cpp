@@ -64,7 +64,36 @@ std::string rfc3339(const ASN1_TIME* t) {
 IdentityManager::IdentityManager(Config config)
     : config_(std::move(config)),
       keys_(socket_of(config_.endpoints.keyd)),
-      certs_(socket_of(config_.endpoints.certd)) {}
+      certs_(socket_of(config_.endpoints.certd)),
+      snapshot_(std::make_shared<const Config>(config_)) {}
+
+std::shared_ptr<const Config> IdentityManager::config() const {
+  std::lock_guard lock(snapshot_mutex_);
+  return snapshot_;
+}
+
+Status IdentityManager::update_config(Config next) {
+  std::lock_guard lock(mutex_);
+  bool reprovision =
+      provisioning_fingerprint(next.provisioning) != provisioning_fingerprint(config_.provisioning);
+  next.endpoints = config_.endpoints;  // these need a restart, as upstream
+  next.homedir = config_.homedir;
+  next.max_requests = config_.max_requests;
+  config_ = std::move(next);
+  {
+    std::lock_guard snap(snapshot_mutex_);
+    snapshot_ = std::make_shared<const Config>(config_);
+  }
+  edge::log::info("Configuration reloaded");
+  if (reprovision) {
+    EDGE_TRY_VOID(provision(true, true));
+    load_module_backup();
+  }
+  auto r = reconcile_locked();
+  if (!r)
+    edge::log::warn("Failed to reconcile module identities after the reload: " + r.error().message);
+  return {};
+}
 
 CloudOptions IdentityManager::cloud_options() {
   CloudOptions o;

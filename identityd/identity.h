@@ -3,6 +3,7 @@
 // issued by certd, and the reconcile of [[principal]] modules.
 #pragma once
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -48,7 +49,11 @@ class IdentityManager {
   Status delete_module(const std::string& id, bool local);
   Result<edge::http::Json> list_modules();
   std::string trust_bundle();
-  const Config& config() const { return config_; }
+  // The configuration callers are authorized against; replaced as a whole on reload.
+  std::shared_ptr<const Config> config() const;
+  // Hot reload: principals and settings are replaced, modules reconciled; a changed
+  // [provisioning] section provisions again. Endpoints, homedir and max_requests need a restart.
+  Status update_config(Config config);
 
  private:
   Status provision(bool allow_backup, bool offline_fallback);
@@ -78,6 +83,8 @@ class IdentityManager {
   std::map<std::string, Module> modules_;  // module identity cache (backup on disk)
   std::set<std::string> reconciled_;       // modules this daemon created for principals
   std::string trust_bundle_;
+  mutable std::mutex snapshot_mutex_;
+  std::shared_ptr<const Config> snapshot_;
 };
 
 }  // namespace identityd

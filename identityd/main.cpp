@@ -6,6 +6,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "identityd/service.h"
+#include "identityd/watcher.h"
 
 int main(int argc, char** argv) {
   using namespace edge;
@@ -34,6 +35,10 @@ int main(int argc, char** argv) {
   if (auto s = server.listen(*endpoint); !s)
     return daemon::report("listen on " + config->endpoints.identityd, s.error());
   daemon::stop_on_signals(server);
+  identityd::ConfigWatcher watcher(identityd::config_paths(), [&](identityd::Config next) {
+    if (auto s = manager.update_config(std::move(next)); !s)
+      log::warn("Failed to apply the changed configuration: " + s.error().message);
+  });
   daemon::notify_ready();
   log::info("Starting aziot-identityd on " + config->endpoints.identityd);
   server.run();

@@ -59,17 +59,19 @@ Service::Service(IdentityManager& manager)
   add_routes();
 }
 
-Result<Caller> Service::require(const Request& req, Operation op, const std::string& module) {
-  Caller caller = authenticate(manager_.config(), req.peer.uid);
+Status Service::require(const Request& req, Operation op, const std::string& module) {
+  auto config = manager_.config();
+  Caller caller = authenticate(*config, req.peer.uid);
   if (!authorize(caller, op, module)) return fail(ErrorKind::Unauthorized, "authorization error");
-  return caller;
+  return {};
 }
 
 void Service::add_routes() {
   auto& r = router_;
 
   r.add("GET", "/identities/identity", kAll, [this](Request& req) -> Result<Response> {
-    Caller caller = authenticate(manager_.config(), req.peer.uid);
+    auto config = manager_.config();  // keeps caller.principal alive
+    Caller caller = authenticate(*config, req.peer.uid);
     if (caller.kind == CallerKind::Unknown)
       return fail(ErrorKind::Unauthorized, "authorization error");
     if (caller.kind != CallerKind::HostProcess || caller.principal->has(IdType::Device))
@@ -82,26 +84,26 @@ void Service::add_routes() {
   });
 
   r.add("GET", "/identities/provisioning", kSince2021, [this](Request& req) -> Result<Response> {
-    EDGE_TRY(require(req, Operation::GetDevice));
+    EDGE_TRY_VOID(require(req, Operation::GetDevice));
     return Response::json(200, manager_.provisioning_info());
   });
 
   r.add("POST", "/identities/device", kAll, [this](Request& req) -> Result<Response> {
     auto* body = EDGE_TRY(http::require_body(req));
     EDGE_TRY(http::string_field(*body, "type"));  // value not checked, as upstream
-    EDGE_TRY(require(req, Operation::GetDevice));
+    EDGE_TRY_VOID(require(req, Operation::GetDevice));
     return Response::json(200, EDGE_TRY(manager_.device_identity()));
   });
 
   r.add("POST", "/identities/device/reprovision", kAll, [this](Request& req) -> Result<Response> {
-    EDGE_TRY(require(req, Operation::Reprovision));
+    EDGE_TRY_VOID(require(req, Operation::Reprovision));
     EDGE_TRY_VOID(manager_.reprovision());
     return Response::empty(204);
   });
 
   r.add("GET", "/identities/modules", kAll, [this](Request& req) -> Result<Response> {
     bool local = EDGE_TRY(local_type(req));
-    EDGE_TRY(require(req, Operation::ListModules));
+    EDGE_TRY_VOID(require(req, Operation::ListModules));
     if (local)
       return invalid(
           "parameter \"type\" has an invalid value\ncaused by: local identities cannot be listed");
@@ -125,21 +127,21 @@ void Service::add_routes() {
     if (type != "aziot" && type != "local")
       return invalid("parameter \"type\" has an invalid value\ncaused by: invalid type \"" + type +
                      "\"");
-    EDGE_TRY(require(req, Operation::CreateModule));
+    EDGE_TRY_VOID(require(req, Operation::CreateModule));
     return Response::json(200, EDGE_TRY(manager_.create_module(id, type == "local", opts)));
   });
 
   r.add("GET", "/identities/modules/{moduleId}", kAll, [this](Request& req) -> Result<Response> {
     bool local = EDGE_TRY(local_type(req));
     const auto& id = req.params["moduleId"];
-    EDGE_TRY(require(req, Operation::GetModule, id));
+    EDGE_TRY_VOID(require(req, Operation::GetModule, id));
     return Response::json(200, EDGE_TRY(manager_.get_module(id, local)));
   });
 
   r.add("PUT", "/identities/modules/{moduleId}", kAll, [this](Request& req) -> Result<Response> {
     bool local = EDGE_TRY(local_type(req));
     const auto& id = req.params["moduleId"];
-    EDGE_TRY(require(req, Operation::UpdateModule, id));
+    EDGE_TRY_VOID(require(req, Operation::UpdateModule, id));
     if (local)
       return invalid(
           "parameter \"type\" has an invalid value\ncaused by: local identities cannot be updated");
@@ -149,13 +151,13 @@ void Service::add_routes() {
   r.add("DELETE", "/identities/modules/{moduleId}", kAll, [this](Request& req) -> Result<Response> {
     bool local = EDGE_TRY(local_type(req));
     const auto& id = req.params["moduleId"];
-    EDGE_TRY(require(req, Operation::DeleteModule, id));
+    EDGE_TRY_VOID(require(req, Operation::DeleteModule, id));
     EDGE_TRY_VOID(manager_.delete_module(id, local));
     return Response::empty(204);
   });
 
   r.add("GET", "/trust-bundle", kAll, [this](Request& req) -> Result<Response> {
-    EDGE_TRY(require(req, Operation::TrustBundle));
+    EDGE_TRY_VOID(require(req, Operation::TrustBundle));
     return Response::json(200, Json{{"certificate", manager_.trust_bundle()}});
   });
 }

@@ -38,8 +38,7 @@ class Service {
 
  private:
   void add_routes();
-  Result<Caller> require(const edge::http::Request& req, Operation op,
-                         const std::string& module = "");
+  Status require(const edge::http::Request& req, Operation op, const std::string& module = "");
   IdentityManager& manager_;
   edge::http::Router router_;
 };

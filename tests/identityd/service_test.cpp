@@ -349,3 +349,27 @@ TEST_CASE("identityd dps that answers slowly or with garbage fails startup in bo
     CHECK(d.identityd_log().find("TLS handshake") != std::string::npos);
   }
 }
+
+TEST_CASE("identityd reloads principals from config.d without a restart", "[integration]") {
+  auto d = manual_daemons();
+  CHECK(d->call_as(1005, "GET", api("/identities/identity")).status == 401);
+  edge::test::run("mkdir -p " + (d->dir / "identityd.d"));
+  edge::test::write_file(d->dir / "identityd.d/50-agent.toml",
+                         "[[principal]]\nuid = 1005\nname = \"newagent\"\n", 0600);
+  int status = 0;
+  for (int i = 0; i < 100 && status != 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    status = d->call_as(1005, "GET", api("/identities/identity")).status;
+  }
+  CHECK(status == 200);
+  // A broken drop-in is ignored: the last good configuration stays.
+  edge::test::write_file(d->dir / "identityd.d/60-bad.toml", "[[principal]]\nuid = \"x\"\n", 0600);
+  bool logged = false;
+  for (int i = 0; i < 100 && !logged; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    logged = d->identityd_log().find("Ignoring the changed configuration") != std::string::npos;
+  }
+  CHECK(logged);
+  CHECK(d->call_as(1005, "GET", api("/identities/identity")).status == 200);
+  CHECK(d->call("GET", api("/identities/identity")).status == 200);
+}

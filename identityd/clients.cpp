@@ -1,5 +1,10 @@
 #include "identityd/clients.h"
 
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
 #include "common/base64.h"
 #include "common/uri.h"
 

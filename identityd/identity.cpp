@@ -493,8 +493,11 @@ Result<Json> IdentityManager::module_identity(const Module& m, bool with_auth) {
 }
 
 Result<Json> IdentityManager::device_identity() {
-  std::lock_guard lock(mutex_);
-  auto d = EDGE_TRY(require_device());
+  Device d;
+  {
+    std::lock_guard lock(mutex_);  // the keyd call below needs no lock
+    d = EDGE_TRY(require_device());
+  }
   Json auth;
   if (d.auth == AuthMethod::Sas) {
     auto handle = keys_.load_key(d.key_id);

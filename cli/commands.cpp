@@ -1,12 +1,14 @@
 #include "cli/commands.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 
 #include "cli/apply_command.h"
 #include "cli/args.h"
 #include "cli/import.h"
+#include "cli/modules.h"
 #include "cli/system.h"
 
 #ifndef EDGE_VERSION
@@ -41,6 +43,9 @@ Usage: iotedge [OPTIONS] <COMMAND>
 
 Commands:
   config   Manage Azure IoT Edge system configuration.
+  list     List modules
+  logs     Fetch the logs of a module
+  restart  Restart a module
   system   Manage system services for IoT Edge.
   version  Show the version information
 
@@ -157,7 +162,9 @@ int system_command(const std::string& program, const std::vector<ServiceDefiniti
 
 int iotedge_main(std::vector<std::string> argv) {
   Args args(std::move(argv));
-  args.option("-H", "--host");  // management URI: used by module commands, not by these
+  auto host_option = args.option("-H", "--host");
+  const char* host_env = std::getenv("IOTEDGE_HOST");
+  std::string host = host_option ? *host_option : host_env && *host_env ? host_env : kDefaultManagementUri;
   const std::string first = args.empty() ? "" : args.remaining().front();
   if (first == "-V" || first == "--version") {
     std::cout << "iotedge " << EDGE_VERSION << "\n";
@@ -177,6 +184,9 @@ int iotedge_main(std::vector<std::string> argv) {
   }
   if (*command == "config") return config_command("iotedge", Flavor::Iotedge, args);
   if (*command == "system") return system_command("iotedge", iotedge_services(), true, args);
+  if (*command == "list") return list_command(host, args);
+  if (*command == "logs") return logs_command(host, args);
+  if (*command == "restart") return restart_command(host, args);
   return usage_error("iotedge", "unrecognized subcommand '" + *command + "'");
 }
 

@@ -24,6 +24,7 @@ function(edge_program)
   add_executable(${C_NAME} ${C_SOURCES})
   target_link_libraries(${C_NAME} PRIVATE edge_flags ${C_DEPS})
   install(TARGETS ${C_NAME} RUNTIME DESTINATION bin)
+  set_property(GLOBAL APPEND PROPERTY EDGE_PROGRAMS ${C_NAME})
 endfunction()
 
 # edge_tests(NAME <component> [DEPS ...]): one Catch2 executable from tests/<component>/*.cpp,
@@ -34,6 +35,11 @@ function(edge_tests)
   add_executable(test_${C_NAME} ${sources})
   set_target_properties(test_${C_NAME} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   target_link_libraries(test_${C_NAME} PRIVATE edge_flags test_support ${C_DEPS})
+  # Tests start the built programs: building a test builds them too.
+  get_property(programs GLOBAL PROPERTY EDGE_PROGRAMS)
+  if(programs)
+    add_dependencies(test_${C_NAME} ${programs})
+  endif()
   target_compile_definitions(test_${C_NAME} PRIVATE
     EDGE_BIN_DIR="${CMAKE_BINARY_DIR}/bin" EDGE_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
   catch_discover_tests(test_${C_NAME} TEST_PREFIX "${C_NAME}: " PROPERTIES LABELS ${C_NAME}

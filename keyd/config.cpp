@@ -23,12 +23,19 @@ Result<Config> decode(const toml::table& root) {
     edge::config::Reader r(*keys, "aziot_keys");
     for (const auto& [key, node] : *keys) {
       std::string k(key.str());
-      if (k != "homedir_path" && k != "pkcs11_lib_path" && k != "pkcs11_base_slot")
-        return r.error_at(k, "unknown key (supported: homedir_path, pkcs11_lib_path, pkcs11_base_slot)");
+      if (k != "homedir_path" && k != "pkcs11_lib_path" && k != "pkcs11_base_slot" && k != "tpm_tcti" &&
+          k != "tpm_owner_auth")
+        return r.error_at(k, "unknown key (supported: homedir_path, pkcs11_lib_path, pkcs11_base_slot, "
+                             "tpm_tcti, tpm_owner_auth)");
     }
     if (auto v = EDGE_TRY(r.opt_string("homedir_path"))) c.homedir_path = *v;
     c.pkcs11_lib_path = EDGE_TRY(r.opt_string("pkcs11_lib_path"));
     c.pkcs11_base_slot = EDGE_TRY(r.opt_string("pkcs11_base_slot"));
+    c.tpm_tcti = EDGE_TRY(r.opt_string("tpm_tcti"));
+    c.tpm_owner_auth = EDGE_TRY(r.opt_string("tpm_owner_auth"));
+    if (c.tpm_tcti && c.pkcs11_base_slot)
+      return r.error_at("tpm_tcti", "tpm_tcti and pkcs11_base_slot cannot both be set (new keys go to one place)");
+    if (c.tpm_owner_auth && !c.tpm_tcti) return r.error_at("tpm_owner_auth", "needs aziot_keys.tpm_tcti");
   }
   if (c.homedir_path.empty())
     return top.error_at("aziot_keys", "missing required key \"homedir_path\"");

@@ -21,6 +21,8 @@ struct Config {
   std::string homedir_path;
   std::optional<std::string> pkcs11_lib_path;
   std::optional<std::string> pkcs11_base_slot;
+  std::optional<std::string> tpm_tcti;        // keys in a TPM (keyd/tpm_backend.h)
+  std::optional<std::string> tpm_owner_auth;  // owner hierarchy password (to create the SRK)
   std::map<std::string, std::string> preloaded_keys;  // id -> file:// or pkcs11: URI
   std::vector<Principal> principals;
   std::string endpoint = "unix:///run/aziot/keyd.sock";

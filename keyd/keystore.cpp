@@ -3,6 +3,7 @@
 #include "common/fs.h"
 #include "common/uri.h"
 #include "keyd/pkcs11.h"
+#include "keyd/tpm_backend.h"
 
 namespace keyd {
 using edge::ErrorKind;
@@ -41,6 +42,8 @@ Result<std::unique_ptr<KeyStore>> KeyStore::open(const Config& config) {
   } else if (config.pkcs11_base_slot) {
     return invalid("aziot_keys.pkcs11_base_slot needs aziot_keys.pkcs11_lib_path");
   }
+  if (config.tpm_tcti)
+    store->tpm_ = EDGE_TRY(make_tpm_backend(*config.tpm_tcti, Secret(config.tpm_owner_auth.value_or(""))));
   return store;
 }
 
@@ -60,6 +63,7 @@ Result<std::vector<KeyStore::Location>> KeyStore::locations(const std::string& i
   if (pkcs11_ && config_.pkcs11_base_slot) {
     out.push_back({pkcs11_.get(), pkcs11_uri_with_object(*config_.pkcs11_base_slot, id)});
   }
+  if (tpm_) out.push_back({tpm_.get(), tpm_key_file_path(config_.homedir_path, id)});
   out.push_back({files_.get(), key_file_path(config_.homedir_path, id)});
   return out;
 }

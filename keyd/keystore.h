@@ -41,6 +41,7 @@ class KeyStore {
   Config config_;
   std::unique_ptr<FileBackend> files_;
   std::unique_ptr<Backend> pkcs11_;
+  std::unique_ptr<Backend> tpm_;
   std::mutex create_mutex_;
   std::mutex validation_mutex_;
   std::shared_ptr<SymmetricKey> validation_key_;

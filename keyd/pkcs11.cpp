@@ -105,7 +105,13 @@ class Module {
   // Logged-in session for the URI's slot (caller holds mutex()).
   Result<CK_SESSION_HANDLE> session(const Pkcs11Uri& uri) {
     CK_SLOT_ID slot = EDGE_TRY(find_slot(uri));
-    if (auto it = sessions_.find(slot); it != sessions_.end()) return it->second;
+    if (auto it = sessions_.find(slot); it != sessions_.end()) {
+      // The token is already logged in for this process: a URI with another PIN must not
+      // ride on that login.
+      if (uri.pin && *uri.pin != it->second.pin.view())
+        return fail(ErrorKind::InvalidParameter, "PKCS#11 PIN does not match the token's login");
+      return it->second.session;
+    }
     CK_SESSION_HANDLE s = 0;
     CK_RV rv = f_->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &s);
     if (rv != CKR_OK) return p11_fail("C_OpenSession", rv);
@@ -117,11 +123,11 @@ class Module {
         return p11_fail("C_Login", rv);
       }
     }
-    sessions_[slot] = s;
+    sessions_[slot] = {s, edge::Secret(uri.pin.value_or(""))};
     return s;
   }
   void drop_sessions() {
-    for (auto& [slot, s] : sessions_) f_->C_CloseSession(s);
+    for (auto& [slot, s] : sessions_) f_->C_CloseSession(s.session);
     sessions_.clear();
   }
 
@@ -146,7 +152,11 @@ class Module {
   void* dl_ = nullptr;
   CK_FUNCTION_LIST_PTR f_ = nullptr;
   std::mutex mutex_;
-  std::map<CK_SLOT_ID, CK_SESSION_HANDLE> sessions_;
+  struct Login {
+    CK_SESSION_HANDLE session;
+    edge::Secret pin;
+  };
+  std::map<CK_SLOT_ID, Login> sessions_;
 };
 
 // Runs `op` with a session for `uri`, retrying once on a fresh session if the old one died.

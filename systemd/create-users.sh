@@ -41,6 +41,12 @@ for svc in keyd:aziotks certd:aziotcs identityd:aziotid tpmd:aziottpm; do
   run chmod 0700 "/var/lib/aziot/$dir" "/etc/aziot/$dir/config.d"
 done
 
+# The TPM device (/dev/tpmrm0) belongs to group tss: tpmd and (with tpm_tcti) keyd open it.
+if has_group tss; then
+  run usermod -aG tss aziottpm
+  run usermod -aG tss aziotks
+fi
+
 # IoT Edge: the daemon's user, and the fixed uids the edge agent and hub containers run as.
 has_group iotedge || run groupadd -r iotedge
 has_user iotedge || run useradd -r -g iotedge -c 'iotedge user' -s /sbin/nologin -d /var/lib/aziot/edged iotedge

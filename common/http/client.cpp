@@ -59,16 +59,34 @@ Result<ClientResponse> UnixClient::request(const std::string& method, const std:
                      body ? "application/json" : "", extra_headers);
 }
 
-Result<ClientResponse> UnixClient::request_raw(const std::string& method,
-                                               const std::string& target, const std::string& body,
-                                               const std::string& content_type,
-                                               const Headers& extra_headers) {
+std::string UnixClient::wire_format(const std::string& method, const std::string& target,
+                                    const std::string& body, const std::string& content_type,
+                                    const Headers& extra_headers) {
   std::string wire = method + " " + target + " HTTP/1.1\r\nHost: localhost\r\n";
   if (!content_type.empty()) wire += "Content-Type: " + content_type + "\r\n";
   for (const auto& [k, v] : extra_headers) wire += k + ": " + v + "\r\n";
   if (!body.empty() || method == "POST" || method == "PUT")
     wire += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   wire += "\r\n" + body;
+  return wire;
+}
+
+Result<ClientResponse> UnixClient::stream(const std::string& method, const std::string& target,
+                                          const std::string& body, const std::string& content_type,
+                                          const Headers& extra_headers,
+                                          const std::function<bool(std::string_view)>& on_data,
+                                          std::chrono::milliseconds idle) {
+  conn_.reset();  // a stream gets a connection of its own and does not keep it
+  auto r = exchange(wire_format(method, target, body, content_type, extra_headers), &on_data, idle);
+  conn_.reset();
+  return r;
+}
+
+Result<ClientResponse> UnixClient::request_raw(const std::string& method,
+                                               const std::string& target, const std::string& body,
+                                               const std::string& content_type,
+                                               const Headers& extra_headers) {
+  std::string wire = wire_format(method, target, body, content_type, extra_headers);
   bool reused = conn_ != nullptr;
   auto r = exchange(wire);
   // A kept-alive connection may have been closed by the server between requests: retry once.
@@ -80,7 +98,9 @@ Result<ClientResponse> UnixClient::request_raw(const std::string& method,
   return r;
 }
 
-Result<ClientResponse> UnixClient::exchange(const std::string& wire) {
+Result<ClientResponse> UnixClient::exchange(const std::string& wire,
+                                            const std::function<bool(std::string_view)>* on_data,
+                                            std::chrono::milliseconds idle) {
   if (!conn_) EDGE_TRY_VOID(connect());
   if (!conn_->write_all(wire)) return fail(ErrorKind::Unavailable, "could not send to " + path_);
   auto deadline = std::chrono::steady_clock::now() + timeout_;
@@ -96,6 +116,10 @@ Result<ClientResponse> UnixClient::exchange(const std::string& wire) {
   bool no_body = resp.status == 204 || resp.status == 304;
   const auto* conn_hdr = find_header(resp.headers, "connection");
   bool close = conn_hdr && strcasecmp(conn_hdr->c_str(), "close") == 0;
+  if (!no_body && on_data && resp.status >= 200 && resp.status < 300) {
+    EDGE_TRY_VOID(conn_->stream_body(resp.headers, idle, *on_data));
+    return resp;
+  }
   if (!no_body) {
     bool until_close = !find_header(resp.headers, "content-length") &&
                        !find_header(resp.headers, "transfer-encoding");

@@ -2,6 +2,7 @@
 // connection and reconnects once when the server closed it. Not thread-safe: one per thread.
 #pragma once
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,10 +33,23 @@ class UnixClient {
   Result<ClientResponse> request_raw(const std::string& method, const std::string& target,
                                      const std::string& body, const std::string& content_type,
                                      const Headers& extra_headers = {});
+  // Like request_raw, but a 2xx body is handed to on_data as it arrives (logs, events, pull
+  // progress) instead of being collected; `idle` bounds each wait for data. Other statuses
+  // are collected into the returned body as usual.
+  Result<ClientResponse> stream(const std::string& method, const std::string& target,
+                                const std::string& body, const std::string& content_type,
+                                const Headers& extra_headers,
+                                const std::function<bool(std::string_view)>& on_data,
+                                std::chrono::milliseconds idle);
   const std::string& socket_path() const { return path_; }
 
  private:
-  Result<ClientResponse> exchange(const std::string& wire);
+  Result<ClientResponse> exchange(const std::string& wire,
+                                  const std::function<bool(std::string_view)>* on_data = nullptr,
+                                  std::chrono::milliseconds idle = {});
+  static std::string wire_format(const std::string& method, const std::string& target,
+                                 const std::string& body, const std::string& content_type,
+                                 const Headers& extra_headers);
   Status connect();
 
   std::string path_;

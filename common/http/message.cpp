@@ -209,6 +209,67 @@ Result<std::string> Connection::read_body(const Headers& headers, const Limits& 
   return read_exact(length, deadline);
 }
 
+Status Connection::stream_body(const Headers& headers, std::chrono::milliseconds idle,
+                               const std::function<bool(std::string_view)>& on_data) {
+  auto deadline = [&] { return Clock::now() + idle; };
+  auto deliver = [&](std::string_view piece) -> Status {
+    if (!piece.empty() && !on_data(piece)) return fail(ErrorKind::Unavailable, "stopped by the reader");
+    return {};
+  };
+  const std::string* te = find_header(headers, "transfer-encoding");
+  if (te && lower(trim(*te)) == "chunked") {
+    for (;;) {
+      auto size_line = EDGE_TRY(read_line(1024, deadline()));
+      auto hex = trim(std::string_view(size_line).substr(0, size_line.find(';')));
+      size_t size = 0;
+      auto [p, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), size, 16);
+      if (ec != std::errc{} || p != hex.data() + hex.size() || hex.empty())
+        return invalid("malformed chunk size");
+      if (size == 0) {
+        for (;;) {
+          auto t = EDGE_TRY(read_line(16 * 1024, deadline()));
+          if (t.empty()) return {};
+        }
+      }
+      while (size > 0) {
+        if (pos_ == buf_.size()) EDGE_TRY(fill(deadline()));
+        size_t n = std::min(size, buf_.size() - pos_);
+        std::string_view piece(buf_.data() + pos_, n);
+        pos_ += n;
+        size -= n;
+        EDGE_TRY_VOID(deliver(piece));
+      }
+      auto crlf = EDGE_TRY(read_line(2, deadline()));
+      if (!crlf.empty()) return invalid("malformed chunk");
+    }
+  }
+  const std::string* cl = find_header(headers, "content-length");
+  std::optional<size_t> left;
+  if (cl) {
+    size_t length = 0;
+    auto v = trim(*cl);
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), length);
+    if (ec != std::errc{} || p != v.data() + v.size()) return invalid("malformed Content-Length");
+    left = length;
+  }
+  for (;;) {
+    if (left && *left == 0) return {};
+    if (pos_ == buf_.size()) {
+      auto r = fill(deadline());
+      if (!r) {
+        if (!left && r.error().kind == ErrorKind::Unavailable) return {};  // body ends at close
+        return fail(r.error());
+      }
+    }
+    size_t n = buf_.size() - pos_;
+    if (left) n = std::min(n, *left);
+    std::string_view piece(buf_.data() + pos_, n);
+    pos_ += n;
+    if (left) *left -= n;
+    EDGE_TRY_VOID(deliver(piece));
+  }
+}
+
 bool Connection::write_all(std::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);

@@ -95,6 +95,11 @@ class Connection {
                                 std::chrono::steady_clock::time_point deadline,
                                 bool until_close = false);
   bool write_all(std::string_view data);
+  // Reads a body piece by piece (chunked, Content-Length, or until close) and hands each
+  // piece to on_data; `idle` bounds the wait for every read, not the whole body. on_data
+  // returning false stops reading (Error kind Unavailable "stopped by the reader").
+  Status stream_body(const Headers& headers, std::chrono::milliseconds idle,
+                     const std::function<bool(std::string_view)>& on_data);
 
  private:
   Result<size_t> fill(std::chrono::steady_clock::time_point deadline);

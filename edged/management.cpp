@@ -1,0 +1,231 @@
+#include "edged/management.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <fstream>
+#include <thread>
+
+#include "common/log.h"
+#include "edged/module.h"
+
+namespace edged {
+using edge::ErrorKind;
+using edge::fail;
+using edge::invalid;
+using edge::Result;
+using edge::Status;
+using edge::http::ApiRange;
+using edge::http::Request;
+using edge::http::Response;
+
+const std::vector<std::string> kEdgedApiVersions = {"2018-06-28", "2019-01-30", "2019-10-22", "2019-11-05",
+                                                    "2020-07-07", "2021-12-07", "2022-08-03"};
+
+namespace {
+const ApiRange kV2018{"2018-06-28", ""};
+constexpr int kStopTimeoutSeconds = 10;  // the engine's default grace period
+const ApiRange kV2019_01{"2019-01-30", ""};
+const ApiRange kV2019_11{"2019-11-05", ""};
+
+std::unexpected<edge::Error> forbidden() { return fail(ErrorKind::Forbidden, "forbidden"); }
+
+// edged reports engine failures with their message, also for 500s (the agent shows them).
+Response error_to_response(const edge::Error& e) {
+  int status = edge::http_status(e.kind);
+  if (e.kind == ErrorKind::Unavailable) status = 500;
+  return Response::error(status, e.message);
+}
+
+template <class F>
+edge::http::RouteHandler expose(F f) {
+  return [f](Request& r) -> Result<Response> {
+    auto result = f(r);
+    if (!result) return error_to_response(result.error());
+    return result;
+  };
+}
+
+Result<bool> bool_param(const Request& r, const char* name, bool fallback) {
+  const auto* v = r.query_param(name);
+  if (!v) return fallback;
+  if (*v == "true") return true;
+  if (*v == "false") return false;
+  return invalid(std::string("invalid parameter: ") + name);
+}
+
+std::string os_release(const std::string& key) {
+  std::ifstream f("/etc/os-release");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind(key + "=", 0) != 0) continue;
+    std::string v = line.substr(key.size() + 1);
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+    return v;
+  }
+  return "";
+}
+}  // namespace
+
+Management::Management(ManagementOptions options)
+    : options_(std::move(options)), docker_(options_.docker_socket), router_(kEdgedApiVersions) {
+  add_routes();
+}
+
+Status Management::authorize_module(const std::string& module, pid_t pid) {
+  std::string name = module.starts_with("$") ? module.substr(1) : module;
+  auto top = docker_.top(name);
+  if (!top) return forbidden();
+  const Json& titles = (*top)["Titles"];
+  size_t column = 0;
+  for (; column < titles.size(); ++column)
+    if (titles[column] == "PID") break;
+  if (column == titles.size()) return forbidden();
+  for (const auto& process : (*top)["Processes"])
+    if (process.size() > column && process[column] == std::to_string(pid)) return {};
+  return forbidden();
+}
+
+Status Management::create(const Json& body, bool start, const std::string& replace) {
+  auto spec = EDGE_TRY(parse_module_spec(body));
+  if (!replace.empty() && spec.name != replace) return invalid("module name in spec does not match URI");
+  if (spec.pull_policy == PullPolicy::OnCreate) EDGE_TRY_VOID(docker_.pull(spec.image, spec.auth));
+  if (!replace.empty()) {
+    auto removed = docker_.remove_container(replace, true);
+    if (!removed && removed.error().kind != ErrorKind::NotFound) return fail(removed.error());
+  }
+  EDGE_TRY(docker_.create_container(spec.name, create_body(spec)));
+  if (start) EDGE_TRY_VOID(docker_.start(spec.name));
+  return {};
+}
+
+void Management::add_routes() {
+  auto& r = router_;
+  auto list = expose([this](Request&) -> Result<Response> {
+    Json modules = Json::array();
+    for (const auto& c : EDGE_TRY(docker_.list_containers({std::string(kOwnerLabel) + "=" + kOwner}))) {
+      auto info = docker_.inspect_container(c.value("Id", ""));
+      if (info) modules.push_back(module_details(*info));  // removed meanwhile: skip
+    }
+    return Response::json(200, Json{{"modules", modules}});
+  });
+  r.add("GET", "/modules", kV2018, list);
+  r.add("GET", "/modules/", kV2018, list);
+
+  r.add("POST", "/modules", kV2018, expose([this](Request& req) -> Result<Response> {
+    EDGE_TRY_VOID(authorize_agent(req.peer.pid));
+    auto* body = EDGE_TRY(edge::http::require_body(req));
+    EDGE_TRY_VOID(create(*body, false, ""));
+    auto spec = EDGE_TRY(parse_module_spec(*body));
+    auto info = EDGE_TRY(docker_.inspect_container(spec.name));
+    return Response::json(201, module_details(info));
+  }));
+
+  r.add("GET", "/modules/{name}", kV2018, expose([this](Request& req) -> Result<Response> {
+    return Response::json(200, module_details(EDGE_TRY(docker_.inspect_container(req.params["name"]))));
+  }));
+
+  r.add("PUT", "/modules/{name}", kV2018, expose([this](Request& req) -> Result<Response> {
+    EDGE_TRY_VOID(authorize_agent(req.peer.pid));
+    bool start = EDGE_TRY(bool_param(req, "start", false));
+    const auto& name = req.params["name"];
+    EDGE_TRY_VOID(parse_module_spec(*req.json));
+    if (name == options_.agent_name) {
+      // The agent replaces itself: answer first, the caller is about to be removed.
+      Json body = *req.json;
+      std::thread([this, body, start, name] {
+        if (auto s = create(body, start, name); !s) edge::log::error("Failed to update " + name + ": " + s.error().message);
+      }).detach();
+      return Response::json(201, Json{{"name", name}});
+    }
+    auto old = docker_.inspect_container(name);
+    if (old && (*old)["State"].value("Running", false)) (void)docker_.stop(name, kStopTimeoutSeconds);
+    EDGE_TRY_VOID(create(*req.json, start, name));
+    return Response::json(201, module_details(EDGE_TRY(docker_.inspect_container(name))));
+  }));
+
+  r.add("DELETE", "/modules/{name}", kV2018, expose([this](Request& req) -> Result<Response> {
+    EDGE_TRY_VOID(authorize_agent(req.peer.pid));
+    EDGE_TRY_VOID(docker_.remove_container(req.params["name"], true));
+    return Response::empty(204);
+  }));
+
+  r.add("POST", "/modules/{name}/prepareupdate", kV2019_01, expose([this](Request& req) -> Result<Response> {
+    EDGE_TRY_VOID(authorize_agent(req.peer.pid));
+    auto* body = EDGE_TRY(edge::http::require_body(req));
+    auto spec = EDGE_TRY(parse_module_spec(*body));
+    if (spec.name != req.params["name"]) return invalid("module name in spec does not match URI");
+    if (spec.pull_policy == PullPolicy::OnCreate) EDGE_TRY_VOID(docker_.pull(spec.image, spec.auth));
+    return Response::empty(204);
+  }));
+
+  // start / stop / restart; the action segment is case-insensitive as upstream.
+  for (std::string action : {"start", "stop", "restart"}) {
+    auto handler = expose([this, action](Request& req) -> Result<Response> {
+      const auto& name = req.params["name"];
+      if (action == "start") EDGE_TRY_VOID(docker_.start(name));
+      else if (action == "stop") EDGE_TRY_VOID(docker_.stop(name, kStopTimeoutSeconds));
+      else EDGE_TRY_VOID(docker_.restart(name, kStopTimeoutSeconds));
+      return Response::empty(204);
+    });
+    std::string upper = action;
+    upper[0] = static_cast<char>(std::toupper(upper[0]));
+    r.add("POST", "/modules/{name}/" + action, kV2018, handler);
+    r.add("POST", "/modules/{name}/" + upper, kV2018, handler);
+  }
+
+  r.add("GET", "/modules/{name}/logs", kV2018, expose([this](Request& req) -> Result<Response> {
+    docker::LogOptions o;
+    o.follow = EDGE_TRY(bool_param(req, "follow", false));
+    o.timestamps = EDGE_TRY(bool_param(req, "timestamps", false));
+    if (const auto* tail = req.query_param("tail")) {
+      if (*tail != "all" && (tail->empty() || !std::all_of(tail->begin(), tail->end(), ::isdigit)))
+        return invalid("invalid parameter: tail");
+      o.tail = *tail;
+    }
+    long long now = std::time(nullptr);
+    if (const auto* since = req.query_param("since")) {
+      auto t = parse_since(*since, now);
+      if (!t) return invalid("invalid parameter: since");
+      o.since = *t;
+    }
+    if (const auto* until = req.query_param("until")) {
+      auto t = parse_since(*until, now);
+      if (!t) return invalid("invalid parameter: until");
+      o.until = *t;
+    }
+    std::string name = req.params["name"];
+    EDGE_TRY(docker_.inspect_container(name));  // 404 before the stream starts
+    Response resp;
+    resp.content_type = "text/plain";
+    if (!o.follow) {
+      EDGE_TRY_VOID(docker_.logs_raw(name, o, [&](std::string_view piece) {
+        resp.body.append(piece);
+        return resp.body.size() < 64 * 1024 * 1024;
+      }));
+      return resp;
+    }
+    resp.stream = [this, name, o](const edge::http::ChunkSink& sink) {
+      (void)docker_.logs_raw(name, o, [&](std::string_view piece) { return sink(piece); });
+    };
+    return resp;
+  }));
+
+  r.add("GET", "/systeminfo", kV2018, expose([this](Request&) -> Result<Response> {
+    utsname u{};
+    ::uname(&u);
+    Json info{{"osType", u.sysname}, {"architecture", u.machine}, {"version", options_.version},
+              {"kernel_release", u.release}, {"kernel_version", u.version},
+              {"cpus", static_cast<int>(std::thread::hardware_concurrency())},
+              {"provisioning", {{"type", "ProvisioningType"}, {"dynamicReprovisioning", false}, {"alwaysReprovisionOnStartup", false}}}};
+    if (auto os = os_release("ID"); !os.empty()) info["operating_system"] = os;
+    if (auto v = os_release("VERSION_ID"); !v.empty()) info["operating_system_version"] = v;
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    if (pages > 0 && page > 0) info["total_memory"] = static_cast<long long>(pages) * page;
+    if (auto v = docker_.version(); v) info["server_version"] = v->value("Version", "");
+    return Response::json(200, info);
+  }));
+}
+
+}  // namespace edged

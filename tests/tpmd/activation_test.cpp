@@ -1,0 +1,54 @@
+// systemd socket activation: tpmd serves on the socket passed as fd 3 (LISTEN_PID/LISTEN_FDS),
+// as aziot-tpmd.socket starts it.
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstring>
+
+#include "tests/tpmd/fixture.h"
+
+TEST_CASE("tpmd serves on a systemd-activated socket") {
+  edge::test::TempDir dir;
+  tpm_test::Swtpm swtpm(dir / "state");
+  std::string sock = dir / "activated.sock";
+  edge::test::write_file(dir / "config.toml", "tcti = \"" + swtpm.tcti() +
+                                                  "\"\n[endpoints]\naziot_tpmd = \"unix://" +
+                                                  dir.path() + "/configured.sock\"\n");
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strcpy(addr.sun_path, sock.c_str());
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(fd, 16) == 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    dup2(fd, 3);
+    setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
+    setenv("LISTEN_FDS", "1", 1);
+    setenv("LISTEN_FDNAMES", "aziot-tpmd.socket", 1);
+    setenv("AZIOT_TPMD_CONFIG", (dir / "config.toml").c_str(), 1);
+    setenv("AZIOT_TPMD_CONFIG_DIR", (dir / "none").c_str(), 1);
+    execl(edge::test::bin("aziot-tpmd").c_str(), "aziot-tpmd", nullptr);
+    _exit(127);
+  }
+  ::close(fd);
+  edge::http::UnixClient client(sock);
+  edge::test::Reply r;
+  for (int i = 0; i < 200 && r.status != 200; ++i) {
+    r = edge::test::call(client, "GET", tpmd_test::api("/get_tpm_keys"));
+    if (r.status != 200) usleep(20000);
+  }
+  CHECK(r.status == 200);
+  auto files = edge::test::list_dir(dir.path());
+  CHECK(std::find(files.begin(), files.end(), "configured.sock") == files.end());
+  kill(pid, SIGTERM);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 0);
+}

@@ -219,6 +219,14 @@ TEST_CASE("identityd missing device key and bad configs", "[integration]") {
     CHECK(r.json["message"].get<std::string>().find("keyd") != std::string::npos);
     CHECK(d.call("GET", api("/trust-bundle")).status == 200);
   }
+  SECTION("device key file missing: keyd's error is named, the daemon keeps serving") {
+    Daemons d(manual_sas() + default_principals(), true,
+              "[preloaded_keys]\ndevice-id = \"file:///nonexistent/device-id\"\n");
+    auto r = d.call("GET", api("/identities/identity"));
+    CHECK(r.status == 404);
+    CHECK(r.json["message"].get<std::string>().find("keyd") != std::string::npos);
+    CHECK(d.call("GET", api("/trust-bundle")).status == 200);
+  }
   SECTION("unknown provisioning source exits with the bad-config code") {
     Daemons d("[provisioning]\nsource = \"carrier-pigeon\"\n", false);
     CHECK(d.start_identityd_expect_exit() == 153);

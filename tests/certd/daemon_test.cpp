@@ -19,25 +19,9 @@ TEST_CASE("certd serves on a systemd-activated socket", "[integration]") {
                                                   "/home\"\n[endpoints]\naziot_certd = \"unix://" +
                                                   dir.path() + "/configured.sock\"\n");
   edge::test::write_file(dir / "cert.pem", "");
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strcpy(addr.sun_path, sock.c_str());
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::listen(fd, 16) == 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    dup2(fd, 3);
-    setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
-    setenv("LISTEN_FDS", "1", 1);
-    setenv("LISTEN_FDNAMES", "aziot-certd.socket", 1);
-    setenv("AZIOT_CERTD_CONFIG", (dir / "config.toml").c_str(), 1);
-    setenv("AZIOT_CERTD_CONFIG_DIR", (dir / "none").c_str(), 1);
-    execl(edge::test::bin("aziot-certd").c_str(), "aziot-certd", nullptr);
-    _exit(127);
-  }
-  ::close(fd);
+  pid_t pid = edge::test::spawn_socket_activated(
+      edge::test::bin("aziot-certd"), sock, "aziot-certd.socket",
+      {{"AZIOT_CERTD_CONFIG", (dir / "config.toml")}, {"AZIOT_CERTD_CONFIG_DIR", (dir / "none")}});
   edge::http::UnixClient client(sock);
   edge::test::Reply r;
   for (int i = 0; i < 200 && r.status != 400; ++i) {

@@ -56,32 +56,7 @@ edge::test::Reply Certd::call(const std::string& method, const std::string& path
 
 edge::test::Reply Certd::call_as(uid_t uid, const std::string& method, const std::string& path,
                                  const std::optional<Json>& body) {
-  int fds[2];
-  REQUIRE(pipe(fds) == 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    if (setgid(uid) != 0 || setuid(uid) != 0) _exit(3);
-    edge::http::UnixClient c(socket);
-    auto r = edge::test::call(c, method, path, body);
-    std::string out = std::to_string(r.status) + "\n" + r.body;
-    [[maybe_unused]] auto n = write(fds[1], out.data(), out.size());
-    _exit(0);
-  }
-  close(fds[1]);
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  close(fds[0]);
-  int st = 0;
-  waitpid(pid, &st, 0);
-  edge::test::Reply r;
-  auto nl = out.find('\n');
-  r.status = nl == std::string::npos ? -1 : std::stoi(out.substr(0, nl));
-  r.body = nl == std::string::npos ? out : out.substr(nl + 1);
-  r.json = Json::parse(r.body, nullptr, false);
-  return r;
+  return edge::test::call_as(uid, socket, method, path, body);
 }
 
 std::string Certd::issue(const std::string& id, const std::string& csr,

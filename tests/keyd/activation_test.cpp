@@ -16,29 +16,14 @@ TEST_CASE("keyd serves on a systemd-activated socket", "[integration]") {
   edge::test::write_file(dir / "config.toml", "[aziot_keys]\nhomedir_path = \"" + dir.path() +
                                                   "/home\"\n[endpoints]\naziot_keyd = \"unix://" +
                                                   dir.path() + "/configured.sock\"\n");
-  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strcpy(addr.sun_path, sock.c_str());
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::listen(fd, 16) == 0);
-  pid_t pid = fork();
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    dup2(fd, 3);
-    setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
-    setenv("LISTEN_FDS", "1", 1);
-    setenv("LISTEN_FDNAMES", "aziot-keyd.socket", 1);
-    setenv("AZIOT_KEYD_CONFIG", (dir / "config.toml").c_str(), 1);
-    setenv("AZIOT_KEYD_CONFIG_DIR", (dir / "none").c_str(), 1);
-    execl(edge::test::bin("aziot-keyd").c_str(), "aziot-keyd", nullptr);
-    _exit(127);
-  }
-  ::close(fd);
+  pid_t pid = edge::test::spawn_socket_activated(
+      edge::test::bin("aziot-keyd"), sock, "aziot-keyd.socket",
+      {{"AZIOT_KEYD_CONFIG", (dir / "config.toml")}, {"AZIOT_KEYD_CONFIG_DIR", (dir / "none")}});
   edge::http::UnixClient client(sock);
   edge::test::Reply r;
   for (int i = 0; i < 200 && r.status != 200; ++i) {
-    r = edge::test::call(client, "POST", keyd_test::api("/keypair"), edge::http::Json{{"keyId", "a"}});
+    r = edge::test::call(client, "POST", keyd_test::api("/keypair"),
+                         edge::http::Json{{"keyId", "a"}});
     if (r.status != 200) usleep(20000);
   }
   CHECK(r.status == 200);

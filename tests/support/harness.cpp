@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -163,6 +165,61 @@ Reply call(http::UnixClient& client, const std::string& method, const std::strin
   auto j = resp->json();
   if (j) r.json = *j;
   return r;
+}
+
+Reply call_as(uid_t uid, const std::string& socket, const std::string& method,
+              const std::string& target, const std::optional<http::Json>& body) {
+  int fds[2];
+  if (pipe(fds) != 0) throw std::runtime_error("pipe failed");
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    if (setgid(uid) != 0 || setuid(uid) != 0) _exit(3);
+    http::UnixClient c(socket);
+    auto r = call(c, method, target, body);
+    std::string out = std::to_string(r.status) + "\n" + r.body;
+    [[maybe_unused]] auto n = write(fds[1], out.data(), out.size());
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int st = 0;
+  waitpid(pid, &st, 0);
+  Reply r;
+  auto nl = out.find('\n');
+  r.status = nl == std::string::npos ? -1 : std::stoi(out.substr(0, nl));
+  r.body = nl == std::string::npos ? out : out.substr(nl + 1);
+  r.json = http::Json::parse(r.body, nullptr, false);
+  return r;
+}
+
+pid_t spawn_socket_activated(const std::string& program, const std::string& socket_path,
+                             const std::string& fd_name,
+                             const std::map<std::string, std::string>& env) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof addr.sun_path) throw std::runtime_error("socket path too long");
+  std::strcpy(addr.sun_path, socket_path.c_str());
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 16) != 0)
+    throw std::runtime_error("could not listen on " + socket_path);
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    dup2(fd, 3);
+    setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
+    setenv("LISTEN_FDS", "1", 1);
+    setenv("LISTEN_FDNAMES", fd_name.c_str(), 1);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    execl(program.c_str(), program.c_str(), nullptr);
+    _exit(127);
+  }
+  ::close(fd);
+  return pid;
 }
 
 }  // namespace edge::test

@@ -65,5 +65,15 @@ struct Reply {
 };
 Reply call(http::UnixClient& client, const std::string& method, const std::string& target,
            const std::optional<http::Json>& body = std::nullopt);
+// The same request made by a forked child running as `uid` (setgid+setuid), so a daemon's
+// SO_PEERCRED sees that uid.
+Reply call_as(uid_t uid, const std::string& socket, const std::string& method,
+              const std::string& target, const std::optional<http::Json>& body = std::nullopt);
+// Starts `program` the way systemd socket activation does: a socket listening at
+// `socket_path` passed as fd 3 with LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES=`fd_name`, plus `env`.
+// The child dies with the test process. Returns its pid.
+pid_t spawn_socket_activated(const std::string& program, const std::string& socket_path,
+                             const std::string& fd_name,
+                             const std::map<std::string, std::string>& env);
 
 }  // namespace edge::test

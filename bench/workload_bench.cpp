@@ -3,6 +3,7 @@
 // module (so edged's real caller check, `docker top` with its pid memory, is on the path), next
 // to keyd's direct HMAC sign measured in the same run; the uncached caller check alone; and
 // aziot-edged's PSS idle and under load. Needs dockerd and the edge-test-busybox:1 image.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>

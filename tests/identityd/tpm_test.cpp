@@ -293,7 +293,7 @@ server.socket = context.wrap_socket(server.socket, server_side=True)
 server.serve_forever()
 )");
     process = std::make_unique<edge::test::Process>(
-        std::vector<std::string>{"python3", script, std::to_string(port), k.server_pem(),
+        std::vector<std::string>{"/usr/bin/python3", script, std::to_string(port), k.server_pem(),
                                  k.server_key(), authentication_key.dump()},
         std::map<std::string, std::string>{}, dir + "/fake_dps.log");
     REQUIRE(wait_for_port(port));

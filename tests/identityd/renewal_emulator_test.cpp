@@ -132,3 +132,63 @@ TEST_CASE("emulator dps x509 identity certificate auto-renewal", "[emulator][cer
   CHECK(d.identityd_log().find("Renewed the device identity certificate") ==
         d.identityd_log().rfind("Renewed the device identity certificate"));
 }
+
+TEST_CASE("emulator dps x509 renewal failure keeps the old identity and retries",
+          "[emulator][certd]") {
+  REQUIRE_EMULATOR();
+  if (certd_bin().empty()) return;
+  Emulator emu;
+  const auto& k = pki();
+  emu.admin("POST", "/admin/enrollment-groups",
+            Json{{"groupId", "renew-group"}, {"type", "x509"}, {"certificate", k.ca_pem()}});
+  std::string config =
+      "[provisioning]\nsource = \"dps\"\nglobal_endpoint = \"https://" + emu.host +
+      "/\"\nscope_id = \"" + emu.info["idScope"].get<std::string>() +
+      "\"\n[provisioning.attestation]\nmethod = \"x509\"\nregistration_id = \"renf\"\n"
+      "identity_cert = \"device-id\"\nidentity_pk = \"device-id\"\n"
+      "[provisioning.attestation.identity_auto_renew]\nthreshold = \"80%\"\nretry = \"2%\"\n";
+  // certd has no rule for device-id-temp: issuing the renewal fails.
+  Daemons d(config, false, "[preloaded_keys]\nlocal-ca = \"file://" + k.dir + "/ca.key\"\n",
+            "[cert_issuance.local_ca]\ncert = \"local-ca\"\npk = \"local-ca\"\n"
+            "[preloaded_certs]\nlocal-ca = \"file://" +
+                k.dir + "/ca.pem\"\n");
+  d.env["SSL_CERT_FILE"] = emu.ca();
+  d.env["AZIOT_IDENTITYD_CLOUD_TIMEOUT_MS"] = "15000";
+  auto kp =
+      d.keyd("POST", "/keypair", Json{{"keyId", "device-id"}, {"preferredAlgorithms", "rsa-2048"}});
+  REQUIRE(kp.status == 200);
+  auto old_key = identityd::keyd_private_key(d.keyd_socket, kp.json["keyHandle"]);
+  REQUIRE(old_key);
+  std::string old_pem = issue("renf", old_key->get(), -500, 100);
+  edge::http::UnixClient certd(d.dir / "certd.sock");
+  REQUIRE(edge::test::call(certd, "PUT", "/certificates/device-id?api-version=2020-09-01",
+                           Json{{"pem", old_pem}})
+              .status == 201);
+  d.start_identityd();
+
+  // Tried at once, then again after 2% of the 600 s lifetime (12 s).
+  auto failures = [&] {
+    size_t n = 0;
+    std::string log = d.identityd_log();
+    for (size_t p = 0;
+         (p = log.find("Failed to renew the device identity", p)) != std::string::npos; ++p)
+      ++n;
+    return n;
+  };
+  for (int i = 0; i < 100 && failures() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  INFO(d.identityd_log());
+  CHECK(failures() >= 2);
+  CHECK(d.identityd_log().find("retrying in 12 s") != std::string::npos);
+  CHECK(d.identityd_log().find("device-id-temp") != std::string::npos);  // certd's refusal named
+  // The old identity is untouched and still works with the hub.
+  auto c = edge::test::call(certd, "GET", "/certificates/device-id?api-version=2020-09-01");
+  CHECK(c.json["pem"] == old_pem);
+  auto kp2 = d.keyd("GET", "/keypair/device-id");
+  REQUIRE(kp2.status == 200);
+  auto key_now = identityd::keyd_private_key(d.keyd_socket, kp2.json["keyHandle"]);
+  REQUIRE(key_now);
+  CHECK(public_pem(key_now->get()) == public_pem(old_key->get()));
+  CHECK(d.call("POST", api("/identities/modules"), Json{{"type", "aziot"}, {"moduleId", "still"}})
+            .status == 200);
+}

@@ -217,6 +217,37 @@ TEST_CASE("emulator dps tpm bad input fails clearly", "[emulator][tpm]") {
     CHECK(d->identityd_log().find("endorsement key does not match") != std::string::npos);
     CHECK(tpm.call("POST", "/sign_with_auth_key", Json{{"data", "eA=="}}).status == 400);
   }
+  SECTION("the DPS service API refuses bad enrollments and unauthenticated callers") {
+    auto put = [&](const std::string& id, const std::string& body, bool token = true) {
+      edge::cloud::HeaderList h{{"Content-Type", "application/json"}};
+      if (token) h.emplace_back("Authorization", emu.service_token());
+      return emu.request("PUT", "/enrollments/" + id + "?api-version=2021-10-01", h, body);
+    };
+    tpm.start();
+    Json good{
+        {"attestation", {{"type", "tpm"}, {"tpm", {{"endorsementKey", tpm.endorsement_key()}}}}}};
+    CHECK(put("regb", good.dump(), false).status == 401);
+    CHECK(put("regb", "{not json").status == 400);
+    CHECK(put("regb", R"({"attestation":{"type":"tpm","tpm":{"endorsementKey":"%%%"}}})").status ==
+          400);
+    CHECK(put("regb", R"({"attestation":{"type":"tpm","tpm":{}}})").status == 400);
+    CHECK(put("regb", R"({"attestation":{"type":"voice"}})").status == 400);
+    CHECK(put("regb", R"({"registrationId":"other","attestation":{"type":"tpm"}})").status == 400);
+    CHECK(put("regb", R"({"registrationId":"regb"})").status == 400);
+    auto get = emu.request("GET", "/enrollments/regb?api-version=2021-10-01",
+                           {{"Authorization", emu.service_token()}}, "");
+    CHECK(get.status == 404);  // nothing was stored
+    // The good one is stored, readable and removable.
+    CHECK(put("regb", good.dump()).status == 200);
+    get = emu.request("GET", "/enrollments/regb?api-version=2021-10-01",
+                      {{"Authorization", emu.service_token()}}, "");
+    CHECK(get.status == 200);
+    CHECK(Json::parse(get.body)["attestation"]["tpm"]["endorsementKey"] == tpm.endorsement_key());
+    CHECK(emu.request("DELETE", "/enrollments/regb?api-version=2021-10-01",
+                      {{"Authorization", emu.service_token()}}, "")
+              .status == 204);
+    CHECK(d->start_identityd_expect_exit() == 1);  // deleted: DPS refuses the device
+  }
   SECTION("no enrollment at all") {
     tpm.start();
     CHECK(d->start_identityd_expect_exit() == 1);

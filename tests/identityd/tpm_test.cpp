@@ -200,6 +200,19 @@ TEST_CASE("emulator dps tpm attestation end to end and across restarts", "[emula
   CHECK(tpm.sign("new").value() == *edge::crypto::hmac_sha256(key2, "new"));
   CHECK(mqtt_publish_signed(emu, "regt", "", tpm.signer(), "tpm-device-3") == 0);
   CHECK(telemetry_has(emu, "regt", "tpm-device-3"));
+
+  // identityd restarted while tpmd is down: it starts from the saved state; hub calls fail
+  // naming tpmd, and work again once tpmd is back.
+  d->stop_identityd();
+  tpm.stop();
+  d->start_identityd();
+  CHECK(d->call("GET", api("/identities/identity")).status == 200);
+  r = d->call("POST", api("/identities/modules"), Json{{"type", "aziot"}, {"moduleId", "m5"}});
+  CHECK(r.status == 404);
+  CHECK(r.json["message"].get<std::string>().find("aziot-tpmd") != std::string::npos);
+  tpm.start();
+  CHECK(d->call("POST", api("/identities/modules"), Json{{"type", "aziot"}, {"moduleId", "m5"}})
+            .status == 200);
 }
 
 TEST_CASE("emulator dps tpm bad input fails clearly", "[emulator][tpm]") {

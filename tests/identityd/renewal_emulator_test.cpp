@@ -50,56 +50,85 @@ std::string issue(const std::string& cn, EVP_PKEY* key, long from_s, long to_s) 
 }
 
 std::string public_pem(EVP_PKEY* key) { return edge::crypto::public_key_to_pem(key).value(); }
+
+// An emulator with a DPS X.509 group enrollment for the test CA, keyd + certd (local CA) and
+// identityd configured for `registration_id` with `auto_renew`; the current identity is a keyd
+// key pair "device-id" with a certificate valid [now + from_s, now + to_s] in certd.
+struct Renewal {
+  Renewal(const std::string& registration_id, const std::string& auto_renew,
+          const std::string& certd_rules, long from_s, long to_s)
+      : d(config(registration_id, auto_renew), false,
+          "[preloaded_keys]\nlocal-ca = \"file://" + pki().dir + "/ca.key\"\n",
+          "[cert_issuance.local_ca]\ncert = \"local-ca\"\npk = \"local-ca\"\n" + certd_rules +
+              "[preloaded_certs]\nlocal-ca = \"file://" + pki().dir + "/ca.pem\"\n") {
+    emu.admin("POST", "/admin/enrollment-groups",
+              Json{{"groupId", "renew-group"}, {"type", "x509"}, {"certificate", pki().ca_pem()}});
+    d.env["SSL_CERT_FILE"] = emu.ca();
+    d.env["AZIOT_IDENTITYD_CLOUD_TIMEOUT_MS"] = "15000";
+    auto kp = d.keyd("POST", "/keypair",
+                     Json{{"keyId", "device-id"}, {"preferredAlgorithms", "rsa-2048"}});
+    REQUIRE(kp.status == 200);
+    auto key = identityd::keyd_private_key(d.keyd_socket, kp.json["keyHandle"]);
+    REQUIRE(key);
+    old_key = public_pem(key->get());
+    old_pem = issue(registration_id, key->get(), from_s, to_s);
+    REQUIRE(edge::test::call(certd, "PUT", "/certificates/device-id?api-version=2020-09-01",
+                             Json{{"pem", old_pem}})
+                .status == 201);
+  }
+  std::string config(const std::string& registration_id, const std::string& auto_renew) {
+    return "[provisioning]\nsource = \"dps\"\nglobal_endpoint = \"https://" + emu.host +
+           "/\"\nscope_id = \"" + emu.info["idScope"].get<std::string>() +
+           "\"\n[provisioning.attestation]\nmethod = \"x509\"\nregistration_id = \"" +
+           registration_id +
+           "\"\nidentity_cert = \"device-id\"\nidentity_pk = \"device-id\"\n"
+           "[provisioning.attestation.identity_auto_renew]\n" +
+           auto_renew + default_principals();
+  }
+  std::string cert_pem() {
+    auto c = edge::test::call(certd, "GET", "/certificates/device-id?api-version=2020-09-01");
+    return c.status == 200 ? c.json["pem"].get<std::string>() : "";
+  }
+  std::string wait_for_new_cert() {
+    std::string pem;
+    for (int i = 0; i < 100 && (pem.empty() || pem == old_pem); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      pem = cert_pem();
+    }
+    return pem;
+  }
+  std::string keyd_public(const std::string& id) {
+    auto kp = d.keyd("GET", "/keypair/" + id);
+    if (kp.status != 200) return "";
+    auto key = identityd::keyd_private_key(d.keyd_socket, kp.json["keyHandle"]);
+    return key ? public_pem(key->get()) : "";
+  }
+
+  Emulator emu;
+  Daemons d;
+  edge::http::UnixClient certd{d.dir / "certd.sock"};
+  std::string old_key, old_pem;
+};
+
+const char kTempRules[] =
+    "[cert_issuance.device-id]\nmethod = \"local_ca\"\nexpiry_days = 1\n"
+    "[cert_issuance.device-id-temp]\nmethod = \"local_ca\"\nexpiry_days = 1\n";
 }  // namespace
 
 TEST_CASE("emulator dps x509 identity certificate auto-renewal", "[emulator][certd]") {
   REQUIRE_EMULATOR();
   if (certd_bin().empty()) return;
-  Emulator emu;
-  const auto& k = pki();
-  emu.admin("POST", "/admin/enrollment-groups",
-            Json{{"groupId", "renew-group"}, {"type", "x509"}, {"certificate", k.ca_pem()}});
-  std::string config =
-      "[provisioning]\nsource = \"dps\"\nglobal_endpoint = \"https://" + emu.host +
-      "/\"\nscope_id = \"" + emu.info["idScope"].get<std::string>() +
-      "\"\n[provisioning.attestation]\nmethod = \"x509\"\nregistration_id = \"renx\"\n"
-      "identity_cert = \"device-id\"\nidentity_pk = \"device-id\"\n"
-      "[provisioning.attestation.identity_auto_renew]\nrotate_key = true\nthreshold = \"80%\"\n"
-      "retry = \"4%\"\n" +
-      default_principals();
-  Daemons d(config, false, "[preloaded_keys]\nlocal-ca = \"file://" + k.dir + "/ca.key\"\n",
-            "[cert_issuance.local_ca]\ncert = \"local-ca\"\npk = \"local-ca\"\n"
-            "[cert_issuance.device-id]\nmethod = \"local_ca\"\nexpiry_days = 1\n"
-            "[cert_issuance.device-id-temp]\nmethod = \"local_ca\"\nexpiry_days = 1\n"
-            "[preloaded_certs]\nlocal-ca = \"file://" +
-                k.dir + "/ca.pem\"\n");
-  d.env["SSL_CERT_FILE"] = emu.ca();
-  d.env["AZIOT_IDENTITYD_CLOUD_TIMEOUT_MS"] = "15000";
-
-  // The current identity: a keyd key pair and a certificate at 90% of its 2-minute life.
-  auto kp =
-      d.keyd("POST", "/keypair", Json{{"keyId", "device-id"}, {"preferredAlgorithms", "rsa-2048"}});
-  REQUIRE(kp.status == 200);
-  auto old_key = identityd::keyd_private_key(d.keyd_socket, kp.json["keyHandle"]);
-  REQUIRE(old_key);
-  std::string old_pem = issue("renx", old_key->get(), -108, 12);
-  edge::http::UnixClient certd(d.dir / "certd.sock");
-  REQUIRE(edge::test::call(certd, "PUT", "/certificates/device-id?api-version=2020-09-01",
-                           Json{{"pem", old_pem}})
-              .status == 201);
-
+  // The certificate is at 90% of its 2-minute life.
+  Renewal t("renx", "rotate_key = true\nthreshold = \"80%\"\nretry = \"4%\"\n", kTempRules, -108,
+            12);
+  auto& d = t.d;
   d.start_identityd();
   REQUIRE(d.call("GET", api("/identities/identity")).status == 200);
 
   // Renewal happens at once (past 80%): certd holds a new one-day certificate for a new key.
-  std::string new_pem;
-  for (int i = 0; i < 100 && (new_pem.empty() || new_pem == old_pem); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    auto c = edge::test::call(certd, "GET", "/certificates/device-id?api-version=2020-09-01");
-    if (c.status == 200) new_pem = c.json["pem"];
-  }
+  std::string new_pem = t.wait_for_new_cert();
   INFO(d.identityd_log());
-  REQUIRE(new_pem != old_pem);
+  REQUIRE(new_pem != t.old_pem);
   CHECK(d.identityd_log().find("Renewed the device identity certificate device-id") !=
         std::string::npos);
   auto cert = parse_cert(new_pem);
@@ -109,15 +138,11 @@ TEST_CASE("emulator dps x509 identity certificate auto-renewal", "[emulator][cer
   X509_NAME_get_text_by_NID(X509_get_subject_name(cert.get()), NID_commonName, cn, sizeof cn);
   CHECK(std::string(cn) == "renx");  // the old certificate's subject
   // A new key, now under the configured id; the temporary ids are gone.
-  EVP_PKEY* cert_key = X509_get0_pubkey(cert.get());
-  CHECK(public_pem(cert_key) != public_pem(old_key->get()));
-  auto kp2 = d.keyd("GET", "/keypair/device-id");
-  REQUIRE(kp2.status == 200);
-  auto new_key = identityd::keyd_private_key(d.keyd_socket, kp2.json["keyHandle"]);
-  REQUIRE(new_key);
-  CHECK(public_pem(new_key->get()) == public_pem(cert_key));
-  CHECK(d.keyd("GET", "/keypair/device-id-temp").status != 200);
-  CHECK(edge::test::call(certd, "GET", "/certificates/device-id-temp?api-version=2020-09-01")
+  std::string cert_key = public_pem(X509_get0_pubkey(cert.get()));
+  CHECK(cert_key != t.old_key);
+  CHECK(t.keyd_public("device-id") == cert_key);
+  CHECK(t.keyd_public("device-id-temp").empty());
+  CHECK(edge::test::call(t.certd, "GET", "/certificates/device-id-temp?api-version=2020-09-01")
             .status != 200);
 
   // It keeps serving, and the hub accepts the renewed certificate (after the old one expired).
@@ -133,40 +158,33 @@ TEST_CASE("emulator dps x509 identity certificate auto-renewal", "[emulator][cer
         d.identityd_log().rfind("Renewed the device identity certificate"));
 }
 
+TEST_CASE("emulator dps x509 renewal without key rotation keeps the key", "[emulator][certd]") {
+  REQUIRE_EMULATOR();
+  if (certd_bin().empty()) return;
+  Renewal t("renk", "rotate_key = false\nthreshold = \"50%\"\n", kTempRules, -100, 60);
+  t.d.start_identityd();
+  std::string new_pem = t.wait_for_new_cert();
+  INFO(t.d.identityd_log());
+  REQUIRE(new_pem != t.old_pem);
+  auto cert = parse_cert(new_pem);
+  REQUIRE(cert);
+  CHECK(public_pem(X509_get0_pubkey(cert.get())) == t.old_key);
+  CHECK(t.keyd_public("device-id") == t.old_key);
+  CHECK(t.keyd_public("device-id-temp").empty());  // never made
+  CHECK(t.d.call("POST", api("/identities/modules"), Json{{"type", "aziot"}, {"moduleId", "k1"}})
+            .status == 200);
+}
+
 TEST_CASE("emulator dps x509 renewal failure keeps the old identity and retries",
           "[emulator][certd]") {
   REQUIRE_EMULATOR();
   if (certd_bin().empty()) return;
-  Emulator emu;
-  const auto& k = pki();
-  emu.admin("POST", "/admin/enrollment-groups",
-            Json{{"groupId", "renew-group"}, {"type", "x509"}, {"certificate", k.ca_pem()}});
-  std::string config =
-      "[provisioning]\nsource = \"dps\"\nglobal_endpoint = \"https://" + emu.host +
-      "/\"\nscope_id = \"" + emu.info["idScope"].get<std::string>() +
-      "\"\n[provisioning.attestation]\nmethod = \"x509\"\nregistration_id = \"renf\"\n"
-      "identity_cert = \"device-id\"\nidentity_pk = \"device-id\"\n"
-      "[provisioning.attestation.identity_auto_renew]\nthreshold = \"80%\"\nretry = \"2%\"\n";
-  // certd has no rule for device-id-temp: issuing the renewal fails.
-  Daemons d(config, false, "[preloaded_keys]\nlocal-ca = \"file://" + k.dir + "/ca.key\"\n",
-            "[cert_issuance.local_ca]\ncert = \"local-ca\"\npk = \"local-ca\"\n"
-            "[preloaded_certs]\nlocal-ca = \"file://" +
-                k.dir + "/ca.pem\"\n");
-  d.env["SSL_CERT_FILE"] = emu.ca();
-  d.env["AZIOT_IDENTITYD_CLOUD_TIMEOUT_MS"] = "15000";
-  auto kp =
-      d.keyd("POST", "/keypair", Json{{"keyId", "device-id"}, {"preferredAlgorithms", "rsa-2048"}});
-  REQUIRE(kp.status == 200);
-  auto old_key = identityd::keyd_private_key(d.keyd_socket, kp.json["keyHandle"]);
-  REQUIRE(old_key);
-  std::string old_pem = issue("renf", old_key->get(), -500, 100);
-  edge::http::UnixClient certd(d.dir / "certd.sock");
-  REQUIRE(edge::test::call(certd, "PUT", "/certificates/device-id?api-version=2020-09-01",
-                           Json{{"pem", old_pem}})
-              .status == 201);
+  // certd has no rule for device-id-temp: issuing the renewal fails. Lifetime 600 s, due (80%).
+  Renewal t("renf", "threshold = \"80%\"\nretry = \"2%\"\n", "", -500, 100);
+  auto& d = t.d;
   d.start_identityd();
 
-  // Tried at once, then again after 2% of the 600 s lifetime (12 s).
+  // Tried at once, then again after 2% of the lifetime (12 s).
   auto failures = [&] {
     size_t n = 0;
     std::string log = d.identityd_log();
@@ -182,13 +200,8 @@ TEST_CASE("emulator dps x509 renewal failure keeps the old identity and retries"
   CHECK(d.identityd_log().find("retrying in 12 s") != std::string::npos);
   CHECK(d.identityd_log().find("device-id-temp") != std::string::npos);  // certd's refusal named
   // The old identity is untouched and still works with the hub.
-  auto c = edge::test::call(certd, "GET", "/certificates/device-id?api-version=2020-09-01");
-  CHECK(c.json["pem"] == old_pem);
-  auto kp2 = d.keyd("GET", "/keypair/device-id");
-  REQUIRE(kp2.status == 200);
-  auto key_now = identityd::keyd_private_key(d.keyd_socket, kp2.json["keyHandle"]);
-  REQUIRE(key_now);
-  CHECK(public_pem(key_now->get()) == public_pem(old_key->get()));
+  CHECK(t.cert_pem() == t.old_pem);
+  CHECK(t.keyd_public("device-id") == t.old_key);
   CHECK(d.call("POST", api("/identities/modules"), Json{{"type", "aziot"}, {"moduleId", "still"}})
             .status == 200);
 }

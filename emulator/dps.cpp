@@ -14,7 +14,11 @@ static edge::Error dps_unauthorized(const std::string& why) {
   return hub_error(ErrorKind::Unauthorized, "Unauthorized", why);
 }
 
-edge::Result<Json> Hub::put_enrollment(const Json& body) {
+edge::Result<Json> Hub::put_enrollment(const Json& request) {
+  // The DPS service API's shape ({"attestation": {"type": ...}}) or the admin API's flat one.
+  Json body = request;
+  if (request.is_object() && request.contains("attestation"))
+    body = EDGE_TRY(enrollment_from_service(request));
   if (!body.is_object() || !body.value("registrationId", Json()).is_string())
     return edge::invalid("registrationId is required");
   std::string reg = body["registrationId"];
@@ -32,11 +36,15 @@ edge::Result<Json> Hub::put_enrollment(const Json& body) {
       return edge::invalid("x509 enrollments need a certificate (PEM)");
     e["certificate"] = body["certificate"];
     e["thumbprint"] = EDGE_TRY(pki::thumbprint_sha1_of_pem(body["certificate"]));
+  } else if (type == "tpm") {
+    EDGE_TRY(tpm_public_bytes(body.value("endorsementKey", Json()), "endorsementKey"));
+    e["endorsementKey"] = body["endorsementKey"];
   } else {
-    return edge::invalid("type must be symmetricKey or x509");
+    return edge::invalid("type must be symmetricKey, x509 or tpm");
   }
   std::lock_guard lock(mu_);
   state_["enrollments"][reg] = e;
+  if (state_.contains("tpmChallenges")) state_["tpmChallenges"].erase(reg);
   save();
   return e;
 }
@@ -80,6 +88,8 @@ edge::Result<Json> Hub::dps_authenticate(const std::string& scope,
     std::string resource = scope + "/registrations/" + registration_id;
     if (enrollments.contains(registration_id)) {
       const Json& e = enrollments[registration_id];
+      if (e["type"] == "tpm")
+        return dps_tpm_authenticate_locked(registration_id, e, *sas, resource);
       if (e["type"] != "symmetricKey")
         return edge::fail(dps_unauthorized("enrollment does not use symmetric keys"));
       auto ok = verify_sas(*sas, resource, {e["primaryKey"], e["secondaryKey"]}, now_s());
@@ -99,6 +109,8 @@ edge::Result<Json> Hub::dps_authenticate(const std::string& scope,
     return edge::fail(dps_unauthorized("no enrollment accepts this token"));
   }
   if (!cert) return edge::fail(dps_unauthorized("no SAS token and no client certificate"));
+  if (enrollments.contains(registration_id) && enrollments[registration_id]["type"] == "tpm")
+    return edge::fail(dps_unauthorized("TPM enrollments need a SAS token"));
   std::string cn = pki::common_name(cert);
   if (cn != registration_id)
     return edge::fail(dps_unauthorized("certificate CN does not match the registration id"));
@@ -151,6 +163,7 @@ edge::Result<Json> Hub::dps_assign(const std::string& registration_id, const Jso
                 {"lastUpdatedDateTimeUtc", now},
                 {"etag", new_etag()}};
   if (!payload.is_null()) state["payload"] = payload;
+  if (proof.contains("tpm")) state["tpm"] = EDGE_TRY(dps_tpm_result_locked(proof));
   return state;
 }
 
@@ -165,6 +178,10 @@ edge::Result<DpsReply> Hub::dps_register(const std::string& scope,
     return edge::fail(hub_error(ErrorKind::InvalidParameter, "BadRequest",
                                 "registrationId does not match the URL"));
   std::lock_guard lock(mu_);
+  if (authorization.empty() && body.contains("tpm")) {
+    if (scope != config_.dps_id_scope) return edge::fail(dps_unauthorized("unknown ID scope"));
+    return dps_tpm_challenge_locked(registration_id, body);
+  }
   Json proof = EDGE_TRY(dps_authenticate(scope, registration_id, authorization, cert));
   Json state = EDGE_TRY(dps_assign(registration_id, proof, cert, body.value("payload", Json())));
   std::string op = "4.";

@@ -20,6 +20,7 @@
 
 namespace emulator {
 
+struct SasToken;
 using Json = nlohmann::json;
 
 struct HubConfig {
@@ -129,7 +130,10 @@ class Hub {
   edge::Result<DpsReply> dps_operation(const std::string& scope, const std::string& registration_id,
                                        const std::string& operation_id,
                                        const std::string& authorization, X509* cert);
+  // Admin API (flat) or DPS service API (attestation) shape; returns the stored (flat) form.
   edge::Result<Json> put_enrollment(const Json& body);
+  edge::Result<Json> get_enrollment(const std::string& registration_id) const;
+  edge::Status delete_enrollment(const std::string& registration_id);
   edge::Result<Json> put_enrollment_group(const Json& body);
 
   // ---- device scope (what an edgeHub may authenticate; nested hierarchies) ----
@@ -193,6 +197,14 @@ class Hub {
                                       const std::string& authorization, X509* cert) const;
   edge::Result<Json> dps_assign(const std::string& registration_id, const Json& enrollment,
                                 X509* cert, const Json& payload);
+  // DPS TPM attestation (dps_tpm.cpp): the 401 challenge, the check of a token signed with the
+  // challenge's key, and the registration result's "tpm" part.
+  edge::Result<DpsReply> dps_tpm_challenge_locked(const std::string& registration_id,
+                                                  const Json& body);
+  edge::Result<Json> dps_tpm_authenticate_locked(const std::string& registration_id,
+                                                 const Json& enrollment, const SasToken& sas,
+                                                 const std::string& resource) const;
+  edge::Result<Json> dps_tpm_result_locked(const Json& proof) const;
 
   HubConfig config_;
   mutable std::mutex mu_;

@@ -21,6 +21,14 @@ void merge_patch(Json& target, const Json& patch);
 Json diff_patch(const Json& from, const Json& to);
 // Serialized size of a property document, the way the 32 KB limit counts it.
 size_t properties_size(const Json& props);
+// The bytes of a base64 marshaled TPM2B_PUBLIC (an RSA key with a SHA-256 name, as TPM
+// endorsement and storage root keys are), else a BadRequest naming `what`.
+edge::Result<std::string> tpm_public_bytes(const Json& value, const char* what);
+// DPS service API IndividualEnrollment ({"registrationId", "deviceId"?, "attestation": {"type":
+// "tpm"|"symmetricKey"|"x509", ...}, "capabilities"?, "initialTwin"?}) <-> the admin API's flat
+// enrollment the hub stores.
+edge::Result<Json> enrollment_from_service(const Json& body);
+Json enrollment_to_service(const Json& enrollment);
 // Removes "$"-prefixed metadata keys a client may send ($version, $metadata).
 Json strip_metadata(const Json& props);
 

@@ -233,14 +233,43 @@ void route_scope(httplib::Server& s, Hub& hub) {
          });
 }
 
+// DPS service API (individual enrollments), with a service token of the hub's policies.
+void route_enrollments(httplib::Server& s, Hub& hub) {
+  s.Put(R"(/enrollments/([^/]+))", [&](const Request& req, Response& res) {
+    if (!ok_or_send(res, authorize(hub, req))) return;
+    auto body = body_json(req);
+    if (!ok_or_send(res, body)) return;
+    if (!body->is_object() || !body->contains("attestation"))
+      return send_error(res, hub_error(edge::ErrorKind::InvalidParameter, "BadRequest",
+                                       "an enrollment needs an attestation"));
+    if (!body->contains("registrationId")) (*body)["registrationId"] = req.matches[1].str();
+    if ((*body)["registrationId"] != req.matches[1].str())
+      return send_error(res, hub_error(edge::ErrorKind::InvalidParameter, "BadRequest",
+                                       "registrationId does not match the URL"));
+    auto r = hub.put_enrollment(*body);
+    if (ok_or_send(res, r)) send_json(res, 200, detail::enrollment_to_service(*r));
+  });
+  s.Get(R"(/enrollments/([^/]+))", [&](const Request& req, Response& res) {
+    if (!ok_or_send(res, authorize(hub, req))) return;
+    auto r = hub.get_enrollment(req.matches[1]);
+    if (ok_or_send(res, r)) send_json(res, 200, detail::enrollment_to_service(*r));
+  });
+  s.Delete(R"(/enrollments/([^/]+))", [&](const Request& req, Response& res) {
+    if (!ok_or_send(res, authorize(hub, req))) return;
+    auto r = hub.delete_enrollment(req.matches[1]);
+    if (ok_or_send(res, r)) res.status = 204;
+  });
+}
+
 void route_dps(httplib::Server& s, Hub& hub) {
+  route_enrollments(s, hub);
   s.Put(R"(/([^/]+)/registrations/([^/]+)/register)", [&](const Request& req, Response& res) {
     auto body = body_json(req);
     if (!ok_or_send(res, body)) return;
     auto r = hub.dps_register(req.matches[1], req.matches[2], req.get_header_value("Authorization"),
                               peer_certificate(req), *body);
     if (!ok_or_send(res, r)) return;
-    res.set_header("Retry-After", "1");
+    if (r->status == 202) res.set_header("Retry-After", "1");
     send_json(res, r->status, r->body);
   });
   s.Get(R"(/([^/]+)/registrations/([^/]+)/operations/([^/]+))",

@@ -73,6 +73,16 @@ Result<std::string> KeyClient::create_key_pair_if_not_exists(const std::string& 
       EDGE_TRY(call("POST", "/keypair", Json{{"keyId", id}, {"preferredAlgorithms", algorithms}})),
       "keyHandle");
 }
+Status KeyClient::delete_key_pair(const std::string& handle) {
+  EDGE_TRY(exchange(path_, "keyd", "DELETE", std::string("/keypair") + kKeydApi,
+                    Json{{"keyHandle", handle}}, 204));
+  return {};
+}
+Status KeyClient::move_key_pair(const std::string& from, const std::string& to) {
+  EDGE_TRY(
+      exchange(path_, "keyd", "POST", "/keypair/" + seg(to) + kKeydApi, Json{{"from", from}}, 204));
+  return {};
+}
 Result<std::string> KeyClient::derive_key(const std::string& base, const std::string& data) {
   return field(
       EDGE_TRY(call("POST", "/derivedkey",
@@ -116,4 +126,17 @@ Result<std::string> CertClient::create(const std::string& id, const std::string&
                "pem");
 }
 
+}  // namespace identityd
+
+namespace identityd {
+Status CertClient::import(const std::string& id, const std::string& pem) {
+  EDGE_TRY(exchange(path_, "certd", "PUT", "/certificates/" + seg(id) + kCertdApi,
+                    Json{{"pem", pem}}, 201));
+  return {};
+}
+Status CertClient::remove(const std::string& id) {
+  EDGE_TRY(exchange(path_, "certd", "DELETE", "/certificates/" + seg(id) + kCertdApi, std::nullopt,
+                    204));
+  return {};
+}
 }  // namespace identityd

@@ -19,6 +19,8 @@ class KeyClient {
   Result<std::string> load_key_pair(const std::string& id);
   Result<std::string> create_key_pair_if_not_exists(const std::string& id,
                                                     const std::string& algorithms);
+  Status delete_key_pair(const std::string& handle);
+  Status move_key_pair(const std::string& from, const std::string& to);
   Result<std::string> derive_key(const std::string& base_handle, const std::string& data);
   Result<edge::Secret> export_key(const std::string& handle);
   Result<std::string> sign_hmac(const std::string& handle, std::string_view message);
@@ -39,6 +41,8 @@ class CertClient {
   explicit CertClient(std::string socket_path) : path_(std::move(socket_path)) {}
   Result<std::string> get(const std::string& id);  // PEM
   Result<std::string> create(const std::string& id, const std::string& csr_pem);
+  Status import(const std::string& id, const std::string& pem);
+  Status remove(const std::string& id);
 
  private:
   std::string path_;

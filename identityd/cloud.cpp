@@ -213,12 +213,49 @@ Status HubClient::delete_module(const std::string& module_id) {
   return {};
 }
 
+namespace {
+// DPS's "authenticationKey" (base64) imported through tpmd; `where` names the answer it came in.
+Status import_authentication_key(const DpsTpm& tpm, const Json& value, const std::string& where) {
+  if (!value.is_string())
+    return edge::internal("DPS sent " + where + " without an authenticationKey");
+  auto blob = edge::base64::decode(value.get<std::string>());
+  if (!blob || blob->empty() || blob->size() > kMaxAuthKeyBlob)
+    return edge::internal("DPS sent " + where +
+                          " whose authenticationKey is not a base64 blob of 1.." +
+                          std::to_string(kMaxAuthKeyBlob) + " bytes");
+  auto imported = tpm.import_auth_key(*blob);
+  if (!imported)
+    return fail(
+        imported.error().context("could not import the DPS authentication key into the TPM"));
+  return {};
+}
+
+// The unauthenticated first request of TPM attestation: DPS must answer 401 with the key.
+Status tpm_challenge(const std::string& url, const DpsRequest& req, const CloudOptions& options) {
+  Json body{{"registrationId", req.registration_id},
+            {"tpm",
+             {{"endorsementKey", edge::base64::encode(req.tpm->endorsement_key)},
+              {"storageRootKey", edge::base64::encode(req.tpm->storage_root_key)}}}};
+  if (req.payload) body["payload"] = *req.payload;
+  edge::cloud::HeaderList headers{{"Content-Type", "application/json"},
+                                  {"Accept", "application/json"}};
+  auto r = send_with_retries("PUT", url, headers, body.dump(), options);
+  if (!r) return fail(r.error().context("DPS"));
+  if (r->status != 401)
+    return fail(cloud_error("DPS", *r).context("TPM attestation expected a 401 challenge"));
+  auto j = Json::parse(r->body, nullptr, false);
+  if (!j.is_object() || !j.contains("authenticationKey")) return fail(cloud_error("DPS", *r));
+  return import_authentication_key(*req.tpm, j["authenticationKey"], "a TPM challenge");
+}
+}  // namespace
+
 Result<DpsAssignment> dps_register(const DpsRequest& req, const CloudOptions& options) {
   std::string base = req.endpoint;
   while (base.ends_with("/")) base.pop_back();
   std::string prefix = base + "/" + encode_segment(req.scope_id) + "/registrations/" +
                        encode_segment(req.registration_id);
   std::string query = std::string("?api-version=") + kDpsApiVersion;
+  if (req.tpm) EDGE_TRY_VOID(tpm_challenge(prefix + "/register" + query, req, options));
   edge::cloud::HeaderList headers{{"Content-Type", "application/json"},
                                   {"Accept", "application/json"}};
   if (req.signer) {
@@ -287,6 +324,14 @@ Result<DpsAssignment> dps_register(const DpsRequest& req, const CloudOptions& op
         !(*rs)["assignedHub"].is_string() || !rs->contains("deviceId") ||
         !(*rs)["deviceId"].is_string())
       return edge::internal("DPS sent an assignment without assignedHub or deviceId");
+    if (req.tpm && rs->contains("tpm")) {
+      const Json& t = (*rs)["tpm"];
+      EDGE_TRY_VOID(import_authentication_key(
+          *req.tpm,
+          t.is_object() && t.contains("authenticationKey") ? t["authenticationKey"] : Json(),
+          "an assignment"));
+      edge::log::info("Imported DPS authentication key into TPM.");
+    }
     DpsAssignment a;
     a.assigned_hub = (*rs)["assignedHub"];
     a.device_id = (*rs)["deviceId"];

@@ -81,11 +81,23 @@ struct DpsAssignment {
   std::optional<edge::http::Json> payload;
 };
 
+// TPM attestation: the first registration request carries the TPM's public keys and no token;
+// DPS answers 401 with an "authenticationKey" blob for that TPM, which is imported (tpmd) before
+// the registration is sent again with a token signed by the imported key (`signer`). The
+// assignment may carry a new blob ("registrationState.tpm.authenticationKey"), imported too.
+struct DpsTpm {
+  std::string endorsement_key;   // marshaled TPM2B_PUBLIC
+  std::string storage_root_key;  // marshaled TPM2B_PUBLIC
+  std::function<Status(std::string_view blob)> import_auth_key;
+};
+constexpr size_t kMaxAuthKeyBlob = 8 * 1024;  // tpmd's limit for import_auth_key
+
 struct DpsRequest {
   std::string endpoint;  // https://global.azure-devices-provisioning.net/
   std::string scope_id;
   std::string registration_id;
-  std::optional<Signer> signer;  // symmetric key; absent for X.509
+  std::optional<Signer> signer;  // symmetric key or TPM auth key; absent for X.509
+  std::optional<DpsTpm> tpm;
   std::optional<edge::http::Json> payload;
 };
 Result<DpsAssignment> dps_register(const DpsRequest& request, const CloudOptions& options);

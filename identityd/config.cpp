@@ -6,6 +6,7 @@
 #include "common/config.h"
 #include "common/crypto.h"
 #include "common/http/message.h"
+#include "identityd/renewal.h"
 
 namespace identityd {
 namespace {
@@ -51,6 +52,9 @@ Result<std::optional<AutoRenew>> opt_auto_renew(const Reader& r, std::string_vie
   if (auto v = EDGE_TRY(a.opt_bool("rotate_key"))) out.rotate_key = *v;
   if (auto v = EDGE_TRY(a.opt_string("threshold"))) out.threshold = *v;
   if (auto v = EDGE_TRY(a.opt_string("retry"))) out.retry = *v;
+  if (auto p = parse_renew_policy(out.threshold); !p)
+    return a.error_at("threshold", p.error().message);
+  if (auto p = parse_renew_policy(out.retry); !p) return a.error_at("retry", p.error().message);
   return std::optional<AutoRenew>(out);
 }
 

@@ -65,6 +65,7 @@ IdentityManager::IdentityManager(Config config)
     : config_(std::move(config)),
       keys_(socket_of(config_.endpoints.keyd)),
       certs_(socket_of(config_.endpoints.certd)),
+      tpm_(socket_of(config_.endpoints.tpmd)),
       snapshot_(std::make_shared<const Config>(config_)) {}
 
 std::shared_ptr<const Config> IdentityManager::config() const {
@@ -158,15 +159,20 @@ Status IdentityManager::add_tls_identity(CloudOptions& options, const std::strin
   if (!pem && pem.error().kind == ErrorKind::InvalidParameter)
     pem = issue_identity_cert(cert_id, key_id);
   if (!pem) return fail(pem.error().context("could not load the identity certificate " + cert_id));
+  return add_tls_identity_pem(options, *pem, key_id, cert_id);
+}
+
+Status IdentityManager::add_tls_identity_pem(CloudOptions& options, const std::string& pem,
+                                             const std::string& key_id, const std::string& what) {
   auto handle = keys_.load_key_pair(key_id);
   if (!handle) return fail(handle.error().context("could not load the identity key " + key_id));
   auto owner = std::make_shared<TlsIdentity>();
-  edge::crypto::Bio bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
+  edge::crypto::Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   while (X509* c = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr))
     owner->certs.emplace_back(c);
   ERR_clear_error();
   if (owner->certs.empty())
-    return invalid("the identity certificate " + cert_id + " holds no PEM certificate");
+    return invalid("the identity certificate " + what + " holds no PEM certificate");
   owner->key = EDGE_TRY(keyd_private_key(keys_.socket_path(), *handle));
   edge::cloud::ClientIdentity id;
   for (auto& c : owner->certs) id.chain.push_back(c.get());
@@ -174,6 +180,11 @@ Status IdentityManager::add_tls_identity(CloudOptions& options, const std::strin
   options.identity = id;
   options.identity_owner = owner;
   return {};
+}
+
+// HMAC-SHA256 with the auth key DPS gave the TPM (tpmd's sign_with_auth_key).
+Signer IdentityManager::tpm_signer() {
+  return [this](std::string_view data) { return tpm_.sign_with_auth_key(data); };
 }
 
 Result<HubClient> IdentityManager::hub_client() {
@@ -188,6 +199,7 @@ Result<HubClient> IdentityManager::hub_client() {
       return keys_.sign_hmac(handle, data);
     };
   }
+  if (d.auth == AuthMethod::Tpm) signer = tpm_signer();
   return HubClient({d.hub, d.gateway, d.device_id}, signer, options);
 }
 
@@ -250,7 +262,8 @@ void IdentityManager::save_module_backup() {
     edge::log::warn("Failed to save module identities: " + s.error().message);
 }
 
-Result<Device> IdentityManager::provision_from_cloud(Json& info) {
+Result<Device> IdentityManager::provision_from_cloud(
+    Json& info, const std::optional<std::pair<std::string, std::string>>& identity) {
   const auto& p = config_.provisioning;
   DpsRequest req;
   CloudOptions dps_options = cloud_options();
@@ -269,7 +282,11 @@ Result<Device> IdentityManager::provision_from_cloud(Json& info) {
     info = {{"source", "dps"}, {"auth", "symmetric_key"}};
   } else if (p.method == AuthMethod::X509) {
     auto options = cloud_options();
-    EDGE_TRY_VOID(add_tls_identity(options, p.identity_cert, p.identity_pk));
+    if (identity)
+      EDGE_TRY_VOID(add_tls_identity_pem(options, identity->first, identity->second,
+                                         "renewed " + p.identity_cert));
+    else
+      EDGE_TRY_VOID(add_tls_identity(options, p.identity_cert, p.identity_pk));
     if (p.registration_id) {
       req.registration_id = *p.registration_id;
     } else {  // the identity certificate's CN, as upstream
@@ -285,8 +302,15 @@ Result<Device> IdentityManager::provision_from_cloud(Json& info) {
     d.cert_id = p.identity_cert;
     info = {{"source", "dps"}, {"auth", "x509"}};
     dps_options = options;
-  } else {
-    return fail(ErrorKind::Unsupported, "DPS TPM attestation is not implemented yet (tpmd)");
+  } else {  // TPM: the keys come from tpmd, which also imports DPS's key and signs with it
+    req.registration_id = *p.registration_id;
+    auto keys = tpm_.get_tpm_keys();
+    if (!keys) return fail(keys.error().context("could not read the TPM's keys"));
+    req.tpm = DpsTpm{keys->endorsement_key, keys->storage_root_key,
+                     [this](std::string_view blob) { return tpm_.import_auth_key(blob); }};
+    req.signer = tpm_signer();
+    d.auth = AuthMethod::Tpm;
+    info = {{"source", "dps"}, {"auth", "tpm"}};
   }
   if (p.payload_uri) {
     std::string path = p.payload_uri->substr(7);
@@ -350,7 +374,8 @@ Status IdentityManager::provision(bool allow_backup, bool offline_fallback) {
     d.hub = j.value("hubName", "");
     d.device_id = j.value("deviceId", "");
     d.gateway = j.value("gatewayHost", d.hub);
-    d.auth = j.value("auth", "sas") == "x509" ? AuthMethod::X509 : AuthMethod::Sas;
+    std::string auth = j.value("auth", "sas");
+    d.auth = auth == "x509" ? AuthMethod::X509 : auth == "tpm" ? AuthMethod::Tpm : AuthMethod::Sas;
     d.key_id = j.value("keyId", "");
     d.cert_id = j.value("certId", "");
     device_ = d;
@@ -499,7 +524,9 @@ Result<Json> IdentityManager::device_identity() {
     d = EDGE_TRY(require_device());
   }
   Json auth;
-  if (d.auth == AuthMethod::Sas) {
+  if (d.auth == AuthMethod::Tpm) {
+    auth = {{"type", "tpm"}};  // the key stays in the TPM: no handle, as upstream
+  } else if (d.auth == AuthMethod::Sas) {
     auto handle = keys_.load_key(d.key_id);
     if (!handle) return fail(client_error(handle.error()));
     auth = {{"type", "sas"}, {"keyHandle", *handle}};

@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 
+#include "common/clients/tpmd_client.h"
 #include "common/http/message.h"
 #include "identityd/clients.h"
 #include "identityd/cloud.h"
@@ -25,7 +26,7 @@ struct Device {
   std::string hub;
   std::string device_id;
   std::string gateway;                // local_gateway_hostname, else the hub
-  AuthMethod auth = AuthMethod::Sas;  // Sas (symmetric key in keyd) or X509
+  AuthMethod auth = AuthMethod::Sas;  // Sas (symmetric key in keyd), X509, or Tpm (key in tpmd)
   std::string key_id;                 // keyd id: symmetric key (sas) or key pair (x509)
   std::string cert_id;                // certd id (x509)
 };
@@ -39,6 +40,11 @@ class IdentityManager {
   Status start();
   // POST /identities/device/reprovision: forget the saved state, provision again, reconcile.
   Status reprovision();
+  // [provisioning.attestation] identity_auto_renew (DPS X.509): when the identity certificate is
+  // due, a new one (with a new key when rotate_key) is issued by certd under "<cert>-temp",
+  // registered with DPS, then committed to the configured ids. Returns the seconds until the
+  // next check (the retry period after a failure).
+  int64_t renew_identity_if_due();
 
   Result<edge::http::Json> device_identity();
   edge::http::Json provisioning_info();
@@ -57,7 +63,15 @@ class IdentityManager {
 
  private:
   Status provision(bool allow_backup, bool offline_fallback);
-  Result<Device> provision_from_cloud(edge::http::Json& info);
+  // `identity`: an X.509 identity (PEM chain, keyd key pair id) to register instead of the
+  // configured one (certificate renewal).
+  Result<Device> provision_from_cloud(
+      edge::http::Json& info,
+      const std::optional<std::pair<std::string, std::string>>& identity = std::nullopt);
+  Status renew_identity_cert(const AutoRenew& policy, X509* old_leaf);
+  Status add_tls_identity_pem(CloudOptions& options, const std::string& pem,
+                              const std::string& key_id, const std::string& what);
+  Signer tpm_signer();
   Status reconcile_locked();
   Result<HubClient> hub_client();
   Result<std::string> issue_identity_cert(const std::string& cert_id, const std::string& key_id);
@@ -78,6 +92,7 @@ class IdentityManager {
   Config config_;
   KeyClient keys_;
   CertClient certs_;
+  edge::clients::TpmdClient tpm_;
   std::optional<Device> device_;
   edge::http::Json info_;                  // GET /identities/provisioning
   std::map<std::string, Module> modules_;  // module identity cache (backup on disk)

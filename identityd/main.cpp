@@ -5,6 +5,7 @@
 #include "common/daemon.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "identityd/renewal.h"
 #include "identityd/service.h"
 #include "identityd/watcher.h"
 
@@ -39,6 +40,8 @@ int main(int argc, char** argv) {
     if (auto s = manager.update_config(std::move(next)); !s)
       log::warn("Failed to apply the changed configuration: " + s.error().message);
   });
+  // Device identity certificate auto-renewal (a no-op unless identity_auto_renew is configured).
+  identityd::RenewalTimer renewal([&] { return manager.renew_identity_if_due(); });
   daemon::notify_ready();
   log::info("Starting aziot-identityd on " + config->endpoints.identityd);
   server.run();

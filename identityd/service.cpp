@@ -142,6 +142,8 @@ void Service::add_routes() {
     bool local = EDGE_TRY(local_type(req));
     const auto& id = req.params["moduleId"];
     EDGE_TRY_VOID(require(req, Operation::UpdateModule, id));
+    // The body is ignored but must be JSON (e.g. {}): upstream answers 422 without one.
+    if (!req.json) return fail(ErrorKind::Unprocessable, "missing request body");
     if (local)
       return invalid(
           "parameter \"type\" has an invalid value\ncaused by: local identities cannot be updated");

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "common/fs.h"
-#include "tpmd/dps_blob.h"
+#include "common/tpm/dps_blob.h"
 #include "tpmd/esys.h"
 
 namespace keyd {

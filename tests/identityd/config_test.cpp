@@ -159,6 +159,17 @@ TEST_CASE("identityd config rejects bad input with the key and line", "[unit]") 
   CHECK(parse_error(kHead +
                     "auto_reprovisioning_mode = \"Sometimes\"\n[provisioning]\nsource = \"none\"\n")
             .find("AlwaysOnStartup") != std::string::npos);
+  // identity_auto_renew policies as upstream's cert-renewal.
+  const std::string renew =
+      kHead +
+      "[provisioning]\nsource = \"dps\"\nglobal_endpoint = \"https://g/\"\nscope_id = \"s\"\n"
+      "[provisioning.attestation]\nmethod = \"x509\"\nidentity_cert = \"c\"\nidentity_pk = "
+      "\"k\"\n[provisioning.attestation.identity_auto_renew]\n";
+  e = parse_error(renew + "threshold = \"1year\"\n");
+  CHECK(e.find("threshold") != std::string::npos);
+  CHECK(e.find("invalid renewal policy \"1year\"") != std::string::npos);
+  CHECK(parse_error(renew + "retry = \"0%\"\n").find("retry") != std::string::npos);
+  CHECK(parse_config(renew + "threshold = \"100min\"\nretry = \"1day\"\n", "c"));
   // Principal rules (upstream check.rs).
   const std::string manual =
       kHead +

@@ -2,6 +2,8 @@
 // tinyproxy: manual and DPS provisioning, module identities in the hub registry, MQTT connects
 // with the resulting credentials, proxies, offline restarts and hub errors.
 // Skipped (with a warning) when the emulator is not built.
+#include "tests/identityd/emulator.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,137 +23,6 @@
 
 using namespace identityd_test;
 using edge::http::Json;
-
-namespace {
-std::string emulator_bin() {
-  if (const char* b = std::getenv("IOTHUB_EMULATOR_BIN"); b && *b) return b;
-  return edge::test::bin("iothub-emulator");
-}
-bool have_emulator() { return ::access(emulator_bin().c_str(), X_OK) == 0; }
-
-#define REQUIRE_EMULATOR()                                               \
-  if (!have_emulator()) {                                                \
-    WARN("iothub-emulator not built (" + emulator_bin() + "): skipped"); \
-    return;                                                              \
-  }
-
-struct Emulator {
-  edge::test::TempDir dir;
-  std::string host;
-  std::string state = dir / "state";
-  std::unique_ptr<edge::test::Process> process;
-  Json info;
-
-  Emulator() {
-    std::random_device rd;
-    host = "127." + std::to_string(20 + rd() % 200) + "." + std::to_string(rd() % 250 + 1) + "." +
-           std::to_string(rd() % 250 + 1);
-    start();
-  }
-  ~Emulator() { stop(); }
-  void start() {
-    ::unlink((state + "/info.json").c_str());
-    process = std::make_unique<edge::test::Process>(
-        std::vector<std::string>{emulator_bin(), "--state-dir", state, "--hostname", host, "--bind",
-                                 host, "--no-websockets"},
-        std::map<std::string, std::string>{}, dir / "emulator.log");
-    for (int i = 0; i < 300 && !(::access((state + "/info.json").c_str(), F_OK) == 0); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    INFO(edge::test::read_file(dir / "emulator.log"));
-    REQUIRE((::access((state + "/info.json").c_str(), F_OK) == 0));
-    info = Json::parse(edge::test::read_file(state + "/info.json"));
-  }
-  void stop() {
-    if (process) process->stop();
-    process.reset();
-  }
-  std::string ca() const { return state + "/ca.pem"; }
-  edge::cloud::Options options() const {
-    edge::cloud::Options o;
-    o.system_roots = false;
-    o.extra_roots_pem = edge::test::read_file(ca());
-    o.proxy = std::optional<edge::cloud::Proxy>();
-    return o;
-  }
-  Json admin(const std::string& method, const std::string& path,
-             const std::optional<Json>& body = std::nullopt) {
-    auto r = edge::cloud::request(method, "https://" + host + path,
-                                  {{"Content-Type", "application/json"}}, body ? body->dump() : "",
-                                  options());
-    INFO(method << " " << path << ": " << (r ? r->body : r.error().message));
-    REQUIRE(r);
-    REQUIRE(r->status / 100 == 2);
-    return r->body.empty() ? Json() : Json::parse(r->body);
-  }
-  // A device-scoped registry call with a SAS token signed by `key`.
-  edge::cloud::Response device_call(const std::string& device, const std::string& key,
-                                    const std::string& method, const std::string& path) {
-    auto token = identityd::sas_token(
-        host + "/devices/" + device,
-        [&](std::string_view data) { return edge::crypto::hmac_sha256(key, data); },
-        std::time(nullptr) + 600);
-    auto r = edge::cloud::request(method, "https://" + host + path + "?api-version=2021-04-12",
-                                  {{"Authorization", *token}}, "", options());
-    REQUIRE(r);
-    return *r;
-  }
-};
-
-std::string key_of(const std::string& connection_string) {
-  auto pos = connection_string.find("SharedAccessKey=");
-  REQUIRE(pos != std::string::npos);
-  return edge::base64::decode(connection_string.substr(pos + 16)).value();
-}
-
-std::string export_key(Daemons& d, const std::string& handle) {
-  auto r = d.keyd("POST", "/derivedkey/export", Json{{"keyHandle", handle}});
-  REQUIRE(r.status == 200);
-  return r.json["key"];
-}
-
-// Publishes one telemetry message over MQTT/TLS (mosquitto_pub) with a SAS token signed in keyd.
-int mqtt_publish(Daemons& d, Emulator& emu, const std::string& device, const std::string& module,
-                 const std::string& handle, const std::string& payload) {
-  std::string resource =
-      emu.host + "/devices/" + device + (module.empty() ? "" : "/modules/" + module);
-  auto token = identityd::sas_token(
-      resource,
-      [&](std::string_view data) -> edge::Result<std::string> {
-        return d.hmac_with_handle(handle, std::string(data));
-      },
-      std::time(nullptr) + 600);
-  REQUIRE(token);
-  std::string id = device + (module.empty() ? "" : "/" + module);
-  std::string topic =
-      "devices/" + device + (module.empty() ? "" : "/modules/" + module) + "/messages/events/";
-  std::string out;
-  int rc = edge::test::run("mosquitto_pub -V mqttv311 -h " + emu.host + " -p 8883 --cafile " +
-                               emu.ca() + " -i '" + id + "' -u '" + emu.host + "/" + id +
-                               "/?api-version=2021-04-12' -P '" + *token + "' -t '" + topic +
-                               "' -m '" + payload + "' -q 1 2>&1",
-                           &out);
-  INFO(out);
-  return rc;
-}
-
-bool telemetry_has(Emulator& emu, const std::string& device, const std::string& body) {
-  for (int i = 0; i < 50; ++i) {
-    auto t = emu.admin("GET", "/admin/telemetry?deviceId=" + device);
-    if (t.dump().find(body) != std::string::npos) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
-}
-
-std::unique_ptr<Daemons> identityd_for(Emulator& emu, const std::string& config,
-                                       const std::string& device_key) {
-  auto d = std::make_unique<Daemons>(config, false);
-  d->env["SSL_CERT_FILE"] = emu.ca();
-  d->env["AZIOT_IDENTITYD_CLOUD_TIMEOUT_MS"] = "15000";
-  if (!device_key.empty()) d->import_key("device-id", device_key);
-  return d;
-}
-}  // namespace
 
 TEST_CASE("emulator manual sas device and module identities in the hub", "[emulator]") {
   REQUIRE_EMULATOR();
@@ -196,9 +67,18 @@ TEST_CASE("emulator manual sas device and module identities in the hub", "[emula
   r = d->call("GET", api("/identities/modules/m2?type=aziot"));
   REQUIRE(r.status == 200);
   CHECK(export_key(*d, r.json["spec"]["auth"]["keyHandle"]) == m2_key);
+  // PUT (update) as upstream: the keys are derived again from the module's current generation
+  // id, which IoT Hub does not change on update, so generation and keys stay and the hub holds
+  // the same key; the keys only change when the module is deleted and created again (below).
   r = d->call("PUT", api("/identities/modules/m2?type=aziot"), Json::object());
   REQUIRE(r.status == 200);
-  CHECK(r.json["spec"]["genId"] == m2_gen);  // as upstream: same generation, same derived keys
+  CHECK(r.json["spec"]["genId"] == m2_gen);
+  CHECK(export_key(*d, r.json["spec"]["auth"]["keyHandle"]) == m2_key);
+  hub = emu.device_call("dev1", key, "GET", "/devices/dev1/modules/m2");
+  CHECK(Json::parse(hub.body)["authentication"]["symmetricKey"]["primaryKey"] == m2_key);
+  CHECK(Json::parse(hub.body)["generationId"] == m2_gen);
+  // An empty body is 422 and changes nothing, as upstream (the body must be JSON, then ignored).
+  CHECK(d->call("PUT", api("/identities/modules/m2?type=aziot")).status == 422);
   r = d->call("GET", api("/identities/modules?type=aziot"));
   REQUIRE(r.status == 200);
   std::set<std::string> ids;

@@ -65,7 +65,7 @@ Daemons::Daemons(std::string cfg, bool start, std::string keyd_extra,
   std::string full = "hostname = \"testhost\"\nhomedir = \"" + homedir + "\"\n" + config +
                      "\n[endpoints]\naziot_identityd = \"unix://" + identityd_socket +
                      "\"\naziot_keyd = \"unix://" + keyd_socket + "\"\naziot_certd = \"unix://" +
-                     dir.path() + "/certd.sock\"\n";
+                     dir.path() + "/certd.sock\"\naziot_tpmd = \"unix://" + tpmd_socket + "\"\n";
   edge::test::write_file(dir / "identityd.toml", full);
   env["AZIOT_IDENTITYD_CONFIG"] = dir / "identityd.toml";
   env["AZIOT_IDENTITYD_CONFIG_DIR"] = dir / "identityd.d";

@@ -42,6 +42,7 @@ struct Daemons {
   std::string config;
   std::string keyd_socket = dir / "keyd.sock";
   std::string identityd_socket = dir / "identityd.sock";
+  std::string tpmd_socket = dir / "tpmd.sock";  // [endpoints] aziot_tpmd (tests start tpmd there)
   std::string homedir = dir / "identityd-home";
   std::map<std::string, std::string> env;
   std::unique_ptr<edge::test::Process> keyd_process;

@@ -1,16 +1,15 @@
-// tpmd::Client (what identityd will use) and the DPS-side challenge (what the hub emulator
-// will use) together: the DPS TPM key exchange without DPS.
-#include "tpmd/client.h"
-
+// The tpmd client (what identityd uses) and the DPS-side challenge (what the hub emulator
+// uses) together: the DPS TPM key exchange without DPS.
 #include <catch2/catch.hpp>
 
+#include "common/clients/tpmd_client.h"
 #include "common/crypto.h"
+#include "common/tpm/dps_blob.h"
 #include "tests/tpmd/fixture.h"
-#include "tpmd/dps_blob.h"
 
 TEST_CASE("tpmd client runs the DPS TPM key exchange against the DPS-side helper") {
   tpmd_test::Tpmd t;
-  tpmd::Client client(t.socket);
+  edge::clients::TpmdClient client(t.socket);
   auto keys = client.get_tpm_keys();
   REQUIRE(keys);
   auto challenge = tpm::dps::make_auth_key_challenge(keys->endorsement_key, keys->storage_root_key);

@@ -4,8 +4,8 @@
 #include <thread>
 
 #include "common/crypto.h"
+#include "common/tpm/dps_blob.h"
 #include "tests/tpmd/fixture.h"
-#include "tpmd/dps_blob.h"
 
 using edge::http::Json;
 using namespace tpmd_test;

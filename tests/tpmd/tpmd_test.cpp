@@ -6,9 +6,9 @@
 #include <thread>
 
 #include "common/crypto.h"
+#include "common/tpm/dps_blob.h"
 #include "tests/tpmd/fixture.h"
 #include "tpmd/config.h"
-#include "tpmd/dps_blob.h"
 #include "tpmd/esys.h"
 
 using edge::http::Json;

@@ -1,8 +1,8 @@
-#include "tpmd/client.h"
+#include "common/clients/tpmd_client.h"
 
 #include "common/base64.h"
 
-namespace tpmd {
+namespace edge::clients {
 using edge::ErrorKind;
 using edge::Result;
 using edge::http::Json;
@@ -19,10 +19,10 @@ Result<std::string> b64_member(const Json& j, const char* name) {
 }
 }  // namespace
 
-Client::Client(std::string socket_path) : client_(std::move(socket_path)) {}
+TpmdClient::TpmdClient(std::string socket_path) : client_(std::move(socket_path)) {}
 
-Result<Json> Client::call(const std::string& method, const std::string& path,
-                          const std::optional<Json>& body) {
+Result<Json> TpmdClient::call(const std::string& method, const std::string& path,
+                              const std::optional<Json>& body) {
   std::lock_guard lock(mutex_);
   auto r = client_.request(method, path + kApi, body);
   if (!r)
@@ -37,21 +37,21 @@ Result<Json> Client::call(const std::string& method, const std::string& path,
   return r->json();
 }
 
-Result<TpmKeys> Client::get_tpm_keys() {
+Result<TpmKeys> TpmdClient::get_tpm_keys() {
   auto j = EDGE_TRY(call("GET", "/get_tpm_keys", std::nullopt));
   return TpmKeys{EDGE_TRY(b64_member(j, "endorsement_key")),
                  EDGE_TRY(b64_member(j, "storage_root_key"))};
 }
 
-edge::Status Client::import_auth_key(std::string_view blob) {
+edge::Status TpmdClient::import_auth_key(std::string_view blob) {
   EDGE_TRY(call("POST", "/import_auth_key", Json{{"key", edge::base64::encode(blob)}}));
   return {};
 }
 
-Result<std::string> Client::sign_with_auth_key(std::string_view data) {
+Result<std::string> TpmdClient::sign_with_auth_key(std::string_view data) {
   auto j =
       EDGE_TRY(call("POST", "/sign_with_auth_key", Json{{"data", edge::base64::encode(data)}}));
   return b64_member(j, "digest");
 }
 
-}  // namespace tpmd
+}  // namespace edge::clients

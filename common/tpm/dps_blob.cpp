@@ -1,4 +1,4 @@
-#include "tpmd/dps_blob.h"
+#include "common/tpm/dps_blob.h"
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -6,9 +6,8 @@
 #include <openssl/rsa.h>
 #include <tss2/tss2_mu.h>
 
+#include <cstdio>
 #include <cstring>
-
-#include "tpmd/esys.h"
 
 namespace tpm::dps {
 using edge::internal;
@@ -26,6 +25,11 @@ std::string be32(uint32_t v) {
                      static_cast<char>((v >> 8) & 0xFF), static_cast<char>(v & 0xFF)};
 }
 std::string sized(std::string_view body) { return be16(body.size()) + std::string(body); }
+std::string rc_text(TSS2_RC rc) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%x", rc);
+  return buf;
+}
 
 Result<std::string> aes128_cfb(std::string_view key, std::string_view plain) {
   if (key.size() != 16) return internal("AES-128 key of wrong size");
@@ -70,10 +74,12 @@ Result<std::string> oaep_encrypt(EVP_PKEY* key, std::string_view data, const cha
 
 Result<TPMT_PUBLIC> parse_public(std::string_view bytes, const char* what) {
   size_t off = 0;
-  auto pub = unmarshal_public(bytes, &off);
-  if (!pub || off != bytes.size())
+  TPM2B_PUBLIC pub{};
+  TSS2_RC rc = Tss2_MU_TPM2B_PUBLIC_Unmarshal(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                              bytes.size(), &off, &pub);
+  if (rc != TSS2_RC_SUCCESS || off != bytes.size())
     return invalid(std::string(what) + " is not a marshaled TPM2B_PUBLIC");
-  return pub->publicArea;
+  return pub.publicArea;
 }
 
 Result<std::string> marshal_tpmt_public(const TPMT_PUBLIC& pub) {
@@ -219,6 +225,13 @@ Result<std::string> make_auth_key_blob(std::string_view ek_public, std::string_v
   std::string id_object = sized(sized(cred_hmac) + enc_identity);
 
   return id_object + sized(secret) + duplicate + sized(enc_seed) + sized(pub_bytes);
+}
+
+edge::Status check_rsa_public(std::string_view bytes, const char* what) {
+  auto pub = EDGE_TRY(parse_public(bytes, what));
+  if (pub.type != TPM2_ALG_RSA || pub.nameAlg != TPM2_ALG_SHA256)
+    return invalid(std::string(what) + " must be an RSA key with a SHA-256 name");
+  return {};
 }
 
 Result<AuthKeyChallenge> make_auth_key_challenge(std::string_view ek_public,

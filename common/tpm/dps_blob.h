@@ -1,12 +1,12 @@
 // The DPS side of TPM attestation, in software (OpenSSL + tss2-mu, no TPM needed): builds the
 // "authenticationKey" blob that DPS returns to a device, which aziot-tpmd's
-// POST /import_auth_key consumes. Used by the tpmd tests and meant for the hub emulator.
+// POST /import_auth_key consumes. Used by the hub emulator's DPS, keyd and the tpmd tests.
 //
 // Blob layout (concatenated marshaled TPM2B structures, as upstream aziot-tpmd reads it):
 //   TPM2B_ID_OBJECT        credentialBlob  MakeCredential(EK, innerKey, name(SRK))
 //   TPM2B_ENCRYPTED_SECRET secret          seed for the credential, RSA-OAEP to the EK ("IDENTITY")
 //   TPM2B_PRIVATE          duplicate       the HMAC key's sensitive area, inner-wrapped with
-//                                          innerKey (AES-128-CFB) and outer-wrapped for the SRK
+//                                          innerKey (AES-128-CFB), outer-wrapped for the SRK
 //   TPM2B_ENCRYPTED_SECRET inSymSeed       seed for the outer wrap, RSA-OAEP to the SRK
 //   ("DUPLICATE") TPM2B_PUBLIC           objectPublic    KEYEDHASH, HMAC-SHA256,
 //   userWithAuth|sign|noDA
@@ -38,6 +38,10 @@ struct AuthKeyChallenge {
 };
 edge::Result<AuthKeyChallenge> make_auth_key_challenge(std::string_view ek_public,
                                                        std::string_view srk_public);
+
+// Checks that `bytes` is one marshaled TPM2B_PUBLIC of an RSA key with a SHA-256 name, the
+// kind of endorsement / storage root key make_auth_key_blob accepts. `what` names it in errors.
+edge::Status check_rsa_public(std::string_view bytes, const char* what);
 
 // Name of an object: nameAlg (2 bytes) || H_nameAlg(marshaled TPMT_PUBLIC). SHA-256 only.
 edge::Result<std::string> object_name(const TPMT_PUBLIC& pub);

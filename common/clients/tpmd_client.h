@@ -1,18 +1,25 @@
 // A client of aziot-tpmd's API for other daemons (identityd's DPS TPM attestation and hub SAS
 // tokens): GET /get_tpm_keys, POST /import_auth_key, POST /sign_with_auth_key.
+// Errors: tpmd's 400 -> InvalidParameter, 503 or no answer -> Unavailable, else Internal; the
+// message carries tpmd's.
 #pragma once
 #include <mutex>
 #include <string>
 #include <string_view>
 
 #include "common/http/client.h"
-#include "tpmd/tpm.h"
+#include "common/result.h"
 
-namespace tpmd {
+namespace edge::clients {
 
-class Client {
+struct TpmKeys {
+  std::string endorsement_key;   // marshaled TPM2B_PUBLIC
+  std::string storage_root_key;  // marshaled TPM2B_PUBLIC
+};
+
+class TpmdClient {
  public:
-  explicit Client(std::string socket_path = "/run/aziot/tpmd.sock");
+  explicit TpmdClient(std::string socket_path = "/run/aziot/tpmd.sock");
   // Marshaled TPM2B_PUBLICs (base64 them for DPS's registration body).
   edge::Result<TpmKeys> get_tpm_keys();
   // DPS's "authenticationKey", base64-decoded.
@@ -27,4 +34,4 @@ class Client {
   edge::http::UnixClient client_;
 };
 
-}  // namespace tpmd
+}  // namespace edge::clients

@@ -30,7 +30,9 @@ Outcome edge_ca_expiry(Context& ctx, Json& info) {
   http::UnixClient client(certd_socket(ctx), std::chrono::seconds(10));
   auto r = client.request("GET", "/certificates/aziot-edged-ca?api-version=2020-09-01");
   if (!r) return Outcome::failed({"Could not read the Edge CA certificate from certd", r.error().message});
-  if (r->status == 404) return Outcome::ignored();  // edged has not created it yet
+  // Not created by edged yet (certd answers 404, or 400 "not found" as upstream's does).
+  if (r->status == 404 || (r->status == 400 && r->message().find("not found") != std::string::npos))
+    return Outcome::ignored();
   auto j = r->json();
   if (r->status != 200 || !j || !j->contains("pem") || !(*j)["pem"].is_string())
     return Outcome::failed({"Could not read the Edge CA certificate from certd", r->message()});

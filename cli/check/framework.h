@@ -68,7 +68,11 @@ struct Context {
   std::optional<std::string> parent_hostname;  // identityd's local_gateway_hostname
   std::optional<std::string> proxy_uri;        // --proxy-uri, [agent.env] https_proxy, env
 
-  std::string path(const std::string& p) const { return root + p; }
+  // A host path under the sandbox root; paths already under it (absolute paths written for
+  // daemons running in the sandbox) are kept.
+  std::string path(const std::string& p) const {
+    return root.empty() || p.starts_with(root + "/") ? p : root + p;
+  }
 };
 
 // A check body fills `info` (the check's "additional_info" object) as it learns things.

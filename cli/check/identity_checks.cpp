@@ -2,6 +2,7 @@
 // host time, certificate expiry, daemons answering, preloaded certs and keys, and the host's
 // TLS connectivity to IoT Hub and DPS.
 #include <netdb.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -426,9 +427,15 @@ std::optional<std::string> cert_public_key(const std::string& pem) {
   }
   unsigned char buf[133];
   size_t len = 0;
-  EVP_PKEY_set_utf8_string_param(key, "point-format", "compressed");
   if (!EVP_PKEY_get_octet_string_param(key, "encoded-pub-key", buf, sizeof buf, &len)) return std::nullopt;
-  return "EC:" + std::string(reinterpret_cast<char*>(buf), len);
+  // keyd reports P-256 points compressed.
+  std::unique_ptr<EC_GROUP, decltype(&EC_GROUP_free)> group(EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1),
+                                                            EC_GROUP_free);
+  std::unique_ptr<EC_POINT, decltype(&EC_POINT_free)> point(EC_POINT_new(group.get()), EC_POINT_free);
+  unsigned char out[65];
+  if (EC_POINT_oct2point(group.get(), point.get(), buf, len, nullptr) != 1) return std::nullopt;
+  size_t n = EC_POINT_point2oct(group.get(), point.get(), POINT_CONVERSION_COMPRESSED, out, sizeof out, nullptr);
+  return "EC:" + std::string(reinterpret_cast<char*>(out), n);
 }
 
 Outcome certs_match_private_keys(Context& ctx, Json&) {

@@ -268,3 +268,33 @@ TEST_CASE("check host-local-time asks the given NTP server", "[check]") {
     if (skew) CHECK_THAT(details_of(r.json, "host-local-time"), Catch::StartsWith("Time on the device is out of sync"));
   }
 }
+
+TEST_CASE("check compares the edge hub's server certificate with the configured hostname", "[check]") {
+  CheckSandbox s;
+  const std::string address = private_loopback();
+  std::string config = manual_sas_config(private_loopback());
+  config.replace(0, 22, "hostname = \"" + address + "\"");
+  s.apply(config);
+  auto flags = s.base_flags() + " keyd-running certd-running identityd-running host-connect-iothub-amqp"
+                                " host-connect-iothub-https host-connect-iothub-mqtt";
+  // Nothing answers TLS on the hostname: not applicable.
+  CHECK(result_of(s.check_json(flags).json, "edge-hub-server-cert-hostname") == "ignored");
+  for (const std::string& cn : {std::string("old-name"), address}) {
+    make_cert(s.dir / "hub.pem", cn, -3600, 86400 * 30);
+    Process server({"/usr/bin/openssl", "s_server", "-quiet", "-accept", address + ":8883", "-cert", s.dir / "hub.pem",
+                    "-key", s.dir / "hub.pem.key"},
+                   {}, s.dir / "s_server.log");
+    for (int i = 0; i < 100 && run("bash -c 'exec 3<>/dev/tcp/" + address + "/8883' 2>/dev/null") != 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto r = s.check_json(flags);
+    INFO(r.output);
+    if (cn == address) {
+      CHECK(result_of(r.json, "edge-hub-server-cert-hostname") == "ok");
+    } else {
+      CHECK(result_of(r.json, "edge-hub-server-cert-hostname") == "warning");
+      CHECK_THAT(details_of(r.json, "edge-hub-server-cert-hostname"),
+                 Catch::StartsWith("The edge hub's server certificate on " + address + ":8883 has common name \"old-name\""));
+    }
+    server.stop();
+  }
+}

@@ -7,6 +7,7 @@
 
 #include "cli/apply_command.h"
 #include "cli/args.h"
+#include "cli/bundle/support_bundle.h"
 #include "cli/check/checks.h"
 #include "cli/import.h"
 #include "cli/modules.h"
@@ -43,14 +44,15 @@ Azure IoT Edge command-line interface
 Usage: iotedge [OPTIONS] <COMMAND>
 
 Commands:
-  check       Check for common config and deployment issues
-  check-list  List the checks that are run for 'iotedge check'
-  config      Manage Azure IoT Edge system configuration.
-  list        List modules
-  logs        Fetch the logs of a module
-  restart     Restart a module
-  system      Manage system services for IoT Edge.
-  version     Show the version information
+  check           Check for common config and deployment issues
+  check-list      List the checks that are run for 'iotedge check'
+  config          Manage Azure IoT Edge system configuration.
+  list            List modules
+  logs            Fetch the logs of a module
+  restart         Restart a module
+  support-bundle  Bundles troubleshooting information
+  system          Manage system services for IoT Edge.
+  version         Show the version information
 
 Options:
   -H, --host <HOST>  Daemon socket to connect to [env: IOTEDGE_HOST=] [default: unix:///var/run/iotedge/mgmt.sock]
@@ -187,6 +189,7 @@ int iotedge_main(std::vector<std::string> argv) {
   }
   if (*command == "check") return check::check_command(true, args.remaining());
   if (*command == "check-list") return check::check_list_command(true);
+  if (*command == "support-bundle") return bundle::support_bundle_command(host, args.remaining());
   if (*command == "config") return config_command("iotedge", Flavor::Iotedge, args);
   if (*command == "system") return system_command("iotedge", iotedge_services(), true, args);
   if (*command == "list") return list_command(host, args);

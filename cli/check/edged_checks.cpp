@@ -105,6 +105,16 @@ std::string diagnostics_image(const Context& ctx) {
   return name;
 }
 
+// `docker run --rm`; our own default image is built locally, never pulled.
+std::vector<std::string> run_prefix(const Context& ctx) {
+  std::vector<std::string> args{"run", "--rm"};
+  if (ctx.options.diagnostics_image_name.starts_with("iotedge-lite/")) {
+    args.push_back("--pull");
+    args.push_back("never");
+  }
+  return args;
+}
+
 std::vector<std::string> diagnostics_command(const std::string& image, std::vector<std::string> args) {
   std::vector<std::string> r{image, "dotnet", "IotedgeDiagnosticsDotnet.dll"};
   r.insert(r.end(), args.begin(), args.end());
@@ -116,7 +126,7 @@ Outcome resolve_parent_hostname(Context& ctx, Json&) {
   if (!ctx.parent_hostname) return Outcome::ignored();
   if (is_ip_address(*ctx.parent_hostname)) return Outcome::ignored();
   if (!ctx.docker_host) return Outcome::skipped();
-  std::vector<std::string> args{"run", "--rm"};
+  std::vector<std::string> args = run_prefix(ctx);
   for (const auto& host : agent_extra_hosts(*ctx.edged)) args.push_back("--add-host=" + host);
   for (auto& a : diagnostics_command(diagnostics_image(ctx),
                                      {"parent-hostname", "--parent-hostname", *ctx.parent_hostname}))
@@ -136,7 +146,7 @@ Outcome connect_management_uri(Context& ctx, Json& info) {
       toml_string(*ctx.edged, "listen.management_uri").value_or("fd://aziot-edged.mgmt.socket");
   info["connect_management_uri"] = connect;
   info["listen_management_uri"] = listen;
-  std::vector<std::string> args{"run", "--rm"};
+  std::vector<std::string> args = run_prefix(ctx);
   if (const auto* env = toml_table(*ctx.edged, "agent.env"))
     for (const auto& [k, v] : *env)
       if (auto s = v.value<std::string>()) {
@@ -200,7 +210,7 @@ Outcome aziot_edge_version(Context& ctx, Json& info) {
 
 Outcome container_local_time(Context& ctx, Json& info) {
   if (!ctx.docker_host) return Outcome::skipped();
-  std::vector<std::string> args{"run", "--rm"};
+  std::vector<std::string> args = run_prefix(ctx);
   for (auto& a : diagnostics_command(diagnostics_image(ctx), {"local-time"})) args.push_back(a);
   auto r = docker(*ctx.docker_host, args);
   if (!r) return Outcome::failed({"Could not query local time inside container", r.error().message});
@@ -401,7 +411,7 @@ Check container_connect_upstream(const std::string& id, const std::string& descr
                     .value_or(toml_string(*ctx.edged, "moby_runtime.network").value_or("azure-iot-edge"));
             info["network_name"] = network;
             info["diagnostics_image_name"] = ctx.options.diagnostics_image_name;
-            std::vector<std::string> args{"run", "--rm"};
+            std::vector<std::string> args = run_prefix(ctx);
             if (module_network) {
               args.push_back("--network");
               args.push_back(network);

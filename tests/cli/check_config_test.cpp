@@ -298,3 +298,27 @@ TEST_CASE("check compares the edge hub's server certificate with the configured 
     server.stop();
   }
 }
+
+TEST_CASE("aziotctl check runs the identity checks alone and check-list lists every id", "[check]") {
+  CheckSandbox s;
+  const std::string hub = private_loopback();
+  s.apply(manual_sas_config(hub));
+  auto r = run_cli("aziotctl", "check -o json --expected-aziot-version 1.5.0 --dont-run host-local-time", s.env);
+  INFO(r.output);
+  auto pos = r.output.find("{\"additional_info\"");
+  REQUIRE(pos != std::string::npos);
+  Json j = Json::parse(r.output.substr(pos, r.output.find('\n', pos) - pos));
+  CHECK(j["additional_info"]["iothub_hostname"] == hub);
+  CHECK(result_of(j, "identityd-config-well-formed") == "ok");
+  CHECK(result_of(j, "aziot-edged-config-well-formed") == "<absent>");
+  auto text = run_cli("aziotctl", "check --expected-aziot-version 1.5.0 --dont-run host-local-time", s.env);
+  CHECK_THAT(text.output, Catch::Contains("Configuration checks\n--------------------\n\u221a keyd configuration is well-formed - OK"));
+
+  auto list = run_cli("iotedge", "check-list", s.env);
+  CHECK(list.code == 0);
+  CHECK_THAT(list.output, Catch::StartsWith("CATEGORY"));
+  for (const char* id : {"keyd-config-well-formed", "host-connect-dps-endpoint", "container-engine-logrotate",
+                         "container-connect-upstream-mqtt", "edge-ca-certificate-expiry", "proxy-settings"})
+    CHECK_THAT(list.output, Catch::Contains(id));
+  CHECK_THAT(list.output, Catch::Contains("Configuration checks (aziot-identity-service) keyd-config-well-formed"));
+}

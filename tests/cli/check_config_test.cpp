@@ -2,6 +2,7 @@
 // exit codes, --dont-run, --warnings-as-errors, certificate expiry, proxy settings.
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -321,4 +322,49 @@ TEST_CASE("aziotctl check runs the identity checks alone and check-list lists ev
                          "container-connect-upstream-mqtt", "edge-ca-certificate-expiry", "proxy-settings"})
     CHECK_THAT(list.output, Catch::Contains(id));
   CHECK_THAT(list.output, Catch::Contains("Configuration checks (aziot-identity-service) keyd-config-well-formed"));
+}
+
+TEST_CASE("check stops at a fatal result when configs are not readable", "[check]") {
+  CheckSandbox s;
+  s.apply(manual_sas_config(private_loopback()));
+  ::chmod(s.root.c_str(), 0755);
+  ::chmod((s.root + "/etc/aziot/keyd/config.d/00-super.toml").c_str(), 0600);
+  ::chmod(s.dir.path().c_str(), 0755);
+  std::string cmd = "env";
+  for (const auto& [k, v] : s.env) cmd += " " + k + "=" + shell_quote(v);
+  std::string out;
+  int code = run("setpriv --reuid=65534 --regid=65534 --clear-groups " + cmd + " " + shell_quote(bin("iotedge")) +
+                     " check -o json " + s.base_flags() + " 2>&1",
+                 &out);
+  INFO(out);
+  CHECK(code == 1);
+  auto pos = out.find("{\"additional_info\"");
+  REQUIRE(pos != std::string::npos);
+  Json j = Json::parse(out.substr(pos, out.find('\n', pos) - pos));
+  CHECK(result_of(j, "keyd-config-well-formed") == "fatal");
+  CHECK(j["checks"]["keyd-config-well-formed"]["result"]["details"][0] ==
+        "Could not open file. You might need to run this command as root.");
+  // Nothing runs after a fatal result.
+  CHECK(result_of(j, "certd-config-well-formed") == "<absent>");
+  CHECK(j["checks"].size() == 1);
+}
+
+TEST_CASE("check reports a container engine that does not answer and skips the checks needing it", "[check]") {
+  CheckSandbox s;
+  s.apply(manual_sas_config(private_loopback()) + "[moby_runtime]\nuri = \"unix://" + s.dir.path() +
+          "/no-docker.sock\"\nnetwork = \"azure-iot-edge\"\n");
+  std::string flags = s.base_flags(true);
+  auto r = s.check_json(flags);
+  INFO(r.output);
+  CHECK(result_of(r.json, "container-engine-uri") == "error");
+  CHECK_THAT(details_of(r.json, "container-engine-uri"),
+             Catch::StartsWith("Could not communicate with container engine at unix://" + s.dir.path() +
+                               "/no-docker.sock.\nPlease check your moby-engine installation"));
+  for (const char* id : {"connect-management-uri", "container-local-time", "edge-agent-storage-mounted-from-host",
+                         "container-connect-upstream-mqtt"})
+    CHECK(result_of(r.json, id) == "skipped");
+  s.apply(manual_sas_config(private_loopback()) + "[moby_runtime]\nuri = \"tcp://127.0.0.1:2375\"\n");
+  r = s.check_json(flags);
+  CHECK(r.json["checks"]["container-engine-uri"]["result"]["details"][0] ==
+        "Could not communicate with container engine at tcp://127.0.0.1:2375. The scheme tcp is invalid.");
 }

@@ -300,9 +300,14 @@ Outcome container_engine_logrotate(Context& ctx, Json& info) {
   return Outcome::ok();
 }
 
-Check storage_mounted(const std::string& id, const std::string& description, const std::string& module) {
-  return {id, description, [module](Context& ctx, Json& info) {
+// `storage` names the directory under the storage folder; the agent's container is the one
+// edged's config names (agent.name), the hub's is edgeHub.
+Check storage_mounted(const std::string& id, const std::string& description, const std::string& storage) {
+  return {id, description, [storage](Context& ctx, Json& info) {
             if (!ctx.docker_host) return Outcome::skipped();
+            const std::string module = storage == "edgeAgent" && ctx.edged
+                                           ? toml_string(*ctx.edged, "agent.name").value_or("edgeAgent")
+                                           : storage;
             auto out = docker(*ctx.docker_host, {"inspect", module});
             Json inspect = out ? Json::parse(*out, nullptr, false) : Json();
             if (!out || inspect.is_discarded() || !inspect.is_array() || inspect.empty())
@@ -320,8 +325,8 @@ Check storage_mounted(const std::string& id, const std::string& description, con
                   break;
                 }
               }
-            const std::string storage = temp + (temp.ends_with("/") ? "" : "/") + module;
-            info["storage_directory"] = storage;
+            const std::string storage_dir = temp + (temp.ends_with("/") ? "" : "/") + storage;
+            info["storage_directory"] = storage_dir;
             std::vector<std::string> dirs;
             if (c.contains("Mounts") && c["Mounts"].is_array())
               for (const auto& m : c["Mounts"])
@@ -331,9 +336,9 @@ Check storage_mounted(const std::string& id, const std::string& description, con
             info["container_directories"] = dirs;
             for (const auto& d : dirs) {
               std::string dir = d.ends_with("/") && d.size() > 1 ? d.substr(0, d.size() - 1) : d;
-              if (storage == dir || storage.starts_with(dir == "/" ? dir : dir + "/")) return Outcome::ok();
+              if (storage_dir == dir || storage_dir.starts_with(dir == "/" ? dir : dir + "/")) return Outcome::ok();
             }
-            return Outcome::warning({"The " + module + " module is not configured to persist its " + storage +
+            return Outcome::warning({"The " + module + " module is not configured to persist its " + storage_dir +
                                      " directory on the host filesystem.\nData might be lost if the module "
                                      "is deleted or updated.\nPlease see https://aka.ms/iotedge-storage-host "
                                      "for best practices."});

@@ -204,3 +204,41 @@ TEST_CASE("check runs the management URI and parent hostname checks in the diagn
   CHECK(r.json["checks"]["container-resolve-parent-hostname"]["result"]["details"][0] ==
         "Failed to resolve parent hostname nowhere.chk.invalid");
 }
+
+TEST_CASE("check wants the agent's storage folder persisted on the host", "[check][docker]") {
+  CheckSandbox s;
+  const std::string agent = "chkagent-" + std::to_string(::getpid());
+  std::string config = manual_sas_config(private_loopback());
+  config.replace(config.find("name = \"edgeAgent\""), 18, "name = \"" + agent + "\"");
+  s.apply(config);
+  struct Cleanup {
+    std::string name;
+    ~Cleanup() { run("docker rm -f " + name + " >/dev/null 2>&1"); }
+  } cleanup{agent};
+  const std::string flags = "--dont-run edge-hub-storage-mounted-from-host " + s.base_flags();
+  auto storage_check = [&](const std::string& create_args) {
+    run("docker rm -f " + agent + " >/dev/null 2>&1");
+    REQUIRE(run("docker create --name " + agent + " " + create_args + " edge-test-busybox:1 true >/dev/null") == 0);
+    std::string f = flags;
+    f.replace(f.find(" edge-agent-storage-mounted-from-host"), 37, "");
+    return s.check_json(f);
+  };
+  auto r = storage_check("");
+  INFO(r.output);
+  CHECK(result_of(r.json, "edge-agent-storage-mounted-from-host") == "warning");
+  CHECK(r.json["checks"]["edge-agent-storage-mounted-from-host"]["result"]["details"][0] ==
+        "The " + agent + " module is not configured to persist its /tmp/edgeAgent directory on the host filesystem.\n"
+        "Data might be lost if the module is deleted or updated.\nPlease see https://aka.ms/iotedge-storage-host for best practices.");
+  // StorageFolder moved to a bind mount: persisted.
+  r = storage_check("-e storageFolder=/iotedge -v " + s.dir.path() + ":/iotedge");
+  CHECK(result_of(r.json, "edge-agent-storage-mounted-from-host") == "ok");
+  CHECK(r.json["checks"]["edge-agent-storage-mounted-from-host"]["additional_info"]["storage_directory"] == "/iotedge/edgeAgent");
+  // No container at all: an error, as upstream.
+  run("docker rm -f " + agent + " >/dev/null 2>&1");
+  std::string f = flags;
+  f.replace(f.find(" edge-agent-storage-mounted-from-host"), 37, "");
+  r = s.check_json(f);
+  CHECK(result_of(r.json, "edge-agent-storage-mounted-from-host") == "error");
+  CHECK(r.json["checks"]["edge-agent-storage-mounted-from-host"]["result"]["details"][0] ==
+        "Could not check current state of " + agent + " container");
+}

@@ -2,6 +2,9 @@
 // 8883 open, 5671 closed), and the checks upstream runs in a container, run in our diagnostics
 // image on the default network and on the module network. The emulator listens on the
 // gateway address of a docker network made for the test, so containers reach it too.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <thread>
@@ -13,6 +16,19 @@
 using namespace edge::test;
 
 namespace {
+
+// A TCP port free on `address` right now.
+int free_port_on(const std::string& address) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  ::inet_pton(AF_INET, address.c_str(), &a.sin_addr);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
 
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -135,6 +151,30 @@ TEST_CASE("check connects to the hub from the host and from containers in the di
                          trust);
   INFO(ok.output);
   CHECK(ok.code == 0);
+
+  // Through an HTTP proxy (tinyproxy on the gateway address, reachable from containers too):
+  // 443 goes through CONNECT, the host's and the container's.
+  {
+    int port = free_port_on(docker.gateway);
+    write_file(s.dir / "tinyproxy.conf", "Port " + std::to_string(port) + "\nListen " + docker.gateway +
+                                             "\nTimeout 20\nMaxClients 20\nLogLevel Connect\n");
+    Process proxy({"/usr/bin/tinyproxy", "-d", "-c", s.dir / "tinyproxy.conf"}, {}, s.dir / "tinyproxy.log");
+    for (int i = 0; i < 100 && run("bash -c 'exec 3<>/dev/tcp/" + docker.gateway + "/" + std::to_string(port) + "' 2>/dev/null") != 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const std::string proxy_uri = "http://" + docker.gateway + ":" + std::to_string(port);
+    auto p = s.check_json("--proxy-uri " + proxy_uri + " " + flags, trust);
+    INFO(p.output + read_file(s.dir / "tinyproxy.log"));
+    CHECK(result_of(p.json, "host-connect-iothub-https") == "ok");
+    CHECK(p.json["checks"]["host-connect-iothub-https"]["additional_info"]["proxy"] == proxy_uri);
+    CHECK(result_of(p.json, "container-connect-upstream-https") == "ok");
+    CHECK_THAT(read_file(s.dir / "tinyproxy.log"), Catch::Contains("CONNECT " + docker.gateway + ":443"));
+    proxy.stop();
+    // The proxy is gone: 443 fails, 8883 (never proxied) still connects.
+    p = s.check_json("--proxy-uri " + proxy_uri + " " + flags, trust);
+    CHECK(result_of(p.json, "host-connect-iothub-https") == "error");
+    CHECK_THAT(details_of(p.json, "host-connect-iothub-https"), Catch::Contains("proxy"));
+    CHECK(result_of(p.json, "host-connect-iothub-mqtt") == "ok");
+  }
 
   // Without the emulator's CA the host's TLS handshake fails verification.
   auto untrusted = s.check_json(flags, {{"SSL_CERT_FILE", s.dir / "daemon.json"}});

@@ -181,10 +181,26 @@ TEST_CASE("check connects to the hub from the host and from containers in the di
   CHECK(result_of(untrusted.json, "host-connect-iothub-https") == "error");
   CHECK_THAT(details_of(untrusted.json, "host-connect-iothub-https"), Catch::Contains("certificate verify failed"));
 
+  // DPS provisioning: the DPS endpoint is probed; the hub's name is unknown to the host checks.
+  s.apply("hostname = \"my-device\"\n[provisioning]\nsource = \"dps\"\nglobal_endpoint = \"https://" + docker.gateway +
+          "/\"\nid_scope = \"0ne00000001\"\n[provisioning.attestation]\nmethod = \"symmetric_key\"\n"
+          "registration_id = \"dev1\"\nsymmetric_key = { value = \"c2VjcmV0LWtleS1vZi10aGUtY2hlY2stdGVzdHM=\" }\n");
+  auto dps = s.check_json(flags, trust);
+  INFO(dps.output);
+  CHECK(result_of(dps.json, "host-connect-dps-endpoint") == "ok");
+  CHECK(dps.json["checks"]["host-connect-dps-endpoint"]["additional_info"]["dps_hostname"] == docker.gateway);
+  CHECK(result_of(dps.json, "host-connect-iothub-mqtt") == "warning");
+  CHECK_THAT(details_of(dps.json, "host-connect-iothub-mqtt"),
+             Catch::StartsWith("Could not retrieve iothub_hostname from provisioning file."));
+  // --iothub-hostname fills the gap.
+  dps = s.check_json("--iothub-hostname " + docker.gateway + " " + flags, trust);
+  CHECK(result_of(dps.json, "host-connect-iothub-mqtt") == "ok");
+  CHECK(result_of(dps.json, "container-connect-upstream-mqtt") == "ok");
+
   // A hub that is down.
   emulator.process->stop();
   emulator.process.reset();
-  auto down = s.check_json(flags, trust);
+  auto down = s.check_json("--iothub-hostname " + docker.gateway + " " + flags, trust);
   CHECK(result_of(down.json, "host-connect-iothub-mqtt") == "error");
   CHECK(result_of(down.json, "container-connect-upstream-mqtt") == "error");
 }

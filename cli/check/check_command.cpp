@@ -104,13 +104,8 @@ int usage_error(const std::string& program, const std::string& message) {
 
 }  // namespace
 
-Outcome failed_from(const Error& e) {
-  Chain chain;
-  std::string rest = e.message;
-  // Our messages chain as "outer: inner"; keep them whole (a URL has colons too).
-  chain.push_back(rest);
-  return Outcome::failed(chain);
-}
+// Our errors chain as "outer: inner" in one message; kept whole (URLs have colons too).
+Outcome failed_from(const Error& e) { return Outcome::failed({e.message}); }
 
 Result<std::string> latest_version(const std::string& component, const std::string& actual,
                                    const std::optional<std::string>& proxy) {

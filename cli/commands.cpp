@@ -7,6 +7,8 @@
 
 #include "cli/apply_command.h"
 #include "cli/args.h"
+#include "cli/bundle/support_bundle.h"
+#include "cli/check/checks.h"
 #include "cli/import.h"
 #include "cli/modules.h"
 #include "cli/system.h"
@@ -42,12 +44,15 @@ Azure IoT Edge command-line interface
 Usage: iotedge [OPTIONS] <COMMAND>
 
 Commands:
-  config   Manage Azure IoT Edge system configuration.
-  list     List modules
-  logs     Fetch the logs of a module
-  restart  Restart a module
-  system   Manage system services for IoT Edge.
-  version  Show the version information
+  check           Check for common config and deployment issues
+  check-list      List the checks that are run for 'iotedge check'
+  config          Manage Azure IoT Edge system configuration.
+  list            List modules
+  logs            Fetch the logs of a module
+  restart         Restart a module
+  support-bundle  Bundles troubleshooting information
+  system          Manage system services for IoT Edge.
+  version         Show the version information
 
 Options:
   -H, --host <HOST>  Daemon socket to connect to [env: IOTEDGE_HOST=] [default: unix:///var/run/iotedge/mgmt.sock]
@@ -182,6 +187,9 @@ int iotedge_main(std::vector<std::string> argv) {
     std::cout << "iotedge " << EDGE_VERSION << "\n";
     return 0;
   }
+  if (*command == "check") return check::check_command(true, args.remaining());
+  if (*command == "check-list") return check::check_list_command(true);
+  if (*command == "support-bundle") return bundle::support_bundle_command(host, args.remaining());
   if (*command == "config") return config_command("iotedge", Flavor::Iotedge, args);
   if (*command == "system") return system_command("iotedge", iotedge_services(), true, args);
   if (*command == "list") return list_command(host, args);
@@ -205,6 +213,8 @@ int aziotctl_main(std::vector<std::string> argv) {
   auto command = args.next_positional();
   if (!command)
     return usage_error("aziotctl", "unexpected argument '" + args.remaining().front() + "' found");
+  if (*command == "check") return check::check_command(false, args.remaining());
+  if (*command == "check-list") return check::check_list_command(false);
   if (*command == "config") return config_command("aziotctl", Flavor::Aziotctl, args);
   if (*command == "system") return system_command("aziotctl", identity_services(), false, args);
   return usage_error("aziotctl", "unrecognized subcommand '" + *command + "'");

@@ -29,6 +29,13 @@ edge::http::RouteHandler expose(F f) {
   };
 }
 
+template <class Semaphore>
+struct Slot {
+  Semaphore& s;
+  explicit Slot(Semaphore& sem) : s(sem) { s.acquire(); }
+  ~Slot() { s.release(); }
+};
+
 std::unexpected<edge::Error> server_error(std::string message) {
   return edge::fail(ErrorKind::Internal, std::move(message));
 }
@@ -53,12 +60,23 @@ Workload::Workload(WorkloadOptions options, edge::clients::KeydClient& keyd, Cer
   add_routes();
 }
 
-Result<std::string> Workload::module_key(const std::string& module) {
+Result<std::string> Workload::module_key(const std::string& module, const std::string& gen_id) {
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(keys_mutex_);
+    auto it = keys_.find(module);
+    if (it != keys_.end() && it->second.gen_id == gen_id && it->second.expires > now) return it->second.handle;
+  }
   auto identity = identityd_.module_identity(module);
   if (!identity)
     return server_error("failed to get module identity for " + module + ": " + identity.error().message);
   if (identity->auth_type.empty()) return server_error("module identity missing auth");
   if (identity->key_handle.empty()) return server_error("module identity missing key");
+  if (identity->gen_id == gen_id) {
+    std::lock_guard lock(keys_mutex_);
+    if (keys_.size() >= kMaxKeys && !keys_.contains(module)) keys_.clear();
+    keys_[module] = KnownKey{gen_id, identity->key_handle, now + kKeyTtl};
+  }
   return identity->key_handle;
 }
 
@@ -111,7 +129,8 @@ void Workload::add_routes() {
     EDGE_TRY_VOID(check_caller_(name, req.peer.pid));
     if (!req.json) return edge::invalid("missing parameter: request body");
     std::string data = EDGE_TRY(decode_field(*req.json, "data"));
-    std::string handle = EDGE_TRY(module_key(name));
+    std::string handle = EDGE_TRY(module_key(name, req.params["genid"]));
+    Slot slot(keyd_slots_);
     auto digest = keyd_.sign_hmac(handle, data);
     if (!digest) return server_error(digest.error().message);
     return Response::json(200, Json{{"digest", edge::base64::encode(*digest)}});
@@ -126,6 +145,7 @@ void Workload::add_routes() {
             std::string input = EDGE_TRY(decode_field(*req.json, encrypt ? "plaintext" : "ciphertext"));
             std::string iv = EDGE_TRY(decode_field(*req.json, "initializationVector"));
             std::string aad = name + req.params["genid"];
+            Slot slot(keyd_slots_);
             auto key = keyd_.create_key_if_not_exists(kMasterEncryptionKey, "encrypt");
             if (!key) return server_error("unable to load master encryption key: " + key.error().message);
             if (encrypt) {

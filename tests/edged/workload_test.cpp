@@ -207,6 +207,16 @@ TEST_CASE("workload sign encrypt and decrypt with the module's keys", "[integrat
   CHECK(w.raw("POST", api("/modules/mod1/genid/1/decrypt"), "").json["message"] == "missing request body");
   CHECK(w.call("POST", api("/modules/mod3/genid/1/encrypt"), Json{{"plaintext", "AA=="}, {"initializationVector", iv}}).status == 403);
 
+  // The key of a confirmed (module, genid) is remembered for a while: after the identity is
+  // deleted that genid still signs with the same key, any other genid asks identityd again.
+  {
+    edge::http::UnixClient id(stack.identityd_socket);
+    REQUIRE(edge::test::call(id, "DELETE", "/identities/modules/mod1?type=aziot&api-version=2020-09-01").status == 204);
+  }
+  auto remembered = w.call("POST", api("/modules/mod1/genid/" + gen + "/sign"), Json{{"data", edge::base64::encode(data)}});
+  CHECK(remembered.status == 200);
+  CHECK(remembered.json["digest"] == r.json["digest"]);
+  CHECK(w.call("POST", api("/modules/mod1/genid/other/sign"), Json{{"data", edge::base64::encode(data)}}).status == 500);
   // Still serving after all of it.
   CHECK(w.call("POST", api("/modules/mod1/genid/" + gen + "/sign"), Json{{"data", edge::base64::encode(data)}}).status == 200);
   CHECK(stack.log("keyd").find(edge::base64::encode(hub_key)) == std::string::npos);

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -76,7 +77,7 @@ int main() {
   edge::log::set_level(edge::log::Level::Warn);
   std::string dir = bench::temp_dir();
   ::chmod(dir.c_str(), 0755);
-  std::string name = "wl-bench-" + std::to_string(::getpid());
+  std::string name = "wl-bench-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}() % 1000000);
   std::string keyd_sock = dir + "/keyd.sock", certd_sock = dir + "/certd.sock", id_sock = dir + "/identityd.sock";
   std::string home = dir + "/edged-home";
   Children children;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <random>
 
 #include "tests/edged/workload_fixture.h"
 
@@ -14,7 +15,7 @@ using edge::http::Json;
 namespace {
 std::string edged_config(const Stack& stack, const std::string& home, const std::string& extra = "") {
   return "hostname = \"edgehost\"\nhomedir = \"" + home + "\"\n" + extra +
-         "[agent]\nname = \"edged-test-agent-" + std::to_string(::getpid()) + "\"\n"
+         "[agent]\nname = \"edged-test-agent-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}() % 1000000) + "\"\n"
          "[listen]\nmanagement_uri = \"unix://" + stack.dir.path() + "/mgmt.sock\"\nworkload_uri = \"unix://" +
          stack.dir.path() + "/run/workload.sock\"\n"
          "[endpoints]\naziot_keyd_url = \"unix://" + stack.keyd_socket + "\"\naziot_certd_url = \"unix://" +

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <random>
 #include <thread>
 
 #include "common/base64.h"
@@ -24,7 +25,8 @@ const std::string kImage = "edge-test-busybox:1";
 struct Edged {
   Stack& stack;
   edge::test::TempDir home;
-  std::string tag = std::to_string(::getpid());
+  // Docker is shared with tests in other pid namespaces: the pid alone is not unique.
+  std::string tag = std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}() % 1000000);
   std::string agent = "wl-agent-" + tag;
   std::string mod_a = "wl-a-" + tag;
   std::string mod_b = "wl-b-" + tag;

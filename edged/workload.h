@@ -20,7 +20,7 @@
 namespace edged {
 
 struct WorkloadOptions {
-  std::string hub_name;   // from the device identity
+  std::string hub_name;  // from the device identity
   std::string device_id;
   std::string trust_bundle = "aziot-edged-trust-bundle";
   std::string manifest_trust_bundle = "aziot-edged-manifest-trust-bundle";
@@ -48,7 +48,8 @@ class Workload {
   // kKeyTtl per pair whose genid identityd confirmed; sign then skips identityd (and, without
   // prefer_module_identity_cache, the hub) on most requests.
   edge::Result<std::string> module_key(const std::string& module, const std::string& gen_id);
-  edge::Result<edge::http::Response> issue(const std::string& cert_id, const std::string& common_name,
+  edge::Result<edge::http::Response> issue(const std::string& cert_id,
+                                           const std::string& common_name,
                                            const std::vector<SubjectAltName>& sans, bool server);
 
   WorkloadOptions options_;

@@ -77,8 +77,10 @@ static void* worker(void* arg) {
     int status = write(fd, request, request_len) == (ssize_t)request_len ? read_response(fd) : -1;
     double us = (now() - t0) * 1e6;
     pthread_mutex_lock(&lock);
-    if (status == 200 && n_samples < MAX_SAMPLES) samples[n_samples++] = (unsigned)us;
-    else n_errors++;
+    if (status == 200 && n_samples < MAX_SAMPLES)
+      samples[n_samples++] = (unsigned)us;
+    else
+      n_errors++;
     pthread_mutex_unlock(&lock);
     if (status < 0) {
       close(fd);
@@ -102,10 +104,11 @@ int main(int argc, char** argv) {
   sock_path = argv[1];
   int threads = atoi(argv[4]);
   double seconds = atof(argv[5]);
-  request_len = (size_t)snprintf(request, sizeof request,
-                                 "POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                                 "Content-Length: %zu\r\n\r\n%s",
-                                 argv[2], strlen(argv[3]), argv[3]);
+  request_len =
+      (size_t)snprintf(request, sizeof request,
+                       "POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                       "Content-Length: %zu\r\n\r\n%s",
+                       argv[2], strlen(argv[3]), argv[3]);
   samples = malloc(sizeof(unsigned) * MAX_SAMPLES);
   pthread_t t[64];
   if (threads < 1 || threads > 64) return 2;
@@ -117,6 +120,7 @@ int main(int argc, char** argv) {
   qsort(samples, (size_t)n_samples, sizeof(unsigned), cmp);
   unsigned p50 = n_samples ? samples[n_samples / 2] : 0;
   unsigned p99 = n_samples ? samples[(n_samples * 99) / 100] : 0;
-  printf("requests %ld errors %ld seconds %.3f p50_us %u p99_us %u\n", n_samples, n_errors, elapsed, p50, p99);
+  printf("requests %ld errors %ld seconds %.3f p50_us %u p99_us %u\n", n_samples, n_errors, elapsed,
+         p50, p99);
   return 0;
 }

@@ -7,7 +7,9 @@
 
 namespace edged {
 namespace {
-std::unexpected<edge::Error> forbidden() { return edge::fail(edge::ErrorKind::Forbidden, "forbidden"); }
+std::unexpected<edge::Error> forbidden() {
+  return edge::fail(edge::ErrorKind::Forbidden, "forbidden");
+}
 }  // namespace
 
 edge::Status authorize_caller(docker::Client& docker, const std::string& module, pid_t pid) {

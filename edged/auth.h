@@ -21,7 +21,8 @@ edge::Status authorize_caller(docker::Client& docker, const std::string& module,
 class CallerAuth {
  public:
   static constexpr size_t kMaxEntries = 1024;
-  explicit CallerAuth(std::string docker_socket, std::chrono::seconds ttl = std::chrono::seconds(10))
+  explicit CallerAuth(std::string docker_socket,
+                      std::chrono::seconds ttl = std::chrono::seconds(10))
       : docker_(std::move(docker_socket)), ttl_(ttl) {}
   edge::Status check(const std::string& module, pid_t pid);
 

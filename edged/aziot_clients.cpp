@@ -9,10 +9,14 @@ using edge::ErrorKind;
 edge::Error answer_error(const std::string& who, const edge::http::ClientResponse& r) {
   std::string message = who + ": " + r.message();
   switch (r.status) {
-    case 400: return {ErrorKind::InvalidParameter, message};
-    case 401: return {ErrorKind::Unauthorized, message};
-    case 404: return {ErrorKind::NotFound, message};
-    default: return {ErrorKind::Internal, message + " (HTTP " + std::to_string(r.status) + ")"};
+    case 400:
+      return {ErrorKind::InvalidParameter, message};
+    case 401:
+      return {ErrorKind::Unauthorized, message};
+    case 404:
+      return {ErrorKind::NotFound, message};
+    default:
+      return {ErrorKind::Internal, message + " (HTTP " + std::to_string(r.status) + ")"};
   }
 }
 
@@ -48,7 +52,8 @@ Result<std::string> CertdClient::create(
     const std::string& id, const std::string& csr_pem,
     const std::optional<std::pair<std::string, std::string>>& issuer) {
   Json body{{"certId", id}, {"csr", csr_pem}};
-  if (issuer) body["issuer"] = Json{{"certId", issuer->first}, {"privateKeyHandle", issuer->second}};
+  if (issuer)
+    body["issuer"] = Json{{"certId", issuer->first}, {"privateKeyHandle", issuer->second}};
   auto j = EDGE_TRY(call("POST", "/certificates", body));
   auto pem = str(j, "pem");
   if (pem.empty()) return edge::internal("certd: response has no \"pem\"");
@@ -70,8 +75,13 @@ Result<AziotIdentity> parse_aziot_identity(const Json& identity) {
       !identity["spec"].is_object())
     return edge::internal("identityd: not an aziot identity");
   const Json& spec = identity["spec"];
-  AziotIdentity id{str(spec, "hubName"), str(spec, "gatewayHost"), str(spec, "deviceId"),
-                   str(spec, "moduleId"), str(spec, "genId"), "", ""};
+  AziotIdentity id{str(spec, "hubName"),
+                   str(spec, "gatewayHost"),
+                   str(spec, "deviceId"),
+                   str(spec, "moduleId"),
+                   str(spec, "genId"),
+                   "",
+                   ""};
   if (auto a = spec.find("auth"); a != spec.end() && a->is_object()) {
     id.auth_type = str(*a, "type");
     id.key_handle = str(*a, "keyHandle");
@@ -83,13 +93,14 @@ Result<AziotIdentity> parse_aziot_identity(const Json& identity) {
 
 Result<Json> IdentitydClient::call(const std::string& method, const std::string& target,
                                    const std::optional<Json>& body) {
-  std::string t = target + (target.find('?') == std::string::npos ? "?" : "&") +
-                  "api-version=" + kApiVersion;
+  std::string t =
+      target + (target.find('?') == std::string::npos ? "?" : "&") + "api-version=" + kApiVersion;
   return exchange("identityd", path_, method, t, body);
 }
 
 Result<AziotIdentity> IdentitydClient::device_identity() {
-  return parse_aziot_identity(EDGE_TRY(call("POST", "/identities/device", Json{{"type", "aziot"}})));
+  return parse_aziot_identity(
+      EDGE_TRY(call("POST", "/identities/device", Json{{"type", "aziot"}})));
 }
 
 Result<AziotIdentity> IdentitydClient::module_identity(const std::string& module_id) {

@@ -17,7 +17,9 @@ struct NameFree {
   void operator()(X509_NAME* n) const { X509_NAME_free(n); }
 };
 struct ExtsFree {
-  void operator()(STACK_OF(X509_EXTENSION) * s) const { sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free); }
+  void operator()(STACK_OF(X509_EXTENSION) * s) const {
+    sk_X509_EXTENSION_pop_free(s, X509_EXTENSION_free);
+  }
 };
 struct NamesFree {
   void operator()(GENERAL_NAMES* n) const { GENERAL_NAMES_free(n); }
@@ -70,7 +72,8 @@ edge::Status add_sans(STACK_OF(X509_EXTENSION) * exts, const std::vector<Subject
         return edge::invalid("invalid IP address \"" + san.value + "\"");
       }
       s = ASN1_OCTET_STRING_new();
-      ASN1_OCTET_STRING_set(s, reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+      ASN1_OCTET_STRING_set(s, reinterpret_cast<const unsigned char*>(bytes.data()),
+                            static_cast<int>(bytes.size()));
       type = GEN_IPADD;
     } else {
       s = ASN1_IA5STRING_new();
@@ -93,7 +96,8 @@ edge::Result<edge::crypto::X509Req> unsigned_request(const Subject& subject, EVP
   auto name = EDGE_TRY(build_name(subject));
   edge::crypto::X509Req req(X509_REQ_new());
   if (!req || X509_REQ_set_version(req.get(), 0) != 1 ||
-      X509_REQ_set_subject_name(req.get(), name.get()) != 1 || X509_REQ_set_pubkey(req.get(), key) != 1 ||
+      X509_REQ_set_subject_name(req.get(), name.get()) != 1 ||
+      X509_REQ_set_pubkey(req.get(), key) != 1 ||
       (sk_X509_EXTENSION_num(exts) > 0 && X509_REQ_add_extensions(req.get(), exts) != 1))
     return edge::internal("failed to generate csr: " + last_error());
   return req;
@@ -120,7 +124,8 @@ edge::Result<ModuleCsr> module_csr(const Subject& subject, const std::vector<Sub
   edge::crypto::PKey key(EVP_RSA_gen(2048));
   if (!key) return edge::internal("failed to generate csr keys: " + last_error());
   std::unique_ptr<STACK_OF(X509_EXTENSION), ExtsFree> exts(sk_X509_EXTENSION_new_null());
-  EDGE_TRY_VOID(add_ext(exts.get(), NID_ext_key_usage, usage == Usage::ServerAuth ? "serverAuth" : "clientAuth"));
+  EDGE_TRY_VOID(add_ext(exts.get(), NID_ext_key_usage,
+                        usage == Usage::ServerAuth ? "serverAuth" : "clientAuth"));
   EDGE_TRY_VOID(add_sans(exts.get(), sans));
   auto req = EDGE_TRY(unsigned_request(subject, key.get(), exts.get()));
   if (X509_REQ_sign(req.get(), key.get(), EVP_sha256()) <= 0)
@@ -144,7 +149,8 @@ edge::Result<std::string> expiration_rfc3339(const std::string& pem) {
   edge::crypto::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
   if (!cert) return edge::internal("failed to parse cert");
   std::tm tm{};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &tm) != 1) return edge::internal("failed to parse cert");
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &tm) != 1)
+    return edge::internal("failed to parse cert");
   char buf[40];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S+00:00", &tm);
   return std::string(buf);

@@ -43,11 +43,13 @@ edge::Result<Subject> leaf_subject(const std::string& pem) {
 }
 }  // namespace
 
-std::time_t renewal_due(std::time_t not_before, std::time_t not_after, const RenewalTime& threshold) {
+std::time_t renewal_due(std::time_t not_before, std::time_t not_after,
+                        const RenewalTime& threshold) {
   if (not_before >= not_after) return not_before;  // invalid: renew now
   if (threshold.percent > 0)
-    return not_before + static_cast<std::time_t>((static_cast<long long>(not_after - not_before) *
-                                                   threshold.percent) / 100);
+    return not_before +
+           static_cast<std::time_t>(
+               (static_cast<long long>(not_after - not_before) * threshold.percent) / 100);
   return not_after - static_cast<std::time_t>(threshold.seconds);
 }
 
@@ -59,7 +61,10 @@ long long retry_seconds(std::time_t not_before, std::time_t not_after, const Ren
 
 EdgeCa::EdgeCa(EdgeCaSettings settings, std::string device_id, edge::clients::KeydClient& keyd,
                CertdClient& certd)
-    : settings_(std::move(settings)), device_id_(std::move(device_id)), keyd_(keyd), certd_(certd) {}
+    : settings_(std::move(settings)),
+      device_id_(std::move(device_id)),
+      keyd_(keyd),
+      certd_(certd) {}
 
 EdgeCa::~EdgeCa() { stop(); }
 
@@ -108,7 +113,8 @@ edge::Status EdgeCa::renew() {
     std::string temp_cert = s.cert_id + "-temp";
     std::string new_chain = EDGE_TRY(certd_.create(temp_cert, csr, std::nullopt));
     if (auto r = certd_.remove(temp_cert); !r)
-      edge::log::warn("Failed to delete temporary certificate created by cert renewal: " + r.error().message);
+      edge::log::warn("Failed to delete temporary certificate created by cert renewal: " +
+                      r.error().message);
     EDGE_TRY_VOID(certd_.import(s.cert_id, new_chain));
     if (rotate) {
       if (auto moved = keyd_.move_key_pair(s.key_id, key_id); !moved) {
@@ -126,7 +132,8 @@ edge::Status EdgeCa::renew() {
 void EdgeCa::start_auto_renew(std::function<void()> on_renewed) {
   on_renewed_ = std::move(on_renewed);
   if (!settings_.auto_renew) {
-    edge::log::warn("Auto renewal of the Edge CA is not configured. Edge CA will not be automatically renewed");
+    edge::log::warn(
+        "Auto renewal of the Edge CA is not configured. Edge CA will not be automatically renewed");
     return;
   }
   thread_ = std::thread([this] { renew_loop(); });
@@ -151,7 +158,8 @@ void EdgeCa::renew_loop() {
       std::time_t due = renewal_due(not_before, not_after, policy.threshold);
       if (now >= due) {
         // After a renewal too: a policy that is due at once must not renew in a loop.
-        if (auto r = renew(); !r) edge::log::error("Failed to renew the Edge CA: " + r.error().message);
+        if (auto r = renew(); !r)
+          edge::log::error("Failed to renew the Edge CA: " + r.error().message);
         sleep = retry_seconds(not_before, not_after, policy.retry);
       } else {
         sleep = std::min<long long>(kMaxSleepSeconds, due - now);
@@ -161,7 +169,8 @@ void EdgeCa::renew_loop() {
       sleep = 60;
     }
     std::unique_lock lock(mutex_);
-    if (wake_.wait_for(lock, std::chrono::seconds(std::max<long long>(1, sleep)), [this] { return stopping_; }))
+    if (wake_.wait_for(lock, std::chrono::seconds(std::max<long long>(1, sleep)),
+                       [this] { return stopping_; }))
       return;
   }
 }

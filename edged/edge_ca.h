@@ -17,7 +17,8 @@
 namespace edged {
 
 // When a certificate valid [not_before, not_after] is due for renewal under `threshold`.
-std::time_t renewal_due(std::time_t not_before, std::time_t not_after, const RenewalTime& threshold);
+std::time_t renewal_due(std::time_t not_before, std::time_t not_after,
+                        const RenewalTime& threshold);
 // The retry period after a failed renewal.
 long long retry_seconds(std::time_t not_before, std::time_t not_after, const RenewalTime& retry);
 

@@ -1,5 +1,8 @@
 // aziot-edged: the management API over the container engine, the workload API with its
 // per-module sockets and the Edge CA. Exit code 153 on a bad config, as upstream.
+#include <pthread.h>
+#include <signal.h>
+
 #include <atomic>
 #include <cstring>
 #include <iostream>
@@ -24,6 +27,13 @@ int main(int argc, char** argv) {
   if (!endpoint) return daemon::report("parse listen.management_uri", endpoint.error(), daemon::kExitBadConfig);
 
   // --- workload API and Edge CA (branch workload) ---
+  // The workload side starts threads before stop_on_signals(): block the signals now so every
+  // thread inherits the mask and SIGTERM reaches the waiting thread (a clean shutdown).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   if (auto w = uri::parse_endpoint(config->workload.listen_workload_uri); !w)
     return daemon::report("parse listen.workload_uri", w.error(), daemon::kExitBadConfig);
   edged::WorkloadDaemon workload(config->workload, config->homedir, config->moby_uri.substr(7));

@@ -30,7 +30,9 @@ edge::http::RouteHandler expose(F f) {
 Result<Json> identity_json(const AziotIdentity& id, const std::string& managed_by = "iotedge") {
   if (id.module_id.empty()) return edge::invalid("missing parameter: module id");
   if (id.gen_id.empty()) return edge::invalid("missing parameter: generation id");
-  return Json{{"moduleId", id.module_id}, {"managedBy", managed_by}, {"generationId", id.gen_id},
+  return Json{{"moduleId", id.module_id},
+              {"managedBy", managed_by},
+              {"generationId", id.gen_id},
               {"authType", "sas"}};
 }
 }  // namespace
@@ -61,17 +63,19 @@ void Management::add_identity_routes() {
   r.add("POST", "/identities", kV2018, create);
   r.add("POST", "/identities/", kV2018, create);
 
-  r.add("PUT", "/identities/{moduleId}", kV2018, expose([this, client](Request& req) -> Result<Response> {
-    EDGE_TRY_VOID(authorize_agent(req.peer.pid));
-    auto id = EDGE_TRY(EDGE_TRY(client())->update_module(req.params["moduleId"]));
-    return Response::json(200, EDGE_TRY(identity_json(id)));
-  }));
+  r.add("PUT", "/identities/{moduleId}", kV2018,
+        expose([this, client](Request& req) -> Result<Response> {
+          EDGE_TRY_VOID(authorize_agent(req.peer.pid));
+          auto id = EDGE_TRY(EDGE_TRY(client())->update_module(req.params["moduleId"]));
+          return Response::json(200, EDGE_TRY(identity_json(id)));
+        }));
 
-  r.add("DELETE", "/identities/{moduleId}", kV2018, expose([this, client](Request& req) -> Result<Response> {
-    EDGE_TRY_VOID(authorize_agent(req.peer.pid));
-    EDGE_TRY_VOID(EDGE_TRY(client())->delete_module(req.params["moduleId"]));
-    return Response::empty(204);
-  }));
+  r.add("DELETE", "/identities/{moduleId}", kV2018,
+        expose([this, client](Request& req) -> Result<Response> {
+          EDGE_TRY_VOID(authorize_agent(req.peer.pid));
+          EDGE_TRY_VOID(EDGE_TRY(client())->delete_module(req.params["moduleId"]));
+          return Response::empty(204);
+        }));
 }
 
 }  // namespace edged

@@ -9,12 +9,16 @@ bool valid_module_name(const std::string& name) {
   if (name.empty() || name.size() > 128 || !std::isalnum(static_cast<unsigned char>(name[0])))
     return false;
   for (char c : name)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-') return false;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '.' && c != '-')
+      return false;
   return true;
 }
 
-ModuleSockets::ModuleSockets(std::string mnt_dir, edge::http::Handler handler, size_t max_requests_per_uid)
-    : mnt_dir_(std::move(mnt_dir)), handler_(std::move(handler)), max_requests_(max_requests_per_uid) {}
+ModuleSockets::ModuleSockets(std::string mnt_dir, edge::http::Handler handler,
+                             size_t max_requests_per_uid)
+    : mnt_dir_(std::move(mnt_dir)),
+      handler_(std::move(handler)),
+      max_requests_(max_requests_per_uid) {}
 
 ModuleSockets::~ModuleSockets() {
   stop_all();
@@ -65,7 +69,8 @@ edge::Status ModuleSockets::start(const std::string& module) {
   if (modules_.contains(module)) return {};
   EDGE_TRY_VOID(edge::fs::ensure_dir(mnt_dir_, 0755));
   auto l = make_listener();
-  EDGE_TRY_VOID(l->server->listen(edge::uri::Endpoint{edge::uri::Endpoint::Kind::Unix, path_of(module)}));
+  EDGE_TRY_VOID(
+      l->server->listen(edge::uri::Endpoint{edge::uri::Endpoint::Kind::Unix, path_of(module)}));
   auto* server = l->server.get();
   l->thread = std::thread([server] { server->run(); });
   modules_[module] = std::move(l);

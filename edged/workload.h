@@ -5,7 +5,11 @@
 #pragma once
 #include <sys/types.h>
 
+#include <chrono>
 #include <functional>
+#include <map>
+#include <mutex>
+#include <semaphore>
 #include <string>
 
 #include "common/clients/keyd_client.h"
@@ -16,7 +20,7 @@
 namespace edged {
 
 struct WorkloadOptions {
-  std::string hub_name;   // from the device identity
+  std::string hub_name;  // from the device identity
   std::string device_id;
   std::string trust_bundle = "aziot-edged-trust-bundle";
   std::string manifest_trust_bundle = "aziot-edged-manifest-trust-bundle";
@@ -39,8 +43,13 @@ class Workload {
 
  private:
   void add_routes();
-  edge::Result<std::string> module_key(const std::string& module);
-  edge::Result<edge::http::Response> issue(const std::string& cert_id, const std::string& common_name,
+  // The module's SAS key handle. A (module, generation id) pair names one derived key
+  // (identityd derives it from "<module>:<genid>:primary"), so handles are remembered for
+  // kKeyTtl per pair whose genid identityd confirmed; sign then skips identityd (and, without
+  // prefer_module_identity_cache, the hub) on most requests.
+  edge::Result<std::string> module_key(const std::string& module, const std::string& gen_id);
+  edge::Result<edge::http::Response> issue(const std::string& cert_id,
+                                           const std::string& common_name,
                                            const std::vector<SubjectAltName>& sans, bool server);
 
   WorkloadOptions options_;
@@ -50,6 +59,21 @@ class Workload {
   CallerCheck check_caller_;
   ModuleLister list_modules_;
   edge::http::Router router_;
+
+  static constexpr std::chrono::seconds kKeyTtl{30};
+  static constexpr size_t kMaxKeys = 256;
+  struct KnownKey {
+    std::string gen_id;
+    std::string handle;
+    std::chrono::steady_clock::time_point expires;
+  };
+  // keyd closes connections over its per-uid cap (10) without an answer: sign / encrypt /
+  // decrypt from many modules at once share the keyd client's pooled connections instead of
+  // opening new ones.
+  std::counting_semaphore<edge::clients::KeydClient::kMaxIdleConnections> keyd_slots_{
+      edge::clients::KeydClient::kMaxIdleConnections};
+  std::mutex keys_mutex_;
+  std::map<std::string, KnownKey> keys_;
 };
 
 }  // namespace edged

@@ -17,7 +17,8 @@ edge::Result<RenewalTime> parse_renewal_time(const std::string& text) {
   std::string_view t = text;
   if (t.ends_with("%")) {
     auto v = number(t.substr(0, t.size() - 1));
-    if (!v || *v > 99) return edge::invalid("invalid renewal time \"" + text + "\": percentage must be 1..99");
+    if (!v || *v > 99)
+      return edge::invalid("invalid renewal time \"" + text + "\": percentage must be 1..99");
     return RenewalTime{static_cast<int>(*v), 0};
   }
   for (auto [suffix, unit] : {std::pair<std::string_view, long long>{"min", 60}, {"day", 86400}}) {
@@ -26,7 +27,8 @@ edge::Result<RenewalTime> parse_renewal_time(const std::string& text) {
     if (!v || *v > 365LL * 100 * 1440) break;
     return RenewalTime{0, *v * unit};
   }
-  return edge::invalid("invalid renewal time \"" + text + "\": expected \"<n>%\", \"<n>min\" or \"<n>day\"");
+  return edge::invalid("invalid renewal time \"" + text +
+                       "\": expected \"<n>%\", \"<n>min\" or \"<n>day\"");
 }
 
 namespace {
@@ -74,7 +76,8 @@ edge::Result<WorkloadSettings> load_workload_settings(const toml::table& table) 
   WorkloadSettings w;
   if (auto v = EDGE_TRY(top.opt_string("hostname"))) w.hostname = *v;
   if (auto v = EDGE_TRY(top.opt_string("trust_bundle_cert"))) w.trust_bundle_cert = *v;
-  if (auto v = EDGE_TRY(top.opt_string("manifest_trust_bundle_cert"))) w.manifest_trust_bundle_cert = *v;
+  if (auto v = EDGE_TRY(top.opt_string("manifest_trust_bundle_cert")))
+    w.manifest_trust_bundle_cert = *v;
   if (const auto* ca = EDGE_TRY(top.opt_table("edge_ca"))) {
     Reader r(*ca, "edge_ca");
     if (auto v = EDGE_TRY(r.opt_string("cert"))) w.edge_ca.cert_id = *v;
@@ -83,10 +86,12 @@ edge::Result<WorkloadSettings> load_workload_settings(const toml::table& table) 
     w.edge_ca.auto_renew = EDGE_TRY(read_auto_renew(r));
   }
   if (const auto* t = EDGE_TRY(top.opt_table("listen"))) {
-    if (auto v = EDGE_TRY(Reader(*t, "listen").opt_string("workload_uri"))) w.listen_workload_uri = *v;
+    if (auto v = EDGE_TRY(Reader(*t, "listen").opt_string("workload_uri")))
+      w.listen_workload_uri = *v;
   }
   if (const auto* t = EDGE_TRY(top.opt_table("connect"))) {
-    if (auto v = EDGE_TRY(Reader(*t, "connect").opt_string("workload_uri"))) w.connect_workload_uri = *v;
+    if (auto v = EDGE_TRY(Reader(*t, "connect").opt_string("workload_uri")))
+      w.connect_workload_uri = *v;
   }
   if (const auto* t = EDGE_TRY(top.opt_table("iotedge_max_requests"))) {
     if (auto v = EDGE_TRY(Reader(*t, "iotedge_max_requests").opt_int("workload", 1, 10000)))

@@ -2,12 +2,12 @@
 // certd ids of the Edge CA and trust bundles, [edge_ca], the workload socket URIs, the
 // workload request limit and (tests, non-default layouts) the identity services' sockets.
 #pragma once
+#include <toml++/toml.h>
+
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <toml++/toml.h>
 
 #include "common/result.h"
 
@@ -15,7 +15,7 @@ namespace edged {
 
 // "80%" of the lifetime, or a fixed time before expiry ("90min", "2day"), as upstream.
 struct RenewalTime {
-  int percent = 0;      // 1..99 when set
+  int percent = 0;        // 1..99 when set
   long long seconds = 0;  // > 0 when percent == 0
 };
 edge::Result<RenewalTime> parse_renewal_time(const std::string& text);

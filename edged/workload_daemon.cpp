@@ -6,7 +6,8 @@
 
 namespace edged {
 
-WorkloadDaemon::WorkloadDaemon(WorkloadSettings settings, std::string homedir, std::string docker_socket)
+WorkloadDaemon::WorkloadDaemon(WorkloadSettings settings, std::string homedir,
+                               std::string docker_socket)
     : settings_(std::move(settings)),
       homedir_(std::move(homedir)),
       keyd_(settings_.keyd_socket),
@@ -24,8 +25,11 @@ edge::Status WorkloadDaemon::start(const std::atomic<bool>& stop, std::chrono::m
       break;
     }
     edge::log::warn("Failed to get device identity: " + device.error().message + "; retrying");
-    for (auto waited = std::chrono::milliseconds(0); waited < retry; waited += std::chrono::milliseconds(100)) {
-      if (stop) return edge::fail(edge::ErrorKind::Unavailable, "stopped while waiting for the device identity");
+    for (auto waited = std::chrono::milliseconds(0); waited < retry;
+         waited += std::chrono::milliseconds(100)) {
+      if (stop)
+        return edge::fail(edge::ErrorKind::Unavailable,
+                          "stopped while waiting for the device identity");
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   }
@@ -34,8 +38,11 @@ edge::Status WorkloadDaemon::start(const std::atomic<bool>& stop, std::chrono::m
   edge_ca_->start_auto_renew([this] {
     if (renewal_hook_) renewal_hook_();
   });
-  WorkloadOptions options{device_.hub_name, device_.device_id, settings_.trust_bundle_cert,
-                          settings_.manifest_trust_bundle_cert, settings_.edge_ca.cert_id,
+  WorkloadOptions options{device_.hub_name,
+                          device_.device_id,
+                          settings_.trust_bundle_cert,
+                          settings_.manifest_trust_bundle_cert,
+                          settings_.edge_ca.cert_id,
                           settings_.edge_ca.key_id};
   workload_ = std::make_unique<Workload>(
       options, keyd_, certd_, identityd_,
@@ -60,13 +67,15 @@ edge::Status WorkloadDaemon::serve(Management& mgmt) {
   mgmt_ = &mgmt;
   auto endpoint = EDGE_TRY(edge::uri::parse_endpoint(settings_.listen_workload_uri));
   if (auto s = sockets_->listen_legacy(endpoint); !s)
-    return std::unexpected(s.error().context("could not listen on " + settings_.listen_workload_uri));
+    return std::unexpected(
+        s.error().context("could not listen on " + settings_.listen_workload_uri));
   // As upstream: a listener for every module that exists (their containers start later).
   if (auto list = mgmt.list_modules()) {
     for (const auto& m : (*list)["modules"]) {
       std::string name = m.value("name", "");
       if (auto s = sockets_->start(name); !s)
-        edge::log::error("Could not start listener for module " + name + ", error " + s.error().message);
+        edge::log::error("Could not start listener for module " + name + ", error " +
+                         s.error().message);
     }
   } else {
     edge::log::warn("Could not list modules: " + list.error().message);

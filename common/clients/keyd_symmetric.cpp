@@ -34,23 +34,23 @@ Result<std::string> KeydClient::sign_hmac(const std::string& handle, std::string
 
 Result<std::string> KeydClient::encrypt_aead(const std::string& handle, std::string_view iv,
                                              std::string_view aad, std::string_view plaintext) {
-  auto j = EDGE_TRY(call(
-      "POST", "/encrypt",
-      Json{{"keyHandle", handle},
-           {"algorithm", "AEAD"},
-           {"parameters", {{"iv", base64::encode(iv)}, {"aad", base64::encode(aad)}}},
-           {"plaintext", base64::encode(plaintext)}}));
+  auto j =
+      EDGE_TRY(call("POST", "/encrypt",
+                    Json{{"keyHandle", handle},
+                         {"algorithm", "AEAD"},
+                         {"parameters", {{"iv", base64::encode(iv)}, {"aad", base64::encode(aad)}}},
+                         {"plaintext", base64::encode(plaintext)}}));
   return decoded_member(j, "ciphertext");
 }
 
 Result<std::string> KeydClient::decrypt_aead(const std::string& handle, std::string_view iv,
                                              std::string_view aad, std::string_view ciphertext) {
-  auto j = EDGE_TRY(call(
-      "POST", "/decrypt",
-      Json{{"keyHandle", handle},
-           {"algorithm", "AEAD"},
-           {"parameters", {{"iv", base64::encode(iv)}, {"aad", base64::encode(aad)}}},
-           {"ciphertext", base64::encode(ciphertext)}}));
+  auto j =
+      EDGE_TRY(call("POST", "/decrypt",
+                    Json{{"keyHandle", handle},
+                         {"algorithm", "AEAD"},
+                         {"parameters", {{"iv", base64::encode(iv)}, {"aad", base64::encode(aad)}}},
+                         {"ciphertext", base64::encode(ciphertext)}}));
   return decoded_member(j, "plaintext");
 }
 

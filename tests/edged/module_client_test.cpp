@@ -18,16 +18,18 @@
 using namespace workload_test;
 using edge::http::Json;
 
-TEST_CASE("npm ModuleClient fromEnvironment signs through the workload socket and reaches the hub", "[integration][emulator][npm]") {
+TEST_CASE("npm ModuleClient fromEnvironment signs through the workload socket and reaches the hub",
+          "[integration][emulator][npm]") {
   if (!have_emulator()) return;
   std::string node_modules = EDGE_SOURCE_DIR "/tests/emulator/node/node_modules";
   REQUIRE(::access((node_modules + "/azure-iot-device-mqtt").c_str(), F_OK) == 0);
   edge::test::TempDir tmp;
   // The trust bundle carries the hub's CA too, as trust_bundle_cert does on a real device.
   StackOptions o;
-  o.certd_extra = "[cert_issuance]\naziot-edged-ca = { method = \"self_signed\" }\n"
-                  "[preloaded_certs]\ntrust-bundle-user = \"file://{HUB_CA}\"\n"
-                  "aziot-edged-trust-bundle = [\"aziot-edged-ca\", \"trust-bundle-user\"]\n";
+  o.certd_extra =
+      "[cert_issuance]\naziot-edged-ca = { method = \"self_signed\" }\n"
+      "[preloaded_certs]\ntrust-bundle-user = \"file://{HUB_CA}\"\n"
+      "aziot-edged-trust-bundle = [\"aziot-edged-ca\", \"trust-bundle-user\"]\n";
   Stack stack(o);
   std::string gen = stack.create_module("nodemod");
 
@@ -43,7 +45,9 @@ TEST_CASE("npm ModuleClient fromEnvironment signs through the workload socket an
         if (m == "nodemod" && pid == node_pid.load()) return {};
         return edge::fail(edge::ErrorKind::Forbidden, "forbidden");
       },
-      []() -> edge::Result<Json> { return Json{{"modules", Json::array()}}; });
+      []() -> edge::Result<Json> {
+        return Json{{"modules", Json::array()}};
+      });
   std::mutex seen_mutex;
   std::vector<std::pair<pid_t, std::string>> seen;  // (caller pid, "METHOD path status")
   edge::http::ServerOptions so;
@@ -52,7 +56,8 @@ TEST_CASE("npm ModuleClient fromEnvironment signs through the workload socket an
       [&](edge::http::Request& r) {
         auto resp = workload.handle(r);
         std::lock_guard lock(seen_mutex);
-        seen.emplace_back(r.peer.pid, r.method + " " + r.target + " " + std::to_string(resp.status));
+        seen.emplace_back(r.peer.pid,
+                          r.method + " " + r.target + " " + std::to_string(resp.status));
         return resp;
       },
       so);
@@ -87,7 +92,9 @@ TEST_CASE("npm ModuleClient fromEnvironment signs through the workload socket an
   for (const auto& [pid, what] : seen) {
     if (pid != node.pid()) continue;
     if (what.starts_with("GET /trust-bundle?api-version=") && what.ends_with(" 200")) bundle = true;
-    if (what.starts_with("POST /modules/nodemod/genid/" + gen + "/sign?api-version=") && what.ends_with(" 200")) signed_ok = true;
+    if (what.starts_with("POST /modules/nodemod/genid/" + gen + "/sign?api-version=") &&
+        what.ends_with(" 200"))
+      signed_ok = true;
   }
   CHECK(bundle);
   CHECK(signed_ok);

@@ -1,11 +1,12 @@
 // Parsing of the workload / Edge CA part of edged's config and the small pure helpers.
+#include "edged/workload_config.h"
+
 #include <catch2/catch.hpp>
 
 #include "common/config.h"
 #include "edged/csr.h"
 #include "edged/edge_ca.h"
 #include "edged/module_sockets.h"
-#include "edged/workload_config.h"
 
 using namespace edged;
 
@@ -76,7 +77,8 @@ aziot_keyd_url = "unix:///tmp/keyd.sock"
 TEST_CASE("bad workload settings name the file line and key", "[unit]") {
   auto bad = load("\n[edge_ca.auto_renew]\nthreshold = \"1year\"\n");
   REQUIRE_FALSE(bad);
-  CHECK_THAT(bad.error().message, Catch::Contains("edged.toml:3") && Catch::Contains("edge_ca.auto_renew.threshold"));
+  CHECK_THAT(bad.error().message,
+             Catch::Contains("edged.toml:3") && Catch::Contains("edge_ca.auto_renew.threshold"));
   CHECK_FALSE(load("[edge_ca.auto_renew]\nretry = \"0%\"\n"));
   CHECK_FALSE(load("[edge_ca.auto_renew]\nthreshold = \"100%\"\n"));
   CHECK_FALSE(load("[edge_ca.auto_renew]\nrotate_key = \"yes\"\n"));
@@ -117,15 +119,18 @@ TEST_CASE("server certificate SANs follow the common name and module", "[unit]")
 
 TEST_CASE("module socket names stay inside the mnt directory", "[unit]") {
   for (const char* ok : {"edgeAgent", "edgeHub", "mod_1", "a.b-c"}) CHECK(valid_module_name(ok));
-  for (const char* bad : {"", "../x", "a/b", ".hidden", "$edgeAgent", "a b", "-x"}) CHECK_FALSE(valid_module_name(bad));
+  for (const char* bad : {"", "../x", "a/b", ".hidden", "$edgeAgent", "a b", "-x"})
+    CHECK_FALSE(valid_module_name(bad));
   CHECK_FALSE(valid_module_name(std::string(200, 'a')));
 }
 
 TEST_CASE("module certificate requests carry the requested names", "[unit]") {
-  auto csr = module_csr({{"CN", "edgehost"}}, server_sans("edgehost", "$edgeHub"), Usage::ServerAuth);
+  auto csr =
+      module_csr({{"CN", "edgehost"}}, server_sans("edgehost", "$edgeHub"), Usage::ServerAuth);
   REQUIRE(csr);
   CHECK_THAT(csr->csr_pem, Catch::StartsWith("-----BEGIN CERTIFICATE REQUEST-----"));
   CHECK(EVP_PKEY_get_bits(csr->key.get()) == 2048);
   CHECK_FALSE(module_csr({{"CN", std::string(65, 'x')}}, {}, Usage::ServerAuth));
-  CHECK_FALSE(module_csr({{"CN", "x"}}, {{SubjectAltName::Kind::Ip, "not-an-ip"}}, Usage::ServerAuth));
+  CHECK_FALSE(
+      module_csr({{"CN", "x"}}, {{SubjectAltName::Kind::Ip, "not-an-ip"}}, Usage::ServerAuth));
 }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <random>
 #include <thread>
 
 #include "common/base64.h"
@@ -24,7 +25,9 @@ const std::string kImage = "edge-test-busybox:1";
 struct Edged {
   Stack& stack;
   edge::test::TempDir home;
-  std::string tag = std::to_string(::getpid());
+  // Docker is shared with tests in other pid namespaces: the pid alone is not unique.
+  std::string tag =
+      std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}() % 1000000);
   std::string agent = "wl-agent-" + tag;
   std::string mod_a = "wl-a-" + tag;
   std::string mod_b = "wl-b-" + tag;
@@ -38,7 +41,8 @@ struct Edged {
   explicit Edged(Stack& s) : stack(s) {
     cleanup();
     edge::test::run("cp " UDS_REQUEST " " + home / "uds-request");
-    daemon = std::make_unique<WorkloadDaemon>(stack.settings(), home.path(), "/var/run/docker.sock");
+    daemon =
+        std::make_unique<WorkloadDaemon>(stack.settings(), home.path(), "/var/run/docker.sock");
     std::atomic<bool> stop{false};
     auto started = daemon->start(stop);
     INFO((started ? "" : started.error().message));
@@ -50,7 +54,8 @@ struct Edged {
     mgmt = std::make_unique<Management>(o);
     edge::http::ServerOptions so;
     so.socket_mode = 0666;
-    server = std::make_unique<edge::http::Server>([this](edge::http::Request& r) { return mgmt->handle(r); }, so);
+    server = std::make_unique<edge::http::Server>(
+        [this](edge::http::Request& r) { return mgmt->handle(r); }, so);
     REQUIRE(server->listen(*edge::uri::parse_endpoint("unix://" + mgmt_sock)));
     thread = std::thread([this] { server->run(); });
     REQUIRE(daemon->serve(*mgmt));
@@ -71,9 +76,11 @@ struct Edged {
     Json create{{"Image", kImage},
                 {"Cmd", {"/bin/sh", "-c", script}},
                 {"Labels", {{kOwnerLabel, kOwner}}},
-                {"HostConfig", {{"Binds", {home.path() + "/uds-request:/edge/uds-request:ro",
-                                           sock_of(name) + ":/var/run/iotedge/workload.sock",
-                                           mgmt_sock + ":/var/run/iotedge/mgmt.sock"}}}}};
+                {"HostConfig",
+                 {{"Binds",
+                   {home.path() + "/uds-request:/edge/uds-request:ro",
+                    sock_of(name) + ":/var/run/iotedge/workload.sock",
+                    mgmt_sock + ":/var/run/iotedge/mgmt.sock"}}}}};
     REQUIRE(docker.create_container(name, create));
   }
   std::string logs_after_exit(const std::string& name) {
@@ -89,18 +96,22 @@ struct Edged {
     }));
     return out;
   }
-  edge::test::Reply mgmt_call(const std::string& method, const std::string& target, const std::optional<Json>& body = std::nullopt) {
+  edge::test::Reply mgmt_call(const std::string& method, const std::string& target,
+                              const std::optional<Json>& body = std::nullopt) {
     edge::http::UnixClient c(mgmt_sock);
     return edge::test::call(c, method, target, body);
   }
 };
 
-std::string call_line(const std::string& sock, const std::string& method, const std::string& target, const std::string& body = "") {
-  return "/edge/uds-request " + sock + " " + method + " '" + target + "' '" + body + "'; echo; echo @@@@; ";
+std::string call_line(const std::string& sock, const std::string& method, const std::string& target,
+                      const std::string& body = "") {
+  return "/edge/uds-request " + sock + " " + method + " '" + target + "' '" + body +
+         "'; echo; echo @@@@; ";
 }
 }  // namespace
 
-TEST_CASE("a module signs through its own socket and cannot sign as another module", "[docker][emulator]") {
+TEST_CASE("a module signs through its own socket and cannot sign as another module",
+          "[docker][emulator]") {
   if (!have_emulator()) return;
   Stack stack;
   Edged e(stack);
@@ -108,12 +119,17 @@ TEST_CASE("a module signs through its own socket and cannot sign as another modu
   stack.create_module(e.mod_b);
   std::string wl = "/var/run/iotedge/workload.sock";
   std::string data = edge::base64::encode("sign me");
-  std::string script = "sleep 0.5; " +
-                       call_line(wl, "POST", api("/modules/" + e.mod_a + "/genid/" + gen_a + "/sign", "2019-01-30"), "{\"data\":\"" + data + "\"}") +
-                       call_line(wl, "POST", api("/modules/" + e.mod_b + "/genid/1/sign"), "{\"data\":\"" + data + "\"}") +
-                       call_line(wl, "POST", api("/modules/" + e.mod_b + "/genid/1/certificate/server"), "{\"commonName\":\"x\"}") +
-                       call_line(wl, "GET", api("/trust-bundle")) +
-                       call_line("/var/run/iotedge/mgmt.sock", "POST", api("/identities"), "{\"moduleId\":\"sneaky\"}");
+  std::string script =
+      "sleep 0.5; " +
+      call_line(wl, "POST", api("/modules/" + e.mod_a + "/genid/" + gen_a + "/sign", "2019-01-30"),
+                "{\"data\":\"" + data + "\"}") +
+      call_line(wl, "POST", api("/modules/" + e.mod_b + "/genid/1/sign"),
+                "{\"data\":\"" + data + "\"}") +
+      call_line(wl, "POST", api("/modules/" + e.mod_b + "/genid/1/certificate/server"),
+                "{\"commonName\":\"x\"}") +
+      call_line(wl, "GET", api("/trust-bundle")) +
+      call_line("/var/run/iotedge/mgmt.sock", "POST", api("/identities"),
+                "{\"moduleId\":\"sneaky\"}");
   e.create_module(e.mod_a, script);
   e.create_module(e.mod_b, "sleep 30");
 
@@ -129,12 +145,14 @@ TEST_CASE("a module signs through its own socket and cannot sign as another modu
   std::string out = e.logs_after_exit(e.mod_a);
   INFO(out);
   std::vector<std::string> parts;
-  for (size_t p = 0, q; (q = out.find("@@@@", p)) != std::string::npos; p = q + 4) parts.push_back(out.substr(p, q - p));
+  for (size_t p = 0, q; (q = out.find("@@@@", p)) != std::string::npos; p = q + 4)
+    parts.push_back(out.substr(p, q - p));
   REQUIRE(parts.size() == 5);
   CHECK_THAT(parts[0], Catch::Contains("HTTP/1.1 200"));
   auto body = Json::parse(parts[0].substr(parts[0].find('{')), nullptr, false);
   std::string hub_key = stack.emu.module_key("dev1", stack.device_key, e.mod_a);
-  CHECK(edge::base64::decode(body["digest"].get<std::string>()).value() == edge::crypto::hmac_sha256(hub_key, "sign me").value());
+  CHECK(edge::base64::decode(body["digest"].get<std::string>()).value() ==
+        edge::crypto::hmac_sha256(hub_key, "sign me").value());
   CHECK_THAT(parts[1], Catch::Contains("HTTP/1.1 403") && Catch::Contains("\"forbidden\""));
   CHECK_THAT(parts[2], Catch::Contains("HTTP/1.1 403"));
   CHECK_THAT(parts[3], Catch::Contains("HTTP/1.1 200") && Catch::Contains("BEGIN CERTIFICATE"));
@@ -142,7 +160,9 @@ TEST_CASE("a module signs through its own socket and cannot sign as another modu
 
   // From the host (no module's process) the module routes are refused, the open ones answer.
   edge::http::UnixClient legacy(stack.dir / "workload.sock");
-  CHECK(edge::test::call(legacy, "POST", api("/modules/" + e.mod_a + "/genid/1/sign"), Json{{"data", data}}).status == 403);
+  CHECK(edge::test::call(legacy, "POST", api("/modules/" + e.mod_a + "/genid/1/sign"),
+                         Json{{"data", data}})
+            .status == 403);
   CHECK(edge::test::call(legacy, "GET", api("/trust-bundle")).status == 200);
   auto list = edge::test::call(legacy, "GET", api("/modules"));
   REQUIRE(list.status == 200);
@@ -167,7 +187,9 @@ TEST_CASE("the agent manages module identities through the management API", "[do
   Edged e(stack);
   std::string mgmt = "/var/run/iotedge/mgmt.sock";
   std::string ident = "ident-" + e.tag;
-  std::string script = "sleep 0.5; " + call_line(mgmt, "POST", api("/identities/"), "{\"moduleId\":\"" + ident + "\",\"managedBy\":\"me\"}") +
+  std::string script = "sleep 0.5; " +
+                       call_line(mgmt, "POST", api("/identities/"),
+                                 "{\"moduleId\":\"" + ident + "\",\"managedBy\":\"me\"}") +
                        call_line(mgmt, "PUT", api("/identities/" + ident), "{}") +
                        call_line(mgmt, "POST", api("/identities"), "{\"managedBy\":\"me\"}") +
                        call_line(mgmt, "POST", api("/identities"), "") +
@@ -177,10 +199,13 @@ TEST_CASE("the agent manages module identities through the management API", "[do
   std::string out = e.logs_after_exit(e.agent);
   INFO(out);
   std::vector<std::string> parts;
-  for (size_t p = 0, q; (q = out.find("@@@@", p)) != std::string::npos; p = q + 4) parts.push_back(out.substr(p, q - p));
+  for (size_t p = 0, q; (q = out.find("@@@@", p)) != std::string::npos; p = q + 4)
+    parts.push_back(out.substr(p, q - p));
   REQUIRE(parts.size() == 5);
-  CHECK_THAT(parts[0], Catch::Contains("HTTP/1.1 200") && Catch::Contains("\"managedBy\":\"me\"") && Catch::Contains("\"authType\":\"sas\""));
-  CHECK_THAT(parts[1], Catch::Contains("HTTP/1.1 200") && Catch::Contains("\"managedBy\":\"iotedge\""));
+  CHECK_THAT(parts[0], Catch::Contains("HTTP/1.1 200") && Catch::Contains("\"managedBy\":\"me\"") &&
+                           Catch::Contains("\"authType\":\"sas\""));
+  CHECK_THAT(parts[1],
+             Catch::Contains("HTTP/1.1 200") && Catch::Contains("\"managedBy\":\"iotedge\""));
   CHECK_THAT(parts[2], Catch::Contains("HTTP/1.1 422"));
   CHECK_THAT(parts[3], Catch::Contains("HTTP/1.1 400") && Catch::Contains("missing request body"));
   CHECK_THAT(parts[4], Catch::Contains("HTTP/1.1 204"));

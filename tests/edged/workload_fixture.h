@@ -52,7 +52,9 @@ struct Stack {
   std::unique_ptr<edge::test::Process> keyd, certd, identityd;
   // edged's settings pointing at these daemons.
   edged::WorkloadSettings settings() const;
-  std::string log(const std::string& daemon) const { return edge::test::read_file(dir / (daemon + ".log")); }
+  std::string log(const std::string& daemon) const {
+    return edge::test::read_file(dir / (daemon + ".log"));
+  }
   // identityd: creates a module identity; returns its generation id.
   std::string create_module(const std::string& module);
 };

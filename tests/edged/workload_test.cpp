@@ -2,6 +2,8 @@
 // emulator): every route, its bad input and upstream's status codes. The caller check is the
 // test's own rule here (this process may act as the modules in `allowed`); the engine-backed
 // check is exercised in workload_docker_test.cpp.
+#include "edged/workload.h"
+
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -15,16 +17,15 @@
 #include "common/crypto.h"
 #include "common/http/server.h"
 #include "edged/edge_ca.h"
-#include "edged/workload.h"
 #include "tests/edged/workload_fixture.h"
 
 using namespace workload_test;
 using edge::http::Json;
 
-#define REQUIRE_EMULATOR()                                  \
-  if (!have_emulator()) {                                   \
-    WARN("iothub-emulator not built: skipped");             \
-    return;                                                 \
+#define REQUIRE_EMULATOR()                      \
+  if (!have_emulator()) {                       \
+    WARN("iothub-emulator not built: skipped"); \
+    return;                                     \
   }
 
 namespace {
@@ -54,10 +55,13 @@ struct Served {
           if (pid == ::getpid() && allowed.contains(m)) return {};
           return edge::fail(edge::ErrorKind::Forbidden, "forbidden");
         },
-        []() -> edge::Result<Json> { return Json{{"modules", Json::array()}}; });
+        []() -> edge::Result<Json> {
+          return Json{{"modules", Json::array()}};
+        });
     edge::http::ServerOptions so;
     so.socket_mode = 0666;
-    server = std::make_unique<edge::http::Server>([this](edge::http::Request& r) { return workload->handle(r); }, so);
+    server = std::make_unique<edge::http::Server>(
+        [this](edge::http::Request& r) { return workload->handle(r); }, so);
     REQUIRE(server->listen(*edge::uri::parse_endpoint("unix://" + sock)));
     thread = std::thread([this] { server->run(); });
   }
@@ -74,8 +78,10 @@ struct Served {
   std::string head_only(const std::string& method, const std::string& target, size_t length) {
     int fd = edge::http::connect_unix(sock);
     REQUIRE(fd >= 0);
-    std::string head = method + " " + target + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
-                       std::to_string(length) + "\r\n\r\n{";
+    std::string head =
+        method + " " + target +
+        " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " +
+        std::to_string(length) + "\r\n\r\n{";
     REQUIRE(::write(fd, head.data(), head.size()) == static_cast<ssize_t>(head.size()));
     std::string out;
     char buf[4096];
@@ -84,8 +90,8 @@ struct Served {
     ::close(fd);
     return out;
   }
-  edge::test::Reply raw(const std::string& method, const std::string& target, const std::string& body,
-                        const std::string& type = "application/json") {
+  edge::test::Reply raw(const std::string& method, const std::string& target,
+                        const std::string& body, const std::string& type = "application/json") {
     edge::http::UnixClient c(sock);
     auto r = c.request_raw(method, target, body, type);
     edge::test::Reply out;
@@ -113,11 +119,16 @@ std::string common_name(X509* cert) {
 
 std::vector<std::string> sans(X509* cert) {
   std::vector<std::string> out;
-  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   for (int i = 0; names && i < sk_GENERAL_NAME_num(names); ++i) {
     GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
-    if (n->type == GEN_DNS) out.push_back("DNS:" + std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(n->d.dNSName)), ASN1_STRING_length(n->d.dNSName)));
-    if (n->type == GEN_IPADD) out.push_back("IP:" + std::to_string(ASN1_STRING_length(n->d.iPAddress)) + "bytes");
+    if (n->type == GEN_DNS)
+      out.push_back("DNS:" +
+                    std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(n->d.dNSName)),
+                                ASN1_STRING_length(n->d.dNSName)));
+    if (n->type == GEN_IPADD)
+      out.push_back("IP:" + std::to_string(ASN1_STRING_length(n->d.iPAddress)) + "bytes");
   }
   GENERAL_NAMES_free(names);
   return out;
@@ -157,16 +168,22 @@ TEST_CASE("workload sign encrypt and decrypt with the module's keys", "[integrat
 
   // sign = HMAC-SHA256 with the key the hub holds for the module.
   std::string data = "emu/devices/dev1/modules/mod1\n1700000000";
-  auto r = w.call("POST", api("/modules/mod1/genid/" + gen + "/sign"), Json{{"data", edge::base64::encode(data)}, {"keyId", "primary"}, {"algo", "HMACSHA256"}});
+  auto r = w.call(
+      "POST", api("/modules/mod1/genid/" + gen + "/sign"),
+      Json{{"data", edge::base64::encode(data)}, {"keyId", "primary"}, {"algo", "HMACSHA256"}});
   INFO(r.body);
   REQUIRE(r.status == 200);
   std::string hub_key = stack.emu.module_key("dev1", stack.device_key, "mod1");
-  CHECK(edge::base64::decode(r.json["digest"].get<std::string>()).value() == edge::crypto::hmac_sha256(hub_key, data).value());
-  // Another module's key differs; the generation id in the path is not used for signing (as upstream).
-  auto other = w.call("POST", api("/modules/mod2/genid/x/sign"), Json{{"data", edge::base64::encode(data)}});
+  CHECK(edge::base64::decode(r.json["digest"].get<std::string>()).value() ==
+        edge::crypto::hmac_sha256(hub_key, data).value());
+  // Another module's key differs; the generation id in the path is not used for signing (as
+  // upstream).
+  auto other =
+      w.call("POST", api("/modules/mod2/genid/x/sign"), Json{{"data", edge::base64::encode(data)}});
   REQUIRE(other.status == 200);
   CHECK(other.json["digest"] != r.json["digest"]);
-  auto wrong_gen = w.call("POST", api("/modules/mod1/genid/not-the-gen/sign", "2018-06-28"), Json{{"data", edge::base64::encode(data)}});
+  auto wrong_gen = w.call("POST", api("/modules/mod1/genid/not-the-gen/sign", "2018-06-28"),
+                          Json{{"data", edge::base64::encode(data)}});
   CHECK(wrong_gen.status == 200);
   CHECK(wrong_gen.json["digest"] == r.json["digest"]);
 
@@ -179,40 +196,77 @@ TEST_CASE("workload sign encrypt and decrypt with the module's keys", "[integrat
   CHECK(w.call("POST", api("/modules/mod1/genid/1/sign"), Json{{"data", 5}}).status == 422);
   CHECK(w.raw("POST", api("/modules/mod1/genid/1/sign"), "{\"data\":").status == 422);
   // A body over the limit is refused from its Content-Length, before it is read.
-  CHECK_THAT(w.head_only("POST", api("/modules/mod1/genid/1/sign"), 2 * 1024 * 1024), Catch::StartsWith("HTTP/1.1 413"));
+  CHECK_THAT(w.head_only("POST", api("/modules/mod1/genid/1/sign"), 2 * 1024 * 1024),
+             Catch::StartsWith("HTTP/1.1 413"));
   auto ghost = w.call("POST", api("/modules/ghost/genid/1/sign"), Json{{"data", "AA=="}});
   CHECK(ghost.status == 403);  // not a module this caller runs in
   w.allowed.insert("ghost");
   ghost = w.call("POST", api("/modules/ghost/genid/1/sign"), Json{{"data", "AA=="}});
   CHECK(ghost.status == 500);
-  CHECK_THAT(ghost.json["message"].get<std::string>(), Catch::StartsWith("failed to get module identity for ghost"));
-  CHECK(w.call("POST", "/modules/mod1/genid/1/sign", Json{{"data", "AA=="}}).json["message"] == "api-version not specified");
-  CHECK(w.call("POST", api("/modules/mod1/genid/1/sign", "2021-05-11"), Json{{"data", "AA=="}}).status == 400);
+  CHECK_THAT(ghost.json["message"].get<std::string>(),
+             Catch::StartsWith("failed to get module identity for ghost"));
+  CHECK(w.call("POST", "/modules/mod1/genid/1/sign", Json{{"data", "AA=="}}).json["message"] ==
+        "api-version not specified");
+  CHECK(w.call("POST", api("/modules/mod1/genid/1/sign", "2021-05-11"), Json{{"data", "AA=="}})
+            .status == 400);
   CHECK(w.call("GET", api("/modules/mod1/genid/1/sign")).status == 400);  // method not allowed
 
   // encrypt / decrypt: AEAD with the master encryption key, aad = module + genid.
   std::string iv = edge::base64::encode("0123456789ab");
-  auto enc = w.call("POST", api("/modules/mod1/genid/" + gen + "/encrypt"), Json{{"plaintext", edge::base64::encode("secret text")}, {"initializationVector", iv}});
+  auto enc = w.call(
+      "POST", api("/modules/mod1/genid/" + gen + "/encrypt"),
+      Json{{"plaintext", edge::base64::encode("secret text")}, {"initializationVector", iv}});
   INFO(enc.body);
   REQUIRE(enc.status == 200);
-  auto dec = w.call("POST", api("/modules/mod1/genid/" + gen + "/decrypt"), Json{{"ciphertext", enc.json["ciphertext"]}, {"initializationVector", iv}});
+  auto dec = w.call("POST", api("/modules/mod1/genid/" + gen + "/decrypt"),
+                    Json{{"ciphertext", enc.json["ciphertext"]}, {"initializationVector", iv}});
   REQUIRE(dec.status == 200);
   CHECK(edge::base64::decode(dec.json["plaintext"].get<std::string>()).value() == "secret text");
   // Bound to module and generation: another genid or module cannot decrypt it.
-  CHECK(w.call("POST", api("/modules/mod1/genid/other/decrypt"), Json{{"ciphertext", enc.json["ciphertext"]}, {"initializationVector", iv}}).status == 500);
-  CHECK(w.call("POST", api("/modules/mod2/genid/" + gen + "/decrypt"), Json{{"ciphertext", enc.json["ciphertext"]}, {"initializationVector", iv}}).status == 500);
-  CHECK(w.call("POST", api("/modules/mod1/genid/1/encrypt"), Json{{"plaintext", "%%"}, {"initializationVector", iv}}).status == 400);
-  CHECK(w.call("POST", api("/modules/mod1/genid/1/encrypt"), Json{{"plaintext", "AA=="}, {"initializationVector", "%"}}).status == 400);
-  CHECK(w.call("POST", api("/modules/mod1/genid/1/encrypt"), Json{{"plaintext", "AA=="}}).status == 422);
-  CHECK(w.raw("POST", api("/modules/mod1/genid/1/decrypt"), "").json["message"] == "missing request body");
-  CHECK(w.call("POST", api("/modules/mod3/genid/1/encrypt"), Json{{"plaintext", "AA=="}, {"initializationVector", iv}}).status == 403);
+  CHECK(w.call("POST", api("/modules/mod1/genid/other/decrypt"),
+               Json{{"ciphertext", enc.json["ciphertext"]}, {"initializationVector", iv}})
+            .status == 500);
+  CHECK(w.call("POST", api("/modules/mod2/genid/" + gen + "/decrypt"),
+               Json{{"ciphertext", enc.json["ciphertext"]}, {"initializationVector", iv}})
+            .status == 500);
+  CHECK(w.call("POST", api("/modules/mod1/genid/1/encrypt"),
+               Json{{"plaintext", "%%"}, {"initializationVector", iv}})
+            .status == 400);
+  CHECK(w.call("POST", api("/modules/mod1/genid/1/encrypt"),
+               Json{{"plaintext", "AA=="}, {"initializationVector", "%"}})
+            .status == 400);
+  CHECK(w.call("POST", api("/modules/mod1/genid/1/encrypt"), Json{{"plaintext", "AA=="}}).status ==
+        422);
+  CHECK(w.raw("POST", api("/modules/mod1/genid/1/decrypt"), "").json["message"] ==
+        "missing request body");
+  CHECK(w.call("POST", api("/modules/mod3/genid/1/encrypt"),
+               Json{{"plaintext", "AA=="}, {"initializationVector", iv}})
+            .status == 403);
 
+  // The key of a confirmed (module, genid) is remembered for a while: after the identity is
+  // deleted that genid still signs with the same key, any other genid asks identityd again.
+  {
+    edge::http::UnixClient id(stack.identityd_socket);
+    REQUIRE(
+        edge::test::call(id, "DELETE", "/identities/modules/mod1?type=aziot&api-version=2020-09-01")
+            .status == 204);
+  }
+  auto remembered = w.call("POST", api("/modules/mod1/genid/" + gen + "/sign"),
+                           Json{{"data", edge::base64::encode(data)}});
+  CHECK(remembered.status == 200);
+  CHECK(remembered.json["digest"] == r.json["digest"]);
+  CHECK(w.call("POST", api("/modules/mod1/genid/other/sign"),
+               Json{{"data", edge::base64::encode(data)}})
+            .status == 500);
   // Still serving after all of it.
-  CHECK(w.call("POST", api("/modules/mod1/genid/" + gen + "/sign"), Json{{"data", edge::base64::encode(data)}}).status == 200);
+  CHECK(w.call("POST", api("/modules/mod1/genid/" + gen + "/sign"),
+               Json{{"data", edge::base64::encode(data)}})
+            .status == 200);
   CHECK(stack.log("keyd").find(edge::base64::encode(hub_key)) == std::string::npos);
 }
 
-TEST_CASE("workload server and identity certificates under the quickstart Edge CA", "[integration][emulator]") {
+TEST_CASE("workload server and identity certificates under the quickstart Edge CA",
+          "[integration][emulator]") {
   REQUIRE_EMULATOR();
   Stack stack;
   Served w(stack);
@@ -229,7 +283,8 @@ TEST_CASE("workload server and identity certificates under the quickstart Edge C
   CHECK(manifest.status == 200);
   CHECK(manifest.json["certificate"] == "");
 
-  auto r = w.call("POST", api("/modules/$edgeHub/genid/g1/certificate/server", "2020-07-07"), Json{{"commonName", "edgehost"}, {"expiration", "2030-01-01T00:00:00Z"}});
+  auto r = w.call("POST", api("/modules/$edgeHub/genid/g1/certificate/server", "2020-07-07"),
+                  Json{{"commonName", "edgehost"}, {"expiration", "2030-01-01T00:00:00Z"}});
   INFO(r.body);
   REQUIRE(r.status == 201);
   auto chain = parse_chain(r.json["certificate"]);
@@ -244,33 +299,43 @@ TEST_CASE("workload server and identity certificates under the quickstart Edge C
   REQUIRE(key);
   CHECK(EVP_PKEY_get_bits(key->get()) == 2048);
   CHECK(X509_check_private_key(chain[0].get(), key->get()) == 1);
-  CHECK_THAT(r.json["expiration"].get<std::string>(), Catch::Matches(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00)"));
+  CHECK_THAT(r.json["expiration"].get<std::string>(),
+             Catch::Matches(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00)"));
   // certd keeps it under upstream's id (the '$' dropped).
   edged::CertdClient certd(stack.certd_socket);
   CHECK(certd.get("aziot-edged/module/edgeHub:g1:server"));
 
   // An IP address common name is an IP SAN.
-  auto ip = w.call("POST", api("/modules/mod1/genid/g/certificate/server"), Json{{"commonName", "10.1.2.3"}});
+  auto ip = w.call("POST", api("/modules/mod1/genid/g/certificate/server"),
+                   Json{{"commonName", "10.1.2.3"}});
   REQUIRE(ip.status == 201);
-  CHECK(sans(parse_chain(ip.json["certificate"])[0].get()) == std::vector<std::string>{"IP:4bytes", "DNS:mod1"});
+  CHECK(sans(parse_chain(ip.json["certificate"])[0].get()) ==
+        std::vector<std::string>{"IP:4bytes", "DNS:mod1"});
 
   auto id = w.call("POST", api("/modules/mod1/certificate/identity"));
   INFO(id.body);
   REQUIRE(id.status == 201);
   auto leaf = parse_chain(id.json["certificate"]);
   CHECK(common_name(leaf[0].get()) == "mod1");
-  CHECK(sans(leaf[0].get()) == std::vector<std::string>{"DNS:URI: azureiot://" + stack.emu.host + "/devices/dev1/modules/mod1"});
+  CHECK(sans(leaf[0].get()) == std::vector<std::string>{"DNS:URI: azureiot://" + stack.emu.host +
+                                                        "/devices/dev1/modules/mod1"});
   CHECK((extended_key_usage(leaf[0].get()) & XKU_SSL_CLIENT) != 0);
   CHECK(verifies(id.json["certificate"], trust));
 
   // Bad input.
-  CHECK(w.raw("POST", api("/modules/mod1/genid/g/certificate/server"), "").json["message"] == "missing request body");
-  CHECK(w.call("POST", api("/modules/mod1/genid/g/certificate/server"), Json{{"cn", "x"}}).status == 422);
-  auto long_cn = w.call("POST", api("/modules/mod1/genid/g/certificate/server"), Json{{"commonName", std::string(65, 'a')}});
+  CHECK(w.raw("POST", api("/modules/mod1/genid/g/certificate/server"), "").json["message"] ==
+        "missing request body");
+  CHECK(w.call("POST", api("/modules/mod1/genid/g/certificate/server"), Json{{"cn", "x"}}).status ==
+        422);
+  auto long_cn = w.call("POST", api("/modules/mod1/genid/g/certificate/server"),
+                        Json{{"commonName", std::string(65, 'a')}});
   CHECK(long_cn.status == 500);
-  CHECK(w.call("POST", api("/modules/other/genid/g/certificate/server"), Json{{"commonName", "x"}}).status == 403);
+  CHECK(w.call("POST", api("/modules/other/genid/g/certificate/server"), Json{{"commonName", "x"}})
+            .status == 403);
   CHECK(w.call("POST", api("/modules/other/certificate/identity")).status == 403);
-  CHECK(w.call("POST", api("/modules/mod1/genid/g/certificate/server"), Json{{"commonName", "again"}}).status == 201);
+  CHECK(
+      w.call("POST", api("/modules/mod1/genid/g/certificate/server"), Json{{"commonName", "again"}})
+          .status == 201);
 }
 
 TEST_CASE("workload trust bundle missing in certd is a 404", "[integration][emulator]") {

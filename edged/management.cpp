@@ -8,6 +8,8 @@
 #include <thread>
 
 #include "common/log.h"
+#include "edged/agent_spec.h"
+#include "edged/image_gc.h"
 #include "edged/module.h"
 
 namespace edged {
@@ -90,12 +92,17 @@ Status Management::authorize_module(const std::string& module, pid_t pid) {
 Status Management::create(const Json& body, bool start, const std::string& replace) {
   auto spec = EDGE_TRY(parse_module_spec(body));
   if (!replace.empty() && spec.name != replace) return invalid("module name in spec does not match URI");
-  if (spec.pull_policy == PullPolicy::OnCreate) EDGE_TRY_VOID(docker_.pull(spec.image, spec.auth));
+  if (spec.pull_policy == PullPolicy::OnCreate)
+    EDGE_TRY_VOID(pull_and_record(docker_, spec.image, spec.auth, options_.image_use));
   if (!replace.empty()) {
     auto removed = docker_.remove_container(replace, true);
     if (!removed && removed.error().kind != ErrorKind::NotFound) return fail(removed.error());
   }
-  EDGE_TRY(docker_.create_container(spec.name, create_body(spec)));
+  Json create = create_body(spec);
+  if (!options_.allow_elevated_docker_permissions) restrict_privileges(create);
+  add_scope_label(create);
+  EDGE_TRY(docker_.create_container(spec.name, create));
+  record_container_image(docker_, spec.name, options_.image_use);
   if (start) EDGE_TRY_VOID(docker_.start(spec.name));
   return {};
 }
@@ -104,7 +111,7 @@ void Management::add_routes() {
   auto& r = router_;
   auto list = expose([this](Request&) -> Result<Response> {
     Json modules = Json::array();
-    for (const auto& c : EDGE_TRY(docker_.list_containers({std::string(kOwnerLabel) + "=" + kOwner}))) {
+    for (const auto& c : EDGE_TRY(docker_.list_containers(module_filter()))) {
       auto info = docker_.inspect_container(c.value("Id", ""));
       if (info) modules.push_back(module_details(*info));  // removed meanwhile: skip
     }
@@ -147,6 +154,7 @@ void Management::add_routes() {
 
   r.add("DELETE", "/modules/{name}", kV2018, expose([this](Request& req) -> Result<Response> {
     EDGE_TRY_VOID(authorize_agent(req.peer.pid));
+    record_container_image(docker_, req.params["name"], options_.image_use);  // GC counts from here
     EDGE_TRY_VOID(docker_.remove_container(req.params["name"], true));
     return Response::empty(204);
   }));
@@ -156,7 +164,8 @@ void Management::add_routes() {
     auto* body = EDGE_TRY(edge::http::require_body(req));
     auto spec = EDGE_TRY(parse_module_spec(*body));
     if (spec.name != req.params["name"]) return invalid("module name in spec does not match URI");
-    if (spec.pull_policy == PullPolicy::OnCreate) EDGE_TRY_VOID(docker_.pull(spec.image, spec.auth));
+    if (spec.pull_policy == PullPolicy::OnCreate)
+      EDGE_TRY_VOID(pull_and_record(docker_, spec.image, spec.auth, options_.image_use));
     return Response::empty(204);
   }));
 

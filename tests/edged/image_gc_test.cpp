@@ -15,9 +15,10 @@ namespace {
 // A one-layer image with a unique id (a unique label on top of the busybox test image).
 std::string build_image(const edge::test::TempDir& dir, const std::string& tag) {
   std::string ctx = dir / ("ctx-" + std::to_string(std::hash<std::string>{}(tag)));
-  edge::test::write_file(ctx + "/Dockerfile", "FROM edge-test-busybox:1\nLABEL edged.test.image=\"" + tag + "\"\n");
   std::string out;
-  int rc = edge::test::run("tar -C " + ctx + " -cf " + ctx + ".tar Dockerfile && curl -sf --unix-socket /var/run/docker.sock "
+  REQUIRE(edge::test::run("mkdir -p " + ctx) == 0);
+  edge::test::write_file(ctx + "/Dockerfile", "FROM edge-test-busybox:1\nLABEL edged.test.image=\"" + tag + "\"\n");
+  int rc = edge::test::run("mkdir -p " + ctx + " && tar -C " + ctx + " -cf " + ctx + ".tar Dockerfile && curl -sf --unix-socket /var/run/docker.sock "
                            "-X POST -H 'Content-Type: application/x-tar' --data-binary @" + ctx + ".tar "
                            "'http://localhost/v1.41/build?rm=1&t=" + tag + "'", &out);
   INFO(out);

@@ -7,11 +7,11 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <random>
 #include <thread>
 
 #include "common/base64.h"
-#include "common/cloud/https_client.h"
 #include "edged/device_info.h"
 #include "edged/docker.h"
 #include "tests/support/harness.h"
@@ -53,15 +53,12 @@ struct Stack {
                                  emu_host, "--no-websockets"},
         std::map<std::string, std::string>{}, dir / "emulator.log");
     REQUIRE(wait_until([&] { return ::access((state + "/info.json").c_str(), F_OK) == 0; }, std::chrono::seconds(30)));
-    edge::cloud::Options o;
-    o.system_roots = false;
-    o.extra_roots_pem = edge::test::read_file(state + "/ca.pem");
-    o.proxy = std::optional<edge::cloud::Proxy>();
-    auto dev = edge::cloud::request("POST", "https://" + emu_host + "/admin/devices", {{"Content-Type", "application/json"}},
-                                    Json{{"deviceId", "dev1"}, {"edge", true}}.dump(), o);
-    REQUIRE(dev);
-    REQUIRE(dev->status / 100 == 2);
-    std::string cs = Json::parse(dev->body)["connectionString"];
+    std::string out;
+    int rc = edge::test::run("curl -sf --cacert " + state + "/ca.pem -H 'Content-Type: application/json' -X POST "
+                             "https://" + emu_host + "/admin/devices -d '{\"deviceId\":\"dev1\",\"edge\":true}'", &out);
+    INFO(out);
+    REQUIRE(rc == 0);
+    std::string cs = Json::parse(out)["connectionString"];
     std::string key = cs.substr(cs.find("SharedAccessKey=") + 16);
 
     edge::test::write_file(dir / "keyd.toml", "[aziot_keys]\nhomedir_path = \"" + dir / "keyd-home" +
@@ -101,6 +98,7 @@ struct Stack {
   }
 
   void write_edged_config(const std::string& moby_uri) {
+    std::filesystem::create_directories(dir / "edged.d");
     std::string net = std::to_string(subnet);
     edge::test::write_file(dir / "edged.d/00-super.toml", R"(
 hostname = "EdgeHost-)" + suffix + R"("
@@ -303,6 +301,7 @@ TEST_CASE("edged exits 1 naming the engine when dockerd is unreachable", "[docke
 
 TEST_CASE("edged waits for identityd and stops cleanly while waiting", "[e2e]") {
   edge::test::TempDir dir;
+  std::filesystem::create_directories(dir / "edged.d");
   edge::test::write_file(dir / "edged.d/00-super.toml", "hostname = \"h\"\nhomedir = \"" + dir / "home" +
                                                             "\"\n[endpoints]\naziot_identityd = \"unix://" + dir / "absent.sock" + "\"\n");
   edge::test::Process edged({edge::test::bin("aziot-edged")},

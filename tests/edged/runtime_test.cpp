@@ -274,6 +274,7 @@ TEST_CASE("edged restarts modules on start and removes them when the device chan
   s.start_edged();
   REQUIRE(wait_until([&] { return s.agent_running(); }, std::chrono::seconds(60)));
   auto m = s.docker.inspect_container(module);
+  INFO(s.log());
   REQUIRE(m);
   CHECK((*m)["State"]["Running"] == false);
   CHECK_THAT(s.log(), Catch::Contains("Device information has not changed"));

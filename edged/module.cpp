@@ -92,9 +92,8 @@ std::optional<std::pair<std::string, std::string>> scope_label() {
 }  // namespace
 
 std::vector<std::string> module_filter() {
-  std::vector<std::string> labels{std::string(kOwnerLabel) + "=" + kOwner};
-  if (auto scope = scope_label()) labels.push_back(scope->first + "=" + scope->second);
-  return labels;
+  if (auto scope = scope_label()) return {scope->first + "=" + scope->second};
+  return {std::string(kOwnerLabel) + "=" + kOwner};
 }
 
 void add_scope_label(Json& body) {

@@ -16,12 +16,18 @@ demo_containers="edgeAgent SimulatedTemperatureSensor heartbeat"
 stop_all() {
   # Daemons first (edged stops its modules on SIGTERM and must not re-create the agent), then
   # the demo's containers.
+  local pids=""
   for pidfile in "$prefix"/run/*.pid; do
     [ -e "$pidfile" ] || continue
+    pids="$pids $(cat "$pidfile")"
     kill "$(cat "$pidfile")" 2>/dev/null || true
     rm -f "$pidfile"
   done
-  sleep 1
+  # Each supervisor exits once its daemon has (edged stops its modules first).
+  for pid in $pids; do
+    for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  done
+  rm -f "$prefix"/run/*.sock
   if curl -s --max-time 2 --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1; then
     for c in $demo_containers; do
       curl -s --unix-socket /var/run/docker.sock -X DELETE "http://localhost/v1.41/containers/$c?force=1" >/dev/null || true
@@ -60,11 +66,12 @@ device-id = "file://$prefix/var/secrets/device-id"
 aziot_keyd = "unix://$prefix/run/keyd.sock"
 CFG
 
-# A small supervisor: restarts a daemon that exits, until `demo.sh stop` (TERM stops both).
+# A small supervisor: restarts a daemon that exits, until `demo.sh stop` (TERM stops both,
+# the daemon first).
 supervise() {
   local name=$1; shift
   (
-    trap 'kill "$child" 2>/dev/null; exit 0' TERM
+    trap 'kill "$child" 2>/dev/null; wait "$child"; exit 0' TERM
     while true; do
       env "$@" "$bin/$name" >>"$prefix/log/$name.log" 2>&1 &
       child=$!

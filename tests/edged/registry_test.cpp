@@ -10,7 +10,9 @@
 
 #include "common/base64.h"
 #include "edged/agent_spec.h"
+#include "common/http/server.h"
 #include "edged/image_gc.h"
+#include "edged/management.h"
 #include "edged/startup.h"
 #include "edged/watchdog.h"
 #include "tests/support/harness.h"
@@ -80,6 +82,53 @@ TEST_CASE("module pulls use the spec's registry credentials", "[docker][registry
   std::string image = reg.push("module");
   edge::test::TempDir dir;
   ImageUse use(dir.path());
+
+  // Through the management API, as the agent calls it (from a process in the agent's container):
+  // the spec's settings.auth reaches the engine as X-Registry-Auth.
+  std::string agent = "edged-reg-caller-" + std::to_string(getpid()), module = "edged-reg-mod-" + std::to_string(getpid());
+  Management mgmt({"/var/run/docker.sock", agent, "1.5.0", true, &use});
+  edge::http::Server server([&](edge::http::Request& r) { return mgmt.handle(r); }, {});
+  REQUIRE(server.listen(*edge::uri::parse_endpoint("unix://" + dir / "mgmt.sock")));
+  std::thread serving([&] { server.run(); });
+  edge::test::run("cp " UDS_REQUEST " " + dir / "uds-request");
+  auto as_agent = [&](const Json& body) {
+    (void)reg.docker.remove_container(agent, true);
+    Json create{{"Image", "edge-test-busybox:1"},
+                {"Cmd", {"/edge/uds-request", "/edge/mgmt.sock", "POST", "/modules?api-version=2022-08-03", body.dump()}},
+                {"HostConfig", {{"Binds", {dir.path() + ":/edge"}}}}};
+    REQUIRE(reg.docker.create_container(agent, create));
+    REQUIRE(reg.docker.start(agent));
+    for (int i = 0; i < 600; ++i) {
+      auto info = reg.docker.inspect_container(agent);
+      if (info && !(*info)["State"].value("Running", true)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::string out;
+    REQUIRE(reg.docker.logs(agent, {}, [&](const docker::LogFrame& f) {
+      out += f.text;
+      return true;
+    }));
+    return out;
+  };
+  auto spec = [&](const std::optional<Json>& auth) {
+    Json settings{{"image", image}, {"createOptions", {{"Cmd", {"true"}}}}};
+    if (auth) settings["auth"] = *auth;
+    return Json{{"name", module}, {"type", "docker"}, {"config", {{"settings", settings}}}};
+  };
+  std::string refused = as_agent(spec(Json{{"username", "edge-user"}, {"password", "wrong"}, {"serveraddress", reg.host}}));
+  CHECK_THAT(refused, Catch::StartsWith("HTTP/1.1 500") && Catch::Contains("could not pull " + image));
+  CHECK_FALSE(reg.docker.inspect_container(module));
+  std::string created = as_agent(spec(Json{{"username", "edge-user"}, {"password", "edge-pass"}, {"serveraddress", reg.host}}));
+  INFO(created);
+  CHECK_THAT(created, Catch::StartsWith("HTTP/1.1 201"));
+  CHECK(reg.docker.inspect_container(module));
+  (void)reg.docker.remove_container(module, true);
+  (void)reg.docker.remove_container(agent, true);
+  server.stop();
+  serving.join();
+  CHECK(use.load()->size() == 1);  // the pulled image's use, recorded for image GC
+  REQUIRE(reg.docker.remove_image(image));
+  ::unlink(use.path().c_str());
 
   auto missing = pull_and_record(reg.docker, image, std::nullopt, &use);
   REQUIRE_FALSE(missing);
@@ -165,4 +214,14 @@ TEST_CASE("imagePullPolicy never with a missing agent image fails clearly", "[do
   CHECK_THAT(r.error().message, Catch::Contains("image " + config.agent.image + " is not on this device") &&
                                     Catch::Contains("imagePullPolicy is \"never\""));
   CHECK_FALSE(docker.inspect_container(config.agent.name));
+
+  // Every check fails: with [watchdog] max_retries = 2 the watchdog gives up (edged exits 1).
+  config.watchdog_max_retries = 2;
+  Watchdog limited(docker, {config, {"dev", "hub", "hub"}, dir.path(), nullptr, nullptr, {}});
+  StopSignal stop;
+  auto t0 = std::chrono::steady_clock::now();
+  auto run = limited.run(stop, std::chrono::milliseconds(100));
+  REQUIRE_FALSE(run);
+  CHECK_THAT(run.error().message, Catch::Contains("exceeded allowed retries"));
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));
 }

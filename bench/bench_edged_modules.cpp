@@ -31,9 +31,12 @@ double ms_since(std::chrono::steady_clock::time_point t) {
 }
 
 Json spec(const std::string& name) {
-  return Json{{"name", name}, {"type", "docker"}, {"imagePullPolicy", "never"},
-              {"config", {{"settings", {{"image", kImage}, {"createOptions", {{"Cmd", {"sleep", "60"}}}}}},
-                          {"env", {{{"key", "MODULE"}, {"value", name}}}}}}};
+  return Json{{"name", name},
+              {"type", "docker"},
+              {"imagePullPolicy", "never"},
+              {"config",
+               {{"settings", {{"image", kImage}, {"createOptions", {{"Cmd", {"sleep", "60"}}}}}},
+                {"env", {{{"key", "MODULE"}, {"value", name}}}}}}};
 }
 }  // namespace
 
@@ -41,15 +44,18 @@ int main() {
   std::string dir = bench::temp_dir();
   std::string prefix = "bench-edged-" + std::to_string(getpid()) + "-";
   docker::Client docker;
-  if (!docker.inspect_image(kImage)) die("image " + kImage + " missing: run scripts/setup/docker.sh");
+  if (!docker.inspect_image(kImage))
+    die("image " + kImage + " missing: run scripts/setup/docker.sh");
   ImageUse use(dir);
   Management mgmt({"/var/run/docker.sock", "bench-agent-absent", EDGE_VERSION, true, &use});
   edge::http::Server server([&](edge::http::Request& r) { return mgmt.handle(r); }, {});
-  if (!server.listen(*edge::uri::parse_endpoint("unix://" + dir + "/mgmt.sock"))) die("cannot listen");
+  if (!server.listen(*edge::uri::parse_endpoint("unix://" + dir + "/mgmt.sock")))
+    die("cannot listen");
   std::thread t([&] { server.run(); });
   edge::http::UnixClient client(dir + "/mgmt.sock");
   auto cleanup = [&](const std::string& kind) {
-    for (int i = 0; i < kModules; ++i) (void)docker.remove_container(prefix + kind + std::to_string(i), true);
+    for (int i = 0; i < kModules; ++i)
+      (void)docker.remove_container(prefix + kind + std::to_string(i), true);
   };
 
   // Interleaved so engine load drifts hit both alike. edged: the route's steps (create is
@@ -72,10 +78,12 @@ int main() {
 
     std::string raw_name = prefix + "r" + std::to_string(i);
     t0 = std::chrono::steady_clock::now();
-    if (!docker.create_container(raw_name, body) || !docker.start(raw_name)) die("raw create failed");
+    if (!docker.create_container(raw_name, body) || !docker.start(raw_name))
+      die("raw create failed");
     raw += ms_since(t0);
   }
-  bench::row("module create+start via edged (ms/module)", ours / kModules, "raw Engine API create+start", raw / kModules, "ms");
+  bench::row("module create+start via edged (ms/module)", ours / kModules,
+             "raw Engine API create+start", raw / kModules, "ms");
 
   // Listing: GET /modules (edged lists by label and inspects each) vs the same engine calls.
   constexpr int kLists = 10;
@@ -92,7 +100,8 @@ int main() {
     for (const auto& c : *all) (void)docker.inspect_container(c.value("Id", ""));
   }
   double list_raw = ms_since(t0) / kLists;
-  bench::row("GET /modules via edged (ms/list)", list_ours, "raw list + inspect each", list_raw, "ms");
+  bench::row("GET /modules via edged (ms/list)", list_ours, "raw list + inspect each", list_raw,
+             "ms");
 
   cleanup("m");
   cleanup("r");

@@ -20,7 +20,8 @@ void resolve_agent_upstream(AgentConfig& agent, const std::string& parent) {
 namespace {
 std::string unix_path(const std::string& uri) {
   auto e = edge::uri::parse_endpoint(uri);
-  return e && e->kind == edge::uri::Endpoint::Kind::Unix && uri.starts_with("unix://") ? e->value : "";
+  return e && e->kind == edge::uri::Endpoint::Kind::Unix && uri.starts_with("unix://") ? e->value
+                                                                                       : "";
 }
 }  // namespace
 

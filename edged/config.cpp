@@ -35,7 +35,9 @@ Json to_json(const toml::node& node) {
   if (const auto* b = node.as_boolean()) return b->get();
   std::ostringstream text;  // dates and times: their TOML text
   node.visit([&](const auto& v) {
-    if constexpr (toml::is_date<decltype(v)> || toml::is_time<decltype(v)> || toml::is_date_time<decltype(v)>) text << v;
+    if constexpr (toml::is_date<decltype(v)> || toml::is_time<decltype(v)> ||
+                  toml::is_date_time<decltype(v)>)
+      text << v;
   });
   return text.str();
 }
@@ -54,31 +56,41 @@ Status agent(const Reader& top, Config& c) {
   Reader r(*table, "agent");
   AgentConfig& a = c.agent;
   if (auto v = EDGE_TRY(r.opt_string("name"))) {
-    if (v->find_first_not_of(" \t") == std::string::npos) return r.error_at("name", "module name cannot be empty");
+    if (v->find_first_not_of(" \t") == std::string::npos)
+      return r.error_at("name", "module name cannot be empty");
     a.name = *v;
   }
   if (auto v = EDGE_TRY(r.opt_string("type"))) {
-    if (*v != "docker") return r.error_at("type", "unsupported module type \"" + *v + "\" (expected \"docker\")");
+    if (*v != "docker")
+      return r.error_at("type", "unsupported module type \"" + *v + "\" (expected \"docker\")");
     a.type = *v;
   }
   if (auto v = EDGE_TRY(r.opt_string("imagePullPolicy"))) {
     std::string p = *v;
     std::transform(p.begin(), p.end(), p.begin(), ::tolower);
-    if (p == "on-create") a.pull_policy = PullPolicy::OnCreate;
-    else if (p == "never") a.pull_policy = PullPolicy::Never;
-    else return r.error_at("imagePullPolicy", "expected \"on-create\" or \"never\", found \"" + *v + "\"");
+    if (p == "on-create")
+      a.pull_policy = PullPolicy::OnCreate;
+    else if (p == "never")
+      a.pull_policy = PullPolicy::Never;
+    else
+      return r.error_at("imagePullPolicy",
+                        "expected \"on-create\" or \"never\", found \"" + *v + "\"");
   }
   if (const auto* config = EDGE_TRY(r.opt_table("config"))) {
     Reader cr(*config, "agent.config");
     if (auto v = EDGE_TRY(cr.opt_string("image"))) a.image = *v;
-    if (a.image.find_first_not_of(" \t") == std::string::npos) return cr.error_at("image", "image cannot be empty");
+    if (a.image.find_first_not_of(" \t") == std::string::npos)
+      return cr.error_at("image", "image cannot be empty");
     // "$upstream" is resolved at start-up; the rest must be a valid reference now.
-    std::string checked = a.image.starts_with("$upstream") ? "upstream" + a.image.substr(9) : a.image;
-    if (auto ref = docker::parse_image(checked); !ref) return cr.error_at("image", ref.error().message);
+    std::string checked =
+        a.image.starts_with("$upstream") ? "upstream" + a.image.substr(9) : a.image;
+    if (auto ref = docker::parse_image(checked); !ref)
+      return cr.error_at("image", ref.error().message);
     if (const auto* create = EDGE_TRY(cr.opt_table("createOptions"))) {
       a.create_options = to_json(*create);
       if (a.create_options.dump().size() > kMaxCreateOptionsSize)
-        return cr.error_at("createOptions", "larger than " + std::to_string(kMaxCreateOptionsSize) + " bytes");
+        return cr.error_at("createOptions",
+                           "larger than " + std::to_string(kMaxCreateOptionsSize) + " bytes");
     }
     if (const auto* auth = EDGE_TRY(cr.opt_table("auth"))) {
       Reader ar(*auth, "agent.config.auth");
@@ -86,12 +98,14 @@ Status agent(const Reader& top, Config& c) {
       creds.username = EDGE_TRY(ar.opt_string("username")).value_or("");
       creds.password = EDGE_TRY(ar.opt_string("password")).value_or("");
       creds.server = EDGE_TRY(ar.opt_string("serveraddress")).value_or("");
-      if (!creds.username.empty() || !creds.password.empty() || !creds.server.empty()) a.auth = creds;
+      if (!creds.username.empty() || !creds.password.empty() || !creds.server.empty())
+        a.auth = creds;
     }
   }
   if (const auto* env = EDGE_TRY(r.opt_table("env"))) {
     Reader er(*env, "agent.env");
-    for (const auto& [k, v] : *env) a.env.emplace_back(std::string(k.str()), EDGE_TRY(er.string(k.str())));
+    for (const auto& [k, v] : *env)
+      a.env.emplace_back(std::string(k.str()), EDGE_TRY(er.string(k.str())));
     std::sort(a.env.begin(), a.env.end());
   }
   c.agent_name = a.name;
@@ -104,7 +118,8 @@ Status moby(const Reader& top, Config& c) {
   Reader r(*table, "moby_runtime");
   if (auto v = EDGE_TRY(r.opt_string("uri"))) c.moby_uri = *v;
   if (!c.moby_uri.starts_with("unix:///"))
-    return r.error_at("uri", "only unix:// container engine URIs are supported, found \"" + c.moby_uri + "\"");
+    return r.error_at(
+        "uri", "only unix:// container engine URIs are supported, found \"" + c.moby_uri + "\"");
   const auto* net = table->get("network");
   if (!net) return {};
   if (net->is_string()) {
@@ -154,8 +169,8 @@ Status image_gc(const Reader& top, Config& c) {
   EDGE_TRY_VOID(duration("image_age_cleanup_threshold", gc.image_age_cleanup_threshold));
   if (auto t = EDGE_TRY(r.opt_string("cleanup_time"))) {
     int h = -1, m = -1, n = 0;
-    if (std::sscanf(t->c_str(), "%2d:%2d%n", &h, &m, &n) != 2 || static_cast<size_t>(n) != t->size() ||
-        h < 0 || h > 23 || m < 0 || m > 59)
+    if (std::sscanf(t->c_str(), "%2d:%2d%n", &h, &m, &n) != 2 ||
+        static_cast<size_t>(n) != t->size() || h < 0 || h > 23 || m < 0 || m > 59)
       return r.error_at("cleanup_time", "expected a time of day \"HH:MM\", found \"" + *t + "\"");
     gc.cleanup_time = h * 60 + m;
   }
@@ -171,10 +186,13 @@ Status watchdog(const Reader& top, Config& c) {
   if (const auto* s = v->as_string()) {
     std::string text = s->get();
     std::transform(text.begin(), text.end(), text.begin(), ::tolower);
-    if (text != "infinite") return r.error_at("max_retries", "expected \"infinite\" or a number, found \"" + s->get() + "\"");
+    if (text != "infinite")
+      return r.error_at("max_retries",
+                        "expected \"infinite\" or a number, found \"" + s->get() + "\"");
     return {};
   }
-  c.watchdog_max_retries = static_cast<uint32_t>(*EDGE_TRY(r.opt_int("max_retries", 0, UINT32_MAX)));
+  c.watchdog_max_retries =
+      static_cast<uint32_t>(*EDGE_TRY(r.opt_int("max_retries", 0, UINT32_MAX)));
   return {};
 }
 
@@ -182,11 +200,13 @@ Status watchdog(const Reader& top, Config& c) {
 
 Result<int64_t> parse_duration(const std::string& text) {
   static const std::vector<std::pair<std::string, int64_t>> units = {
-      {"seconds", 1}, {"second", 1}, {"secs", 1}, {"sec", 1}, {"s", 1},
-      {"minutes", 60}, {"minute", 60}, {"mins", 60}, {"min", 60}, {"m", 60},
-      {"hours", 3600}, {"hour", 3600}, {"hrs", 3600}, {"hr", 3600}, {"h", 3600},
-      {"days", 86400}, {"day", 86400}, {"d", 86400},
-      {"weeks", 604800}, {"week", 604800}, {"w", 604800},
+      {"seconds", 1},      {"second", 1},      {"secs", 1},
+      {"sec", 1},          {"s", 1},           {"minutes", 60},
+      {"minute", 60},      {"mins", 60},       {"min", 60},
+      {"m", 60},           {"hours", 3600},    {"hour", 3600},
+      {"hrs", 3600},       {"hr", 3600},       {"h", 3600},
+      {"days", 86400},     {"day", 86400},     {"d", 86400},
+      {"weeks", 604800},   {"week", 604800},   {"w", 604800},
       {"months", 2630016}, {"month", 2630016}, {"M", 2630016},
       {"years", 31557600}, {"year", 31557600}, {"y", 31557600}};
   int64_t total = 0;
@@ -205,8 +225,10 @@ Result<int64_t> parse_duration(const std::string& text) {
     size_t unit_start = i;
     while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
     std::string unit = text.substr(unit_start, i - unit_start);
-    auto it = std::find_if(units.begin(), units.end(), [&](const auto& u) { return u.first == unit; });
-    if (it == units.end()) return edge::invalid("invalid duration \"" + text + "\": unknown unit \"" + unit + "\"");
+    auto it =
+        std::find_if(units.begin(), units.end(), [&](const auto& u) { return u.first == unit; });
+    if (it == units.end())
+      return edge::invalid("invalid duration \"" + text + "\": unknown unit \"" + unit + "\"");
     total += n * it->second;
     any = true;
   }
@@ -218,7 +240,8 @@ Result<Config> parse_config(const toml::table& table) {
   Config c;
   Reader top(table);
   if (auto v = EDGE_TRY(top.opt_string("hostname"))) {
-    if (v->empty() || v->size() > 255) return top.error_at("hostname", "invalid hostname \"" + *v + "\"");
+    if (v->empty() || v->size() > 255)
+      return top.error_at("hostname", "invalid hostname \"" + *v + "\"");
     c.hostname = *v;
   } else {
     char host[HOST_NAME_MAX + 1] = {};
@@ -226,7 +249,8 @@ Result<Config> parse_config(const toml::table& table) {
     c.hostname = host;
   }
   if (auto v = EDGE_TRY(top.opt_string("homedir"))) {
-    if (!v->starts_with("/")) return top.error_at("homedir", "expected an absolute path, found \"" + *v + "\"");
+    if (!v->starts_with("/"))
+      return top.error_at("homedir", "expected an absolute path, found \"" + *v + "\"");
     c.homedir = *v;
   }
   if (auto v = EDGE_TRY(top.opt_string("auto_reprovisioning_mode"))) {
@@ -235,7 +259,8 @@ Result<Config> parse_config(const toml::table& table) {
                           "expected Dynamic, AlwaysOnStartup or OnErrorOnly, found \"" + *v + "\"");
     c.auto_reprovisioning_mode = *v;
   }
-  if (auto v = EDGE_TRY(top.opt_bool("allow_elevated_docker_permissions"))) c.allow_elevated_docker_permissions = *v;
+  if (auto v = EDGE_TRY(top.opt_bool("allow_elevated_docker_permissions")))
+    c.allow_elevated_docker_permissions = *v;
   if (const auto* listen = EDGE_TRY(top.opt_table("listen"))) {
     Reader r(*listen, "listen");
     c.listen_management_uri = EDGE_TRY(endpoint(r, "management_uri", c.listen_management_uri));
@@ -252,8 +277,10 @@ Result<Config> parse_config(const toml::table& table) {
   }
   if (const auto* limits = EDGE_TRY(top.opt_table("iotedge_max_requests"))) {
     Reader r(*limits, "iotedge_max_requests");
-    if (auto v = EDGE_TRY(r.opt_int("management", 1, 10000))) c.max_management_requests = static_cast<size_t>(*v);
-    if (auto v = EDGE_TRY(r.opt_int("workload", 1, 10000))) c.max_workload_requests = static_cast<size_t>(*v);
+    if (auto v = EDGE_TRY(r.opt_int("management", 1, 10000)))
+      c.max_management_requests = static_cast<size_t>(*v);
+    if (auto v = EDGE_TRY(r.opt_int("workload", 1, 10000)))
+      c.max_workload_requests = static_cast<size_t>(*v);
   }
   EDGE_TRY_VOID(agent(top, c));
   EDGE_TRY_VOID(moby(top, c));
@@ -263,8 +290,9 @@ Result<Config> parse_config(const toml::table& table) {
 }
 
 Result<Config> load_config() {
-  auto paths = edge::config::paths_from_env("AZIOT_EDGED_CONFIG", "AZIOT_EDGED_CONFIG_DIR",
-                                            "/etc/aziot/edged/config.toml", "/etc/aziot/edged/config.d");
+  auto paths =
+      edge::config::paths_from_env("AZIOT_EDGED_CONFIG", "AZIOT_EDGED_CONFIG_DIR",
+                                   "/etc/aziot/edged/config.toml", "/etc/aziot/edged/config.d");
   auto table = EDGE_TRY(edge::config::load(paths));
   return parse_config(table);
 }

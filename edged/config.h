@@ -21,7 +21,7 @@ struct AgentConfig {
   std::string type = "docker";
   PullPolicy pull_policy = PullPolicy::OnCreate;
   std::string image = "mcr.microsoft.com/azureiotedge-agent:1.6";
-  Json create_options = Json::object();  // [agent.config.createOptions], Docker-cased keys
+  Json create_options = Json::object();      // [agent.config.createOptions], Docker-cased keys
   std::optional<docker::RegistryAuth> auth;  // [agent.config.auth]; an empty table is none
   std::vector<std::pair<std::string, std::string>> env;  // [agent.env], sorted by key
 };

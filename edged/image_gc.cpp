@@ -22,8 +22,10 @@ Result<std::map<std::string, int64_t>> ImageUse::load() {
   for (int n = 1; std::getline(in, line); ++n) {
     if (line.empty()) continue;
     auto space = line.find(' ');
-    std::string id = line.substr(0, space), secs = space == std::string::npos ? "" : line.substr(space + 1);
-    if (id.empty() || secs.empty() || secs.size() > 18 || secs.find_first_not_of("0123456789") != std::string::npos)
+    std::string id = line.substr(0, space),
+                secs = space == std::string::npos ? "" : line.substr(space + 1);
+    if (id.empty() || secs.empty() || secs.size() > 18 ||
+        secs.find_first_not_of("0123456789") != std::string::npos)
       return edge::internal(path_ + ":" + std::to_string(n) + ": malformed image use entry");
     images[id] = std::stoll(secs);
   }
@@ -52,11 +54,15 @@ Result<std::vector<std::string>> ImageUse::take_expired(const std::set<std::stri
   std::map<std::string, int64_t> keep;
   std::vector<std::string> expired;
   for (const auto& [id, last_use] : images) {
-    if (in_use.contains(id)) keep[id] = now;  // a crash-looping module must not lose its image
-    else if (now - last_use < threshold) keep[id] = last_use;
-    else expired.push_back(id);
+    if (in_use.contains(id))
+      keep[id] = now;  // a crash-looping module must not lose its image
+    else if (now - last_use < threshold)
+      keep[id] = last_use;
+    else
+      expired.push_back(id);
   }
-  if (auto s = save(keep); !s) edge::log::warn("Failed to update " + path_ + ": " + s.error().message);
+  if (auto s = save(keep); !s)
+    edge::log::warn("Failed to update " + path_ + ": " + s.error().message);
   return expired;
 }
 
@@ -66,7 +72,8 @@ Status pull_and_record(docker::Client& docker, const std::string& image,
   if (!use) return {};
   auto info = docker.inspect_image(image);
   if (!info) {
-    edge::log::warn("Could not find the id of " + image + " after pulling it: " + info.error().message);
+    edge::log::warn("Could not find the id of " + image +
+                    " after pulling it: " + info.error().message);
     return {};
   }
   if (auto s = use->record(info->value("Id", ""), std::time(nullptr)); !s)
@@ -86,8 +93,10 @@ Result<std::vector<std::string>> ImageGc::run_once(int64_t now) {
   std::set<std::string> in_use;
   // The bootstrap agent image is kept even when no container uses it (upstream's fallback).
   auto bootstrap = docker_.inspect_image(bootstrap_image_);
-  if (bootstrap) in_use.insert(bootstrap->value("Id", ""));
-  else if (bootstrap.error().kind != edge::ErrorKind::NotFound) return edge::fail(bootstrap.error());
+  if (bootstrap)
+    in_use.insert(bootstrap->value("Id", ""));
+  else if (bootstrap.error().kind != edge::ErrorKind::NotFound)
+    return edge::fail(bootstrap.error());
   // Every container's image is in use, edge module or not: the engine is shared.
   for (const auto& c : EDGE_TRY(docker_.list_containers({}))) in_use.insert(c.value("ImageID", ""));
   auto expired = EDGE_TRY(use_.take_expired(in_use, config_.image_age_cleanup_threshold, now));
@@ -118,7 +127,8 @@ void ImageGc::run(StopSignal& stop) {
     std::time_t t = std::time(nullptr);
     std::tm local{};
     localtime_r(&t, &local);
-    int64_t wait = seconds_until_cleanup(local.tm_hour * 3600 + local.tm_min * 60 + local.tm_sec, config_.cleanup_time);
+    int64_t wait = seconds_until_cleanup(local.tm_hour * 3600 + local.tm_min * 60 + local.tm_sec,
+                                         config_.cleanup_time);
     if (!first) wait += extra_days * 86400;
     first = false;
     if (stop.wait_for(std::chrono::seconds(wait))) return;

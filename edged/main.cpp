@@ -53,11 +53,13 @@ void handle_signals() {
 }
 
 // Upstream's loop: identityd unreachable -> wait; identityd's own error -> reprovision, wait.
-std::optional<edged::DeviceInfo> device_identity(edged::IdentityClient& identity, const edged::Config& config,
+std::optional<edged::DeviceInfo> device_identity(edged::IdentityClient& identity,
+                                                 const edged::Config& config,
                                                  const std::string& cache_dir) {
   if (config.auto_reprovisioning_mode == "AlwaysOnStartup") {
     std::filesystem::remove_all(cache_dir);
-    if (auto s = identity.reprovision(); !s) log::warn("Reprovision on startup failed: " + s.error().message);
+    if (auto s = identity.reprovision(); !s)
+      log::warn("Reprovision on startup failed: " + s.error().message);
   }
   while (true) {
     log::info("Obtaining Edge device provisioning data...");
@@ -71,7 +73,8 @@ std::optional<edged::DeviceInfo> device_identity(edged::IdentityClient& identity
       log::warn("Identity Service was unreachable. Waiting for Identity Service startup.");
     } else {
       log::info("Requesting device reprovision");
-      if (auto s = identity.reprovision(); !s) log::warn("Failed to reprovision: " + s.error().message);
+      if (auto s = identity.reprovision(); !s)
+        log::warn("Failed to reprovision: " + s.error().message);
     }
     if (g_stop.wait_for(kIdentityRetry)) return std::nullopt;
   }
@@ -87,7 +90,8 @@ std::chrono::milliseconds watchdog_period() {
 int run(edged::Config config) {
   std::string homedir = config.homedir;
   for (const char* sub : {"", "/cache", "/mnt", "/gc"})
-    if (auto s = fs::ensure_dir(homedir + sub, 0755); !s) return daemon::report("create " + homedir + sub, s.error());
+    if (auto s = fs::ensure_dir(homedir + sub, 0755); !s)
+      return daemon::report("create " + homedir + sub, s.error());
   if (char real[PATH_MAX]; ::realpath(homedir.c_str(), real)) homedir = real;
   auto mgmt_endpoint = uri::parse_endpoint(config.listen_management_uri);
   auto identityd = uri::parse_endpoint(config.identityd_uri);
@@ -112,13 +116,18 @@ int run(edged::Config config) {
   edged::resolve_agent_upstream(config.agent, device->gateway_host);
 
   edged::ImageUse image_use(homedir + "/gc");
-  edged::Management mgmt({config.moby_socket(), config.agent_name, EDGE_VERSION,
-                          config.allow_elevated_docker_permissions, &image_use});
+  edged::ManagementOptions mgmt_options;
+  mgmt_options.docker_socket = config.moby_socket();
+  mgmt_options.agent_name = config.agent_name;
+  mgmt_options.allow_elevated_docker_permissions = config.allow_elevated_docker_permissions;
+  mgmt_options.image_use = &image_use;
+  edged::Management mgmt(mgmt_options);
   http::ServerOptions options;
   options.max_requests_per_uid = config.max_management_requests;
   options.systemd_name = "aziot-edged.mgmt.socket";
   http::Server server([&](http::Request& r) { return mgmt.handle(r); }, options);
-  if (auto s = server.listen(*mgmt_endpoint); !s) return daemon::report("listen on " + config.listen_management_uri, s.error());
+  if (auto s = server.listen(*mgmt_endpoint); !s)
+    return daemon::report("listen on " + config.listen_management_uri, s.error());
   g_server = &server;
   if (g_stop.stopped()) server.stop();
   daemon::notify_ready();

@@ -26,7 +26,8 @@ Status ensure_network(docker::Client& docker, const NetworkConfig& network) {
     body["IPAM"] = {{"Config", pools}};
   }
   auto created = docker.create_network(body);
-  if (!created) return edge::fail(created.error().context("could not create network " + network.name));
+  if (!created)
+    return edge::fail(created.error().context("could not create network " + network.name));
   edge::log::info("Created network " + network.name);
   return {};
 }
@@ -37,7 +38,8 @@ Status for_each_module(docker::Client& docker, const std::string& verb, F f) {
   auto modules = EDGE_TRY(docker.list_containers(module_filter()));
   std::string failures;
   for (const auto& m : modules) {
-    std::string name = m.contains("Names") && !m["Names"].empty() ? m["Names"][0].get<std::string>() : m.value("Id", "");
+    std::string name = m.contains("Names") && !m["Names"].empty() ? m["Names"][0].get<std::string>()
+                                                                  : m.value("Id", "");
     if (name.starts_with("/")) name.erase(0, 1);
     if (auto s = f(name); !s && s.error().kind != edge::ErrorKind::NotFound)
       failures += (failures.empty() ? "" : "; ") + s.error().message;
@@ -48,18 +50,22 @@ Status for_each_module(docker::Client& docker, const std::string& verb, F f) {
 }  // namespace
 
 Status stop_all_modules(docker::Client& docker, int timeout_seconds) {
-  return for_each_module(docker, "stop", [&](const std::string& name) { return docker.stop(name, timeout_seconds); });
+  return for_each_module(
+      docker, "stop", [&](const std::string& name) { return docker.stop(name, timeout_seconds); });
 }
 
 Status remove_all_modules(docker::Client& docker) {
-  return for_each_module(docker, "remove", [&](const std::string& name) { return docker.remove_container(name, true); });
+  return for_each_module(docker, "remove", [&](const std::string& name) {
+    return docker.remove_container(name, true);
+  });
 }
 
 Result<bool> apply_provisioning_change(docker::Client& docker, const std::string& cache_dir,
                                        const DeviceInfo& device) {
   std::string path = cache_dir + "/provisioning_state";
   std::string cached;
-  if (auto text = edge::fs::read_file(path, 4096)) cached = *text;
+  if (auto text = edge::fs::read_file(path, 4096))
+    cached = *text;
   else if (text.error().kind != edge::ErrorKind::NotFound)
     return edge::fail(text.error().context("could not read cached provisioning state"));
   std::string current = provisioning_digest(device);

@@ -29,8 +29,9 @@ Status Watchdog::create_and_start() {
       return edge::fail(s.error().context("Failed to pull Edge runtime module"));
   } else if (auto image = docker_.inspect_image(spec.image); !image) {
     if (image.error().kind == edge::ErrorKind::NotFound)
-      return edge::fail(edge::ErrorKind::NotFound, "Failed to create Edge runtime module: image " + spec.image +
-                                                       " is not on this device and imagePullPolicy is \"never\"");
+      return edge::fail(edge::ErrorKind::NotFound,
+                        "Failed to create Edge runtime module: image " + spec.image +
+                            " is not on this device and imagePullPolicy is \"never\"");
     return edge::fail(image.error().context("Failed to create Edge runtime module"));
   }
   Json body = create_body(spec);
@@ -40,7 +41,8 @@ Status Watchdog::create_and_start() {
     return edge::fail(id.error().context("Failed to create Edge runtime module"));
   record_container_image(docker_, spec.name, options_.image_use);
   if (options_.before_start) EDGE_TRY_VOID(options_.before_start(spec.name));
-  if (auto s = docker_.start(spec.name); !s) return edge::fail(s.error().context("Failed to start Edge runtime"));
+  if (auto s = docker_.start(spec.name); !s)
+    return edge::fail(s.error().context("Failed to start Edge runtime"));
   edge::log::info("Started Edge runtime module " + spec.name);
   return {};
 }
@@ -58,18 +60,21 @@ Result<std::string> Watchdog::check() {
   if (status == "stopped" || status == "failed") {
     edge::log::info("Edge runtime status is " + status + ", starting module now...");
     if (options_.before_start) EDGE_TRY_VOID(options_.before_start(name));
-    if (auto s = docker_.start(name); !s) return edge::fail(s.error().context("Failed to start Edge runtime"));
+    if (auto s = docker_.start(name); !s)
+      return edge::fail(s.error().context("Failed to start Edge runtime"));
     return std::string("started");
   }
   edge::log::info("Edge runtime status is " + status + ", removing and recreating module...");
-  if (auto s = docker_.remove_container(name, true); !s && s.error().kind != edge::ErrorKind::NotFound)
+  if (auto s = docker_.remove_container(name, true);
+      !s && s.error().kind != edge::ErrorKind::NotFound)
     return edge::fail(s.error().context("Failed to remove Edge runtime"));
   EDGE_TRY_VOID(create_and_start());
   return std::string("recreated");
 }
 
 Status Watchdog::run(StopSignal& stop, std::chrono::milliseconds period) {
-  edge::log::info("Starting watchdog with " + std::to_string(period.count() / 1000) + " second period...");
+  edge::log::info("Starting watchdog with " + std::to_string(period.count() / 1000) +
+                  " second period...");
   uint32_t errors = 0;
   do {
     auto r = check();
@@ -77,7 +82,8 @@ Status Watchdog::run(StopSignal& stop, std::chrono::milliseconds period) {
     edge::log::warn("Error in watchdog: " + r.error().message);
     ++errors;
     auto max = options_.config.watchdog_max_retries;
-    if (max && errors >= *max) return edge::internal("Watchdog error count has exceeded allowed retries");
+    if (max && errors >= *max)
+      return edge::internal("Watchdog error count has exceeded allowed retries");
   } while (!stop.wait_for(period));
   return {};
 }

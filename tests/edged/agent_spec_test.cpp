@@ -1,8 +1,9 @@
 // The edge agent's container spec as upstream builds it, and $upstream resolution.
+#include "edged/agent_spec.h"
+
 #include <catch2/catch.hpp>
 
 #include "common/config.h"
-#include "edged/agent_spec.h"
 
 using namespace edged;
 
@@ -26,9 +27,11 @@ std::map<std::string, std::string> env_of(const Json& body) {
 }  // namespace
 
 TEST_CASE("$upstream resolves to the parent and keeps the port", "[unit]") {
-  CHECK(resolve_upstream("$upstream:443/azureiotedge-agent:1.5", "parent") == "parent:443/azureiotedge-agent:1.5");
+  CHECK(resolve_upstream("$upstream:443/azureiotedge-agent:1.5", "parent") ==
+        "parent:443/azureiotedge-agent:1.5");
   CHECK(resolve_upstream("$upstream/agent:1", "10.0.0.4") == "10.0.0.4/agent:1");
-  CHECK(resolve_upstream("mcr.microsoft.com/agent:$upstream", "p") == "mcr.microsoft.com/agent:$upstream");
+  CHECK(resolve_upstream("mcr.microsoft.com/agent:$upstream", "p") ==
+        "mcr.microsoft.com/agent:$upstream");
   AgentConfig a;
   a.image = "$upstream:443/agent:1.5";
   a.auth = docker::RegistryAuth{"u", "p", "$upstream:443"};
@@ -71,11 +74,13 @@ network = "edge-net"
   CHECK(env["https_proxy"] == "http://proxy:3128");
   CHECK(env["RuntimeLogLevel"] == "warn");  // createOptions' Env wins on a duplicate
   std::vector<std::string> keys;
-  for (const auto& e : body["Env"]) keys.push_back(e.get<std::string>().substr(0, e.get<std::string>().find('=')));
+  for (const auto& e : body["Env"])
+    keys.push_back(e.get<std::string>().substr(0, e.get<std::string>().find('=')));
   CHECK(std::is_sorted(keys.begin(), keys.end()));
 
-  CHECK(body["HostConfig"]["Binds"] == Json::array({"/data:/data", "/var/run/iotedge/mgmt.sock:/var/run/iotedge/mgmt.sock",
-                                                    "/var/lib/aziot/edged/mnt/edgeAgent.sock:/var/run/iotedge/workload.sock"}));
+  CHECK(body["HostConfig"]["Binds"] ==
+        Json::array({"/data:/data", "/var/run/iotedge/mgmt.sock:/var/run/iotedge/mgmt.sock",
+                     "/var/lib/aziot/edged/mnt/edgeAgent.sock:/var/run/iotedge/workload.sock"}));
   CHECK(body["NetworkingConfig"]["EndpointsConfig"] == Json{{"edge-net", Json::object()}});
   const Json& labels = body["Labels"];
   CHECK(labels["net.azure-devices.edge.owner"] == "Microsoft.Azure.Devices.Edge.Agent");
@@ -103,12 +108,14 @@ createOptions = { NetworkingConfig = { EndpointsConfig = { custom = { Aliases = 
   CHECK(body["NetworkingConfig"]["EndpointsConfig"]["custom"]["Aliases"][0] == "x");
   CHECK(body["NetworkingConfig"]["EndpointsConfig"]["azure-iot-edge"] == Json::object());
   // The same bind is not added twice.
-  c.agent.create_options = Json{{"HostConfig", {{"Binds", {"/h/mnt/edgeAgent.sock:/run/wl.sock"}}}}};
+  c.agent.create_options =
+      Json{{"HostConfig", {{"Binds", {"/h/mnt/edgeAgent.sock:/run/wl.sock"}}}}};
   CHECK(create_body(agent_module_spec(c, device, "g", "/h"))["HostConfig"]["Binds"].size() == 1);
 }
 
 TEST_CASE("modules lose elevated privileges when the config forbids them", "[unit]") {
-  Json body{{"HostConfig", {{"Privileged", true}, {"CapAdd", {"NET_ADMIN"}}, {"CapDrop", {"MKNOD"}}}}};
+  Json body{
+      {"HostConfig", {{"Privileged", true}, {"CapAdd", {"NET_ADMIN"}}, {"CapDrop", {"MKNOD"}}}}};
   restrict_privileges(body);
   CHECK(body["HostConfig"]["Privileged"] == false);
   CHECK_FALSE(body["HostConfig"].contains("CapAdd"));

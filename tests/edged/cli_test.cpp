@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <thread>
 
 #include "common/http/server.h"
@@ -34,13 +35,12 @@ TEST_CASE("iotedge list logs and restart talk to the management API", "[docker]"
   auto header = out.substr(0, out.find('\n'));
   auto row = out.substr(out.find(name));
   CHECK_THAT(header, Catch::StartsWith("NAME"));
-  // The NAME column is as wide as the longest name listed (other tests' modules may be listed).
-  size_t widest = 4;
-  for (size_t pos = out.find('\n') + 1; pos < out.size(); pos = out.find('\n', pos) + 1) {
-    widest = std::max(widest, out.find(' ', pos) - pos);
-    if (out.find('\n', pos) == std::string::npos) break;
-  }
-  CHECK(header.find("STATUS") == widest + 2);
+  // Other tests may have labelled containers running at the same time: the NAME column is as
+  // wide as the longest name listed.
+  size_t longest = 0;
+  for (size_t at = out.find('\n') + 1; at < out.size(); at = out.find('\n', at) + 1)
+    longest = std::max(longest, out.find(' ', at) - at);
+  CHECK(header.find("STATUS") == std::max<size_t>(longest + 2, 15));
   CHECK(row.find("running") == header.find("STATUS"));
   CHECK(header.find("DESCRIPTION") - header.find("STATUS") == 15);
   CHECK(row.find("Up ") == header.find("DESCRIPTION"));

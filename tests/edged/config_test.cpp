@@ -1,13 +1,14 @@
 // edged's config: every upstream conformance case's expected edged.toml (what `iotedge config
 // apply` writes) loads; the CLI's own output for a full super-config loads with every value;
 // each wrong value makes aziot-edged exit 153 naming its key.
+#include "common/config.h"
+
 #include <dirent.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
 
-#include "common/config.h"
 #include "edged/config.h"
 #include "tests/support/harness.h"
 
@@ -52,12 +53,14 @@ TEST_CASE("every conformance case's edged config loads", "[unit]") {
     CHECK(c->agent.image == "mcr.microsoft.com/azureiotedge-agent:1.0");
     CHECK(c->agent.pull_policy == PullPolicy::OnCreate);
     CHECK_FALSE(c->agent.auth);  // empty [agent.config.auth]
-    CHECK(c->connect_management_uri == (*table)["connect"]["management_uri"].value_or(std::string()));
+    CHECK(c->connect_management_uri ==
+          (*table)["connect"]["management_uri"].value_or(std::string()));
     CHECK(c->moby_uri == "unix:///var/run/docker.sock");
     CHECK(c->network.name == "azure-iot-edge");
     CHECK_FALSE(c->watchdog_max_retries);
     // Values as written in the case's file.
-    CHECK(c->auto_reprovisioning_mode == (*table)["auto_reprovisioning_mode"].value_or(std::string("Dynamic")));
+    CHECK(c->auto_reprovisioning_mode ==
+          (*table)["auto_reprovisioning_mode"].value_or(std::string("Dynamic")));
     CHECK(c->listen_management_uri == (*table)["listen"]["management_uri"].value_or(std::string()));
     CHECK(c->listen_workload_uri == (*table)["listen"]["workload_uri"].value_or(std::string()));
     CHECK(c->connect_workload_uri == (*table)["connect"]["workload_uri"].value_or(std::string()));
@@ -173,7 +176,8 @@ TEST_CASE("edged config defaults are the packaged ones", "[unit]") {
   CHECK(c.allow_elevated_docker_permissions);
   CHECK_FALSE(c.hostname.empty());  // the machine's name
   CHECK(load_text("[watchdog]\nmax_retries = \"Infinite\"\n").watchdog_max_retries == std::nullopt);
-  CHECK(load_text("[moby_runtime]\nuri = \"unix:///run/docker.sock\"\nnetwork = \"\"\n").network.name == "azure-iot-edge");
+  CHECK(load_text("[moby_runtime]\nuri = \"unix:///run/docker.sock\"\nnetwork = \"\"\n")
+            .network.name == "azure-iot-edge");
 }
 
 TEST_CASE("humantime durations parse as upstream writes them", "[unit]") {
@@ -214,11 +218,16 @@ TEST_CASE("aziot-edged exits 153 naming the wrong key", "[unit]") {
       {"[moby_runtime]\nnetwork = 5\n", "moby_runtime.network"},
       {"[moby_runtime.network]\nipv6 = true\n", "moby_runtime.network.name"},
       {"[moby_runtime.network]\nname = \"n\"\nipv6 = \"yes\"\n", "moby_runtime.network.ipv6"},
-      {"[moby_runtime.network]\nname = \"n\"\n[moby_runtime.network.ipam]\nconfig = [1]\n", "moby_runtime.network.ipam.config"},
-      {"[image_garbage_collection]\ncleanup_recurrence = \"36h\"\n", "image_garbage_collection.cleanup_recurrence"},
-      {"[image_garbage_collection]\nimage_age_cleanup_threshold = \"soon\"\n", "image_garbage_collection.image_age_cleanup_threshold"},
-      {"[image_garbage_collection]\ncleanup_time = \"25:00\"\n", "image_garbage_collection.cleanup_time"},
-      {"[image_garbage_collection]\ncleanup_time = \"4:30pm\"\n", "image_garbage_collection.cleanup_time"},
+      {"[moby_runtime.network]\nname = \"n\"\n[moby_runtime.network.ipam]\nconfig = [1]\n",
+       "moby_runtime.network.ipam.config"},
+      {"[image_garbage_collection]\ncleanup_recurrence = \"36h\"\n",
+       "image_garbage_collection.cleanup_recurrence"},
+      {"[image_garbage_collection]\nimage_age_cleanup_threshold = \"soon\"\n",
+       "image_garbage_collection.image_age_cleanup_threshold"},
+      {"[image_garbage_collection]\ncleanup_time = \"25:00\"\n",
+       "image_garbage_collection.cleanup_time"},
+      {"[image_garbage_collection]\ncleanup_time = \"4:30pm\"\n",
+       "image_garbage_collection.cleanup_time"},
       {"[image_garbage_collection]\nenabled = \"true\"\n", "image_garbage_collection.enabled"},
       {"[iotedge_max_requests]\nmanagement = 0\n", "iotedge_max_requests.management"},
   };
@@ -226,21 +235,25 @@ TEST_CASE("aziot-edged exits 153 naming the wrong key", "[unit]") {
   std::filesystem::create_directories(dir / "config.d");
   for (const auto& bad : cases) {
     INFO(bad.text);
-    CHECK_THAT(load_error(bad.text), Catch::Contains("\"" + bad.key + "\"") && Catch::Contains("bad.toml:"));
+    CHECK_THAT(load_error(bad.text),
+               Catch::Contains("\"" + bad.key + "\"") && Catch::Contains("bad.toml:"));
   }
   // The daemon itself: the drop-in file and key named, exit 153 (systemd does not restart it).
   for (size_t i : {size_t{4}, size_t{16}, size_t{21}}) {
     edge::test::write_file(dir / "config.d/00-super.toml", cases[i].text);
-    edge::test::Process edged({edge::test::bin("aziot-edged")},
-                              {{"AZIOT_EDGED_CONFIG", dir / "none.toml"}, {"AZIOT_EDGED_CONFIG_DIR", dir / "config.d"}},
-                              dir / "edged.log");
+    edge::test::Process edged(
+        {edge::test::bin("aziot-edged")},
+        {{"AZIOT_EDGED_CONFIG", dir / "none.toml"}, {"AZIOT_EDGED_CONFIG_DIR", dir / "config.d"}},
+        dir / "edged.log");
     CHECK(edged.wait() == 153);
-    CHECK_THAT(edged.log(), Catch::Contains("00-super.toml:") && Catch::Contains("\"" + cases[i].key + "\""));
+    CHECK_THAT(edged.log(),
+               Catch::Contains("00-super.toml:") && Catch::Contains("\"" + cases[i].key + "\""));
   }
   edge::test::write_file(dir / "config.d/00-super.toml", "[agent\n");
-  edge::test::Process broken({edge::test::bin("aziot-edged")},
-                             {{"AZIOT_EDGED_CONFIG", dir / "none.toml"}, {"AZIOT_EDGED_CONFIG_DIR", dir / "config.d"}},
-                             dir / "edged2.log");
+  edge::test::Process broken(
+      {edge::test::bin("aziot-edged")},
+      {{"AZIOT_EDGED_CONFIG", dir / "none.toml"}, {"AZIOT_EDGED_CONFIG_DIR", dir / "config.d"}},
+      dir / "edged2.log");
   CHECK(broken.wait() == 153);
   CHECK_THAT(broken.log(), Catch::Contains("00-super.toml:1"));
 }

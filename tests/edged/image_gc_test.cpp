@@ -1,11 +1,12 @@
 // Image garbage collection: the image_use state file, and a collection on the real engine
 // that removes an old unused image and keeps images in use (only images this test built).
+#include "edged/image_gc.h"
+
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <thread>
 
-#include "edged/image_gc.h"
 #include "edged/module.h"
 #include "tests/support/harness.h"
 
@@ -17,10 +18,16 @@ std::string build_image(const edge::test::TempDir& dir, const std::string& tag) 
   std::string ctx = dir / ("ctx-" + std::to_string(std::hash<std::string>{}(tag)));
   std::string out;
   REQUIRE(edge::test::run("mkdir -p " + ctx) == 0);
-  edge::test::write_file(ctx + "/Dockerfile", "FROM edge-test-busybox:1\nLABEL edged.test.image=\"" + tag + "\"\n");
-  int rc = edge::test::run("mkdir -p " + ctx + " && tar -C " + ctx + " -cf " + ctx + ".tar Dockerfile && curl -sf --unix-socket /var/run/docker.sock "
-                           "-X POST -H 'Content-Type: application/x-tar' --data-binary @" + ctx + ".tar "
-                           "'http://localhost/v1.41/build?rm=1&t=" + tag + "'", &out);
+  edge::test::write_file(ctx + "/Dockerfile",
+                         "FROM edge-test-busybox:1\nLABEL edged.test.image=\"" + tag + "\"\n");
+  int rc = edge::test::run("mkdir -p " + ctx + " && tar -C " + ctx + " -cf " + ctx +
+                               ".tar Dockerfile && curl -sf --unix-socket /var/run/docker.sock "
+                               "-X POST -H 'Content-Type: application/x-tar' --data-binary @" +
+                               ctx +
+                               ".tar "
+                               "'http://localhost/v1.41/build?rm=1&t=" +
+                               tag + "'",
+                           &out);
   INFO(out);
   REQUIRE(rc == 0);
   docker::Client docker;
@@ -62,12 +69,14 @@ TEST_CASE("image gc removes an old unused image and keeps used ones", "[docker]"
   edge::test::TempDir dir;
   docker::Client docker;
   std::string prefix = "edged-gc-test-" + std::to_string(getpid());
-  std::string unused_tag = prefix + "-unused:1", used_tag = prefix + "-used:1", agent_tag = prefix + "-agent:1",
-              young_tag = prefix + "-young:1", container = prefix + "-module";
+  std::string unused_tag = prefix + "-unused:1", used_tag = prefix + "-used:1",
+              agent_tag = prefix + "-agent:1", young_tag = prefix + "-young:1",
+              container = prefix + "-module";
   std::string unused = build_image(dir, unused_tag), used = build_image(dir, used_tag),
               agent = build_image(dir, agent_tag), young = build_image(dir, young_tag);
   (void)docker.remove_container(container, true);
-  ModuleSpec spec{container, used_tag, {{"Cmd", {"sleep", "60"}}}, {}, PullPolicy::Never, std::nullopt};
+  ModuleSpec spec{container, used_tag,          {{"Cmd", {"sleep", "60"}}},
+                  {},        PullPolicy::Never, std::nullopt};
   REQUIRE(docker.create_container(container, create_body(spec)));
 
   ImageUse use(dir.path());

@@ -9,8 +9,8 @@
 #include <thread>
 
 #include "common/base64.h"
-#include "edged/agent_spec.h"
 #include "common/http/server.h"
+#include "edged/agent_spec.h"
 #include "edged/image_gc.h"
 #include "edged/management.h"
 #include "edged/startup.h"
@@ -42,11 +42,14 @@ struct Registry {
 
   Registry() {
     REQUIRE(edge::test::run("htpasswd -Bbn edge-user 'edge-pass' > " + dir / "htpasswd") == 0);
-    edge::test::write_file(dir / "config.yml", "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: " +
-                                                   dir / "data" + "\nhttp:\n  addr: " + host +
-                                                   "\nauth:\n  htpasswd:\n    realm: edged-test\n    path: " + dir / "htpasswd" + "\n");
-    process = std::make_unique<edge::test::Process>(std::vector<std::string>{"/usr/bin/docker-registry", "serve", dir / "config.yml"},
-                                                    std::map<std::string, std::string>{}, dir / "registry.log");
+    edge::test::write_file(
+        dir / "config.yml",
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: " +
+            dir / "data" + "\nhttp:\n  addr: " + host +
+            "\nauth:\n  htpasswd:\n    realm: edged-test\n    path: " + dir / "htpasswd" + "\n");
+    process = std::make_unique<edge::test::Process>(
+        std::vector<std::string>{"/usr/bin/docker-registry", "serve", dir / "config.yml"},
+        std::map<std::string, std::string>{}, dir / "registry.log");
     std::string out;
     for (int i = 0; i < 100; ++i) {
       edge::test::run("curl -s -o /dev/null -w '%{http_code}' http://" + host + "/v2/", &out);
@@ -64,11 +67,15 @@ struct Registry {
     std::string image = repo + ":" + tag;
     std::string out;
     REQUIRE(edge::test::run("curl -sf --unix-socket /var/run/docker.sock -X POST "
-                            "'http://localhost/v1.41/images/edge-test-busybox:1/tag?repo=" + repo + "&tag=" + tag + "'", &out) == 0);
+                            "'http://localhost/v1.41/images/edge-test-busybox:1/tag?repo=" +
+                                repo + "&tag=" + tag + "'",
+                            &out) == 0);
     Json auth{{"username", "edge-user"}, {"password", "edge-pass"}, {"serveraddress", host}};
-    REQUIRE(edge::test::run("curl -sf --unix-socket /var/run/docker.sock -X POST -H 'X-Registry-Auth: " +
-                            edge::base64::encode_url(auth.dump()) + "' 'http://localhost/v1.41/images/" + repo +
-                            "/push?tag=" + tag + "'", &out) == 0);
+    REQUIRE(edge::test::run(
+                "curl -sf --unix-socket /var/run/docker.sock -X POST -H 'X-Registry-Auth: " +
+                    edge::base64::encode_url(auth.dump()) + "' 'http://localhost/v1.41/images/" +
+                    repo + "/push?tag=" + tag + "'",
+                &out) == 0);
     INFO(out);
     REQUIRE(out.find("errorDetail") == std::string::npos);
     REQUIRE(docker.remove_image(image));  // untag only: busybox keeps its other tag
@@ -85,7 +92,8 @@ TEST_CASE("module pulls use the spec's registry credentials", "[docker][registry
 
   // Through the management API, as the agent calls it (from a process in the agent's container):
   // the spec's settings.auth reaches the engine as X-Registry-Auth.
-  std::string agent = "edged-reg-caller-" + std::to_string(getpid()), module = "edged-reg-mod-" + std::to_string(getpid());
+  std::string agent = "edged-reg-caller-" + std::to_string(getpid()),
+              module = "edged-reg-mod-" + std::to_string(getpid());
   Management mgmt({"/var/run/docker.sock", agent, "1.5.0", true, &use});
   edge::http::Server server([&](edge::http::Request& r) { return mgmt.handle(r); }, {});
   REQUIRE(server.listen(*edge::uri::parse_endpoint("unix://" + dir / "mgmt.sock")));
@@ -94,7 +102,9 @@ TEST_CASE("module pulls use the spec's registry credentials", "[docker][registry
   auto as_agent = [&](const Json& body) {
     (void)reg.docker.remove_container(agent, true);
     Json create{{"Image", "edge-test-busybox:1"},
-                {"Cmd", {"/edge/uds-request", "/edge/mgmt.sock", "POST", "/modules?api-version=2022-08-03", body.dump()}},
+                {"Cmd",
+                 {"/edge/uds-request", "/edge/mgmt.sock", "POST", "/modules?api-version=2022-08-03",
+                  body.dump()}},
                 {"HostConfig", {{"Binds", {dir.path() + ":/edge"}}}}};
     REQUIRE(reg.docker.create_container(agent, create));
     REQUIRE(reg.docker.start(agent));
@@ -115,10 +125,13 @@ TEST_CASE("module pulls use the spec's registry credentials", "[docker][registry
     if (auth) settings["auth"] = *auth;
     return Json{{"name", module}, {"type", "docker"}, {"config", {{"settings", settings}}}};
   };
-  std::string refused = as_agent(spec(Json{{"username", "edge-user"}, {"password", "wrong"}, {"serveraddress", reg.host}}));
-  CHECK_THAT(refused, Catch::StartsWith("HTTP/1.1 500") && Catch::Contains("could not pull " + image));
+  std::string refused = as_agent(
+      spec(Json{{"username", "edge-user"}, {"password", "wrong"}, {"serveraddress", reg.host}}));
+  CHECK_THAT(refused,
+             Catch::StartsWith("HTTP/1.1 500") && Catch::Contains("could not pull " + image));
   CHECK_FALSE(reg.docker.inspect_container(module));
-  std::string created = as_agent(spec(Json{{"username", "edge-user"}, {"password", "edge-pass"}, {"serveraddress", reg.host}}));
+  std::string created = as_agent(spec(
+      Json{{"username", "edge-user"}, {"password", "edge-pass"}, {"serveraddress", reg.host}}));
   INFO(created);
   CHECK_THAT(created, Catch::StartsWith("HTTP/1.1 201"));
   CHECK(reg.docker.inspect_container(module));
@@ -133,12 +146,15 @@ TEST_CASE("module pulls use the spec's registry credentials", "[docker][registry
   auto missing = pull_and_record(reg.docker, image, std::nullopt, &use);
   REQUIRE_FALSE(missing);
   INFO(missing.error().message);
-  CHECK_THAT(missing.error().message, Catch::Contains("could not pull " + image) &&
-                                          (Catch::Contains("no basic auth credentials") || Catch::Contains("unauthorized")));
-  auto wrong = pull_and_record(reg.docker, image, docker::RegistryAuth{"edge-user", "wrong", reg.host}, &use);
+  CHECK_THAT(missing.error().message,
+             Catch::Contains("could not pull " + image) &&
+                 (Catch::Contains("no basic auth credentials") || Catch::Contains("unauthorized")));
+  auto wrong = pull_and_record(reg.docker, image,
+                               docker::RegistryAuth{"edge-user", "wrong", reg.host}, &use);
   REQUIRE_FALSE(wrong);
   INFO(wrong.error().message);
-  CHECK_THAT(wrong.error().message, Catch::Contains("could not pull " + image) && Catch::Contains("unauthorized"));
+  CHECK_THAT(wrong.error().message,
+             Catch::Contains("could not pull " + image) && Catch::Contains("unauthorized"));
   CHECK_FALSE(reg.docker.inspect_image(image));
   CHECK(use.load()->empty());
 
@@ -149,7 +165,8 @@ TEST_CASE("module pulls use the spec's registry credentials", "[docker][registry
   CHECK(reg.docker.remove_image(image));
 }
 
-TEST_CASE("the agent is pulled from the parent with its auth and $upstream resolved", "[docker][registry]") {
+TEST_CASE("the agent is pulled from the parent with its auth and $upstream resolved",
+          "[docker][registry]") {
   Registry reg;
   std::string image = reg.push("agent");
   edge::test::TempDir dir;
@@ -161,8 +178,10 @@ TEST_CASE("the agent is pulled from the parent with its auth and $upstream resol
   config.connect_workload_uri = "unix://" + dir / "workload.sock";
   config.network.name = "edged-reg-net-" + suffix;
   config.agent.name = "edged-reg-agent-" + suffix;
-  config.agent.image = "$upstream:" + std::to_string(reg.port) + "/edged-test/img-" + suffix + ":agent";
-  config.agent.auth = docker::RegistryAuth{"edge-user", "edge-pass", "$upstream:" + std::to_string(reg.port)};
+  config.agent.image =
+      "$upstream:" + std::to_string(reg.port) + "/edged-test/img-" + suffix + ":agent";
+  config.agent.auth =
+      docker::RegistryAuth{"edge-user", "edge-pass", "$upstream:" + std::to_string(reg.port)};
   config.agent.create_options = Json{{"Cmd", {"sleep", "60"}}};
   resolve_agent_upstream(config.agent, "127.0.0.1");
   CHECK(config.agent.image == image);
@@ -177,7 +196,8 @@ TEST_CASE("the agent is pulled from the parent with its auth and $upstream resol
   Watchdog bad(docker, {wrong, {"dev", "hub", "127.0.0.1"}, dir.path(), nullptr, &use, {}});
   auto r = bad.check();
   REQUIRE_FALSE(r);
-  CHECK_THAT(r.error().message, Catch::Contains("Failed to pull Edge runtime module") && Catch::Contains(image));
+  CHECK_THAT(r.error().message,
+             Catch::Contains("Failed to pull Edge runtime module") && Catch::Contains(image));
   CHECK_FALSE(docker.inspect_container(config.agent.name));
 
   Watchdog good(docker, {config, {"dev", "hub", "127.0.0.1"}, dir.path(), nullptr, &use, {}});
@@ -211,8 +231,9 @@ TEST_CASE("imagePullPolicy never with a missing agent image fails clearly", "[do
   Watchdog w(docker, {config, {"dev", "hub", "hub"}, dir.path(), nullptr, nullptr, {}});
   auto r = w.check();
   REQUIRE_FALSE(r);
-  CHECK_THAT(r.error().message, Catch::Contains("image " + config.agent.image + " is not on this device") &&
-                                    Catch::Contains("imagePullPolicy is \"never\""));
+  CHECK_THAT(r.error().message,
+             Catch::Contains("image " + config.agent.image + " is not on this device") &&
+                 Catch::Contains("imagePullPolicy is \"never\""));
   CHECK_FALSE(docker.inspect_container(config.agent.name));
 
   // Every check fails: with [watchdog] max_retries = 2 the watchdog gives up (edged exits 1).

@@ -34,7 +34,8 @@ bool wait_until(const std::function<bool()>& f, std::chrono::milliseconds timeou
 
 struct Stack {
   edge::test::TempDir dir;
-  std::string suffix = std::to_string(getpid()) + "-" + std::to_string(std::random_device{}() % 100000);
+  std::string suffix =
+      std::to_string(getpid()) + "-" + std::to_string(std::random_device{}() % 100000);
   std::string emu_host;
   std::string agent = "edgeAgent-" + suffix;
   std::string network = "edged-net-" + suffix;
@@ -46,39 +47,52 @@ struct Stack {
 
   Stack() {
     std::random_device rd;
-    emu_host = "127." + std::to_string(20 + rd() % 200) + "." + std::to_string(rd() % 250 + 1) + "." + std::to_string(rd() % 250 + 1);
+    emu_host = "127." + std::to_string(20 + rd() % 200) + "." + std::to_string(rd() % 250 + 1) +
+               "." + std::to_string(rd() % 250 + 1);
     std::string state = dir / "emu";
     emulator = std::make_unique<edge::test::Process>(
-        std::vector<std::string>{edge::test::bin("iothub-emulator"), "--state-dir", state, "--hostname", emu_host, "--bind",
-                                 emu_host, "--no-websockets"},
+        std::vector<std::string>{edge::test::bin("iothub-emulator"), "--state-dir", state,
+                                 "--hostname", emu_host, "--bind", emu_host, "--no-websockets"},
         std::map<std::string, std::string>{}, dir / "emulator.log");
-    REQUIRE(wait_until([&] { return ::access((state + "/info.json").c_str(), F_OK) == 0; }, std::chrono::seconds(30)));
+    REQUIRE(wait_until([&] { return ::access((state + "/info.json").c_str(), F_OK) == 0; },
+                       std::chrono::seconds(30)));
     std::string out;
-    int rc = edge::test::run("curl -sf --cacert " + state + "/ca.pem -H 'Content-Type: application/json' -X POST "
-                             "https://" + emu_host + "/admin/devices -d '{\"deviceId\":\"dev1\",\"edge\":true}'", &out);
+    int rc =
+        edge::test::run("curl -sf --cacert " + state +
+                            "/ca.pem -H 'Content-Type: application/json' -X POST "
+                            "https://" +
+                            emu_host + "/admin/devices -d '{\"deviceId\":\"dev1\",\"edge\":true}'",
+                        &out);
     INFO(out);
     REQUIRE(rc == 0);
     std::string cs = Json::parse(out)["connectionString"];
     std::string key = cs.substr(cs.find("SharedAccessKey=") + 16);
 
-    edge::test::write_file(dir / "keyd.toml", "[aziot_keys]\nhomedir_path = \"" + dir / "keyd-home" +
-                                                  "\"\n[endpoints]\naziot_keyd = \"unix://" + dir / "keyd.sock" + "\"\n");
+    edge::test::write_file(dir / "keyd.toml", "[aziot_keys]\nhomedir_path = \"" +
+                                                  dir / "keyd-home" +
+                                                  "\"\n[endpoints]\naziot_keyd = \"unix://" +
+                                                  dir / "keyd.sock" + "\"\n");
     keyd = std::make_unique<edge::test::Process>(
         std::vector<std::string>{edge::test::bin("aziot-keyd")},
-        std::map<std::string, std::string>{{"AZIOT_KEYD_CONFIG", dir / "keyd.toml"}, {"AZIOT_KEYD_CONFIG_DIR", dir / "keyd.d"}},
+        std::map<std::string, std::string>{{"AZIOT_KEYD_CONFIG", dir / "keyd.toml"},
+                                           {"AZIOT_KEYD_CONFIG_DIR", dir / "keyd.d"}},
         dir / "keyd.log");
     REQUIRE(edge::test::wait_for_socket(dir / "keyd.sock"));
     edge::http::UnixClient keyd_client(dir / "keyd.sock");
-    auto imported = edge::test::call(keyd_client, "POST", "/key?api-version=2021-05-01",
-                                     Json{{"keyId", "device-id"}, {"keyBytes", key}, {"usage", "derive,sign"}});
+    auto imported =
+        edge::test::call(keyd_client, "POST", "/key?api-version=2021-05-01",
+                         Json{{"keyId", "device-id"}, {"keyBytes", key}, {"usage", "derive,sign"}});
     REQUIRE(imported.status == 200);
 
-    edge::test::write_file(dir / "identityd.toml",
-                           "hostname = \"edge-host\"\nhomedir = \"" + dir / "identityd-home" +
-                               "\"\n[provisioning]\nsource = \"manual\"\niothub_hostname = \"" + emu_host +
-                               "\"\ndevice_id = \"dev1\"\n[provisioning.authentication]\nmethod = \"sas\"\ndevice_id_pk = \"device-id\"\n"
-                               "[endpoints]\naziot_identityd = \"unix://" + dir / "identityd.sock" + "\"\naziot_keyd = \"unix://" +
-                               dir / "keyd.sock" + "\"\naziot_certd = \"unix://" + dir / "certd.sock" + "\"\n");
+    edge::test::write_file(
+        dir / "identityd.toml",
+        "hostname = \"edge-host\"\nhomedir = \"" + dir / "identityd-home" +
+            "\"\n[provisioning]\nsource = \"manual\"\niothub_hostname = \"" + emu_host +
+            "\"\ndevice_id = \"dev1\"\n[provisioning.authentication]\nmethod = "
+            "\"sas\"\ndevice_id_pk = \"device-id\"\n"
+            "[endpoints]\naziot_identityd = \"unix://" +
+            dir / "identityd.sock" + "\"\naziot_keyd = \"unix://" + dir / "keyd.sock" +
+            "\"\naziot_certd = \"unix://" + dir / "certd.sock" + "\"\n");
     identityd = std::make_unique<edge::test::Process>(
         std::vector<std::string>{edge::test::bin("aziot-identityd")},
         std::map<std::string, std::string>{{"AZIOT_IDENTITYD_CONFIG", dir / "identityd.toml"},
@@ -90,7 +104,8 @@ struct Stack {
   }
   ~Stack() {
     if (edged) edged->stop();
-    for (const auto& c : docker.list_containers({scope}).value_or(std::vector<Json>{})) (void)docker.remove_container(c.value("Id", ""), true);
+    for (const auto& c : docker.list_containers({scope}).value_or(std::vector<Json>{}))
+      (void)docker.remove_container(c.value("Id", ""), true);
     (void)docker.remove_network(network);
     identityd->stop();
     keyd->stop();
@@ -112,7 +127,8 @@ imagePullPolicy = "never"
 
 [agent.config]
 image = ")" + kImage + R"("
-createOptions = { Cmd = ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"], HostConfig = { Binds = [")" + dir.path() + R"(/data:/data"] } }
+createOptions = { Cmd = ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"], HostConfig = { Binds = [")" +
+                                                              dir.path() + R"(/data:/data"] } }
 
 [agent.config.auth]
 
@@ -154,11 +170,12 @@ subnet = "fd7e:231:)" + net + R"(::/64"
   void start_edged() {
     edged = std::make_unique<edge::test::Process>(
         std::vector<std::string>{edge::test::bin("aziot-edged")},
-        std::map<std::string, std::string>{{"AZIOT_EDGED_CONFIG", dir / "none.toml"},
-                                           {"AZIOT_EDGED_CONFIG_DIR", dir / "edged.d"},
-                                           {"AZIOT_EDGED_SCOPE_LABEL", scope},
-                                           {"AZIOT_EDGED_WATCHDOG_PERIOD_MS", std::to_string(kPeriodMs)},
-                                           {"AZIOT_LOG", "debug"}},
+        std::map<std::string, std::string>{
+            {"AZIOT_EDGED_CONFIG", dir / "none.toml"},
+            {"AZIOT_EDGED_CONFIG_DIR", dir / "edged.d"},
+            {"AZIOT_EDGED_SCOPE_LABEL", scope},
+            {"AZIOT_EDGED_WATCHDOG_PERIOD_MS", std::to_string(kPeriodMs)},
+            {"AZIOT_LOG", "debug"}},
         dir / "edged.log");
   }
   Json agent_info() {
@@ -191,7 +208,8 @@ std::map<std::string, std::string> env_map(const Json& info) {
 }
 }  // namespace
 
-TEST_CASE("edged starts the agent container as upstream and its watchdog keeps it running", "[docker][e2e]") {
+TEST_CASE("edged starts the agent container as upstream and its watchdog keeps it running",
+          "[docker][e2e]") {
   Stack s;
   std::string stale = "edged-stale-" + s.suffix;
   s.create_module(stale);  // a module from "before": the first run sees a new device and removes it
@@ -262,7 +280,8 @@ TEST_CASE("edged starts the agent container as upstream and its watchdog keeps i
   CHECK_FALSE(::access((s.dir / "mgmt.sock").c_str(), F_OK) == 0);
 }
 
-TEST_CASE("edged restarts modules on start and removes them when the device changed", "[docker][e2e]") {
+TEST_CASE("edged restarts modules on start and removes them when the device changed",
+          "[docker][e2e]") {
   Stack s;
   s.start_edged();
   REQUIRE(wait_until([&] { return s.agent_running(); }, std::chrono::seconds(60)));
@@ -296,20 +315,25 @@ TEST_CASE("edged exits 1 naming the engine when dockerd is unreachable", "[docke
   int code = s.edged->wait();
   INFO(s.log());
   CHECK(code == 1);  // systemd restarts it (Restart=on-failure, not 153)
-  CHECK_THAT(s.log(), Catch::Contains("Failed to initialize module runtime") && Catch::Contains("no-dockerd.sock"));
+  CHECK_THAT(s.log(), Catch::Contains("Failed to initialize module runtime") &&
+                          Catch::Contains("no-dockerd.sock"));
   CHECK_FALSE(s.docker.inspect_container(s.agent));
 }
 
 TEST_CASE("edged waits for identityd and stops cleanly while waiting", "[e2e]") {
   edge::test::TempDir dir;
   std::filesystem::create_directories(dir / "edged.d");
-  edge::test::write_file(dir / "edged.d/00-super.toml", "hostname = \"h\"\nhomedir = \"" + dir / "home" +
-                                                            "\"\n[endpoints]\naziot_identityd = \"unix://" + dir / "absent.sock" + "\"\n");
-  edge::test::Process edged({edge::test::bin("aziot-edged")},
-                            {{"AZIOT_EDGED_CONFIG", dir / "none.toml"}, {"AZIOT_EDGED_CONFIG_DIR", dir / "edged.d"}},
-                            dir / "edged.log");
-  REQUIRE(wait_until([&] { return edged.log().find("Waiting for Identity Service") != std::string::npos; },
-                     std::chrono::seconds(10)));
+  edge::test::write_file(dir / "edged.d/00-super.toml",
+                         "hostname = \"h\"\nhomedir = \"" + dir / "home" +
+                             "\"\n[endpoints]\naziot_identityd = \"unix://" + dir / "absent.sock" +
+                             "\"\n");
+  edge::test::Process edged(
+      {edge::test::bin("aziot-edged")},
+      {{"AZIOT_EDGED_CONFIG", dir / "none.toml"}, {"AZIOT_EDGED_CONFIG_DIR", dir / "edged.d"}},
+      dir / "edged.log");
+  REQUIRE(wait_until(
+      [&] { return edged.log().find("Waiting for Identity Service") != std::string::npos; },
+      std::chrono::seconds(10)));
   CHECK(edged.running());
   edged.kill(SIGTERM);
   CHECK(edged.wait() == 0);

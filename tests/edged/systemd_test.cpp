@@ -1,7 +1,7 @@
 // aziot-edged's unit and sockets are upstream's (comments aside): same user, sockets, modes,
 // restart rules (RestartPreventExitStatus=153) and dependencies.
-#include <catch2/catch.hpp>
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <sstream>
 
 #include "tests/support/harness.h"
@@ -17,7 +17,8 @@ std::vector<std::string> directives(const std::string& path) {
 }  // namespace
 
 TEST_CASE("edged's systemd units match upstream's", "[unit]") {
-  for (const char* unit : {"aziot-edged.service", "aziot-edged.mgmt.socket", "aziot-edged.workload.socket"}) {
+  for (const char* unit :
+       {"aziot-edged.service", "aziot-edged.mgmt.socket", "aziot-edged.workload.socket"}) {
     INFO(unit);
     auto ours = directives(std::string(EDGE_SOURCE_DIR "/systemd/") + unit);
     auto upstream = directives(std::string(EDGE_SOURCE_DIR "/../shared/reference/systemd/") + unit);

@@ -57,7 +57,8 @@ std::optional<edged::DeviceInfo> device_identity(edged::IdentityClient& identity
                                                  const edged::Config& config,
                                                  const std::string& cache_dir) {
   if (config.auto_reprovisioning_mode == "AlwaysOnStartup") {
-    std::filesystem::remove_all(cache_dir);
+    std::error_code ignored;
+    std::filesystem::remove_all(cache_dir, ignored);
     if (auto s = identity.reprovision(); !s)
       log::warn("Reprovision on startup failed: " + s.error().message);
   }
@@ -73,6 +74,8 @@ std::optional<edged::DeviceInfo> device_identity(edged::IdentityClient& identity
       log::warn("Identity Service was unreachable. Waiting for Identity Service startup.");
     } else {
       log::info("Requesting device reprovision");
+      std::error_code ignored;  // as upstream: a reprovisioned device starts without its cache
+      std::filesystem::remove_all(cache_dir, ignored);
       if (auto s = identity.reprovision(); !s)
         log::warn("Failed to reprovision: " + s.error().message);
     }

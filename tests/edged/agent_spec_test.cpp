@@ -125,3 +125,10 @@ TEST_CASE("modules lose elevated privileges when the config forbids them", "[uni
   CHECK(plain["HostConfig"]["CapDrop"] == Json::array({"CHOWN", "SETUID"}));
   CHECK_FALSE(plain["HostConfig"].contains("Privileged"));
 }
+
+TEST_CASE("the provisioning state digest is upstream's bytes", "[unit]") {
+  // base64(SHA-256('{"device_id":..,"gateway_host_name":..,"hub_name":..}')), serde_json's
+  // compact form with sorted keys: a device upgraded from upstream keeps its modules.
+  CHECK(provisioning_digest({"my-device", "example.azure-devices.net", "example.azure-devices.net"}) ==
+        "5N78nFJvsUXpm/K8L5Vs0WvoFpNxRYIQbGEiyefy8JI=");
+}

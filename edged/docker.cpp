@@ -141,8 +141,8 @@ Result<Json> Client::inspect_image(const std::string& image) {
   return r.json();
 }
 
-Status Client::remove_image(const std::string& image) {
-  auto r = EDGE_TRY(call("DELETE", "/images/" + q(image)));
+Status Client::remove_image(const std::string& image, bool force) {
+  auto r = EDGE_TRY(call("DELETE", "/images/" + q(image) + (force ? "?force=true&noprune=false" : "")));
   if (r.status != 200) return fail(engine_error(r, "could not remove image " + image));
   return {};
 }
@@ -198,8 +198,9 @@ Result<Json> Client::inspect_container(const std::string& id) {
 }
 
 Result<std::vector<Json>> Client::list_containers(const std::vector<std::string>& labels) {
-  Json filters{{"label", labels}};
-  auto r = EDGE_TRY(call("GET", "/containers/json?all=1&filters=" + q(filters.dump())));
+  std::string target = "/containers/json?all=1";
+  if (!labels.empty()) target += "&filters=" + q(Json{{"label", labels}}.dump());
+  auto r = EDGE_TRY(call("GET", target));
   if (r.status != 200) return fail(engine_error(r, "could not list containers"));
   auto j = EDGE_TRY(r.json());
   return j.get<std::vector<Json>>();
@@ -261,6 +262,14 @@ Result<Json> Client::inspect_network(const std::string& name) {
   auto r = EDGE_TRY(call("GET", "/networks/" + q(name)));
   if (r.status != 200) return fail(engine_error(r, "network " + name));
   return r.json();
+}
+
+Result<std::vector<Json>> Client::list_networks(const Json& filters) {
+  auto r = EDGE_TRY(call("GET", "/networks?filters=" + q(filters.dump())));
+  if (r.status != 200) return fail(engine_error(r, "could not list networks"));
+  auto j = EDGE_TRY(r.json());
+  if (!j.is_array()) return edge::internal("could not list networks: unexpected answer");
+  return j.get<std::vector<Json>>();
 }
 
 Result<std::string> Client::create_network(const Json& body) {

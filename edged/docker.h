@@ -64,7 +64,8 @@ class Client {
   // Pulls with progress discarded; an {"error":...} line in the stream is a failure.
   Status pull(const std::string& image, const std::optional<RegistryAuth>& auth);
   Result<Json> inspect_image(const std::string& image);
-  Status remove_image(const std::string& image);
+  // force: also when tagged more than once or used by a stopped container (by id: every tag).
+  Status remove_image(const std::string& image, bool force = false);
   Result<std::vector<Json>> list_images();
 
   // Returns the new container's id.
@@ -75,7 +76,8 @@ class Client {
   Status kill(const std::string& id, const std::string& signal = "SIGKILL");
   Status remove_container(const std::string& id, bool force);
   Result<Json> inspect_container(const std::string& id);
-  // All containers (running or not) carrying every label in `labels` ("key=value" or "key").
+  // All containers (running or not) carrying every label in `labels` ("key=value" or "key");
+  // every container when `labels` is empty.
   Result<std::vector<Json>> list_containers(const std::vector<std::string>& labels);
   Result<Json> top(const std::string& id, const std::string& ps_args = "");
   Result<Json> stats(const std::string& id);
@@ -88,6 +90,8 @@ class Client {
                   const std::function<bool(std::string_view)>& on_data);
 
   Result<Json> inspect_network(const std::string& name);
+  // GET /networks with engine filters, e.g. {"name":{"azure-iot-edge":true}} (substring match).
+  Result<std::vector<Json>> list_networks(const Json& filters);
   Result<std::string> create_network(const Json& body);
   Status remove_network(const std::string& name);
 

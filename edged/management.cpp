@@ -9,6 +9,8 @@
 
 #include "common/log.h"
 #include "edged/auth.h"
+#include "edged/agent_spec.h"
+#include "edged/image_gc.h"
 #include "edged/module.h"
 
 namespace edged {
@@ -79,7 +81,7 @@ Status Management::authorize_module(const std::string& module, pid_t pid) {
 
 Result<Json> Management::list_modules() {
   Json modules = Json::array();
-  for (const auto& c : EDGE_TRY(docker_.list_containers({std::string(kOwnerLabel) + "=" + kOwner}))) {
+  for (const auto& c : EDGE_TRY(docker_.list_containers(module_filter()))) {
     auto info = docker_.inspect_container(c.value("Id", ""));
     if (info) modules.push_back(module_details(*info));  // removed meanwhile: skip
   }
@@ -111,12 +113,17 @@ Status Management::remove_module(const std::string& name) {
 Status Management::create(const Json& body, bool start, const std::string& replace) {
   auto spec = EDGE_TRY(parse_module_spec(body));
   if (!replace.empty() && spec.name != replace) return invalid("module name in spec does not match URI");
-  if (spec.pull_policy == PullPolicy::OnCreate) EDGE_TRY_VOID(docker_.pull(spec.image, spec.auth));
+  if (spec.pull_policy == PullPolicy::OnCreate)
+    EDGE_TRY_VOID(pull_and_record(docker_, spec.image, spec.auth, options_.image_use));
   if (!replace.empty()) {
     auto removed = remove_module(replace);
     if (!removed && removed.error().kind != ErrorKind::NotFound) return fail(removed.error());
   }
-  EDGE_TRY(docker_.create_container(spec.name, create_body(spec)));
+  Json create = create_body(spec);
+  if (!options_.allow_elevated_docker_permissions) restrict_privileges(create);
+  add_scope_label(create);
+  EDGE_TRY(docker_.create_container(spec.name, create));
+  record_container_image(docker_, spec.name, options_.image_use);
   if (start) EDGE_TRY_VOID(start_module(spec.name));
   return {};
 }
@@ -161,6 +168,7 @@ void Management::add_routes() {
 
   r.add("DELETE", "/modules/{name}", kV2018, expose([this](Request& req) -> Result<Response> {
     EDGE_TRY_VOID(authorize_agent(req.peer.pid));
+    record_container_image(docker_, req.params["name"], options_.image_use);  // GC counts from here
     EDGE_TRY_VOID(remove_module(req.params["name"]));
     return Response::empty(204);
   }));
@@ -170,7 +178,8 @@ void Management::add_routes() {
     auto* body = EDGE_TRY(edge::http::require_body(req));
     auto spec = EDGE_TRY(parse_module_spec(*body));
     if (spec.name != req.params["name"]) return invalid("module name in spec does not match URI");
-    if (spec.pull_policy == PullPolicy::OnCreate) EDGE_TRY_VOID(docker_.pull(spec.image, spec.auth));
+    if (spec.pull_policy == PullPolicy::OnCreate)
+      EDGE_TRY_VOID(pull_and_record(docker_, spec.image, spec.auth, options_.image_use));
     return Response::empty(204);
   }));
 

@@ -10,7 +10,7 @@
 namespace edged {
 class IdentitydClient;
 
-// Workload socket lifecycle (branch workload): called around the engine's start / stop /
+// Workload socket lifecycle: called around the engine's start / stop /
 // remove of a module so its <homedir>/mnt/<module>.sock exists before its container starts.
 struct ModuleHooks {
   std::function<edge::Status(const std::string&)> before_start;
@@ -18,12 +18,16 @@ struct ModuleHooks {
   std::function<void(const std::string&)> after_remove;
 };
 
+class ImageUse;
+
 struct ManagementOptions {
   std::string docker_socket = "/var/run/docker.sock";
   std::string agent_name = "edgeAgent";
   std::string version = EDGE_VERSION;
-  ModuleHooks hooks;                      // workload sockets (none in tests of the module routes)
-  IdentitydClient* identityd = nullptr;   // the /identities routes answer 500 without one
+  bool allow_elevated_docker_permissions = true;
+  ImageUse* image_use = nullptr;         // image GC's record of pulls and creates (optional)
+  ModuleHooks hooks;                     // workload sockets (none in tests of the module routes)
+  IdentitydClient* identityd = nullptr;  // the /identities routes answer 500 without one
 };
 
 class Management {

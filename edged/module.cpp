@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
+#include <cstdlib>
 #include <map>
 
 namespace edged {
@@ -77,6 +78,29 @@ Json create_body(const ModuleSpec& spec) {
   body["Labels"][kOwnerLabel] = kOwner;
   body["Labels"][kOriginalImageLabel] = spec.image;
   return body;
+}
+
+namespace {
+std::optional<std::pair<std::string, std::string>> scope_label() {
+  const char* v = std::getenv("AZIOT_EDGED_SCOPE_LABEL");
+  if (!v || !*v) return std::nullopt;
+  std::string s = v;
+  auto eq = s.find('=');
+  if (eq == std::string::npos || eq == 0) return std::nullopt;
+  return std::pair{s.substr(0, eq), s.substr(eq + 1)};
+}
+}  // namespace
+
+std::vector<std::string> module_filter() {
+  if (auto scope = scope_label()) return {scope->first + "=" + scope->second};
+  return {std::string(kOwnerLabel) + "=" + kOwner};
+}
+
+void add_scope_label(Json& body) {
+  auto scope = scope_label();
+  if (!scope) return;
+  if (!body.contains("Labels") || !body["Labels"].is_object()) body["Labels"] = Json::object();
+  body["Labels"][scope->first] = scope->second;
 }
 
 std::string runtime_status(const Json& state) {

@@ -33,6 +33,12 @@ Result<ModuleSpec> parse_module_spec(const Json& body);
 // The Docker create body: createOptions + Image + merged Env (createOptions' entry wins on a
 // duplicate key; sorted by key) + owner and original-image labels.
 Json create_body(const ModuleSpec& spec);
+// The label that selects edged's containers: the owner label, or AZIOT_EDGED_SCOPE_LABEL
+// ("key=value") instead when set, so test runs sharing one engine (whose agents reconcile every
+// owner-labelled container) only ever touch their own containers.
+std::vector<std::string> module_filter();
+// Puts the scope label (when set) on a create body.
+void add_scope_label(Json& create_body);
 // ModuleDetails from `docker inspect`.
 Json module_details(const Json& inspect);
 // "running" | "stopped" | "failed" | "dead" | "unknown" from Docker's State.

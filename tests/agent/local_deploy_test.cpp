@@ -77,7 +77,7 @@ TEST_CASE("the agent deploys updates and removes modules from a local manifest",
   write_manifest(Json{{a, module("running", "trap 'exit 0' TERM; echo v1 $GREETING; sleep 300 & wait", 2, "always", {{"GREETING", {{"value", "hello"}}}})},
                       {b, module("stopped", "sleep 300", 1)}});
   Json create{{"Image", image},
-              {"Env", {"IOTEDGE_MANAGEMENTURI=unix:///edge/mgmt.sock", "LocalConfigPath=/edge/deployment.json",
+              {"Env", {"ConfigSource=local", "IOTEDGE_MANAGEMENTURI=unix:///edge/mgmt.sock", "LocalConfigPath=/edge/deployment.json",
                        "StorageFolder=/edge/storage", "ReconcileIntervalSecs=1"}},
               {"HostConfig", {{"Binds", {dir.path() + ":/edge"}}}}};
   REQUIRE(docker.create_container(agent, create));

@@ -117,18 +117,13 @@ MethodResult Methods::module_logs(const Json& payload) {
   bool json_lines = strcasecmp(content.c_str(), "json") == 0;
   if (!json_lines && strcasecmp(content.c_str(), "text") != 0)
     return error(400, "Error parsing command payload because of error - unknown contentType " + content);
-  auto list = mgmt_.request("GET", std::string("/modules?") + kMgmtApi);
-  if (!list || list->status != 200) return error(500, "Could not list the modules");
-  std::vector<std::string> names;
-  if (auto body = list->json())
-    for (const auto& m : module_list(*body))
-      if (m.is_object()) names.push_back(m.value("name", ""));
   // Each item's id is a case-insensitive regex ("all" = every module); the first match wins.
-  std::vector<std::pair<std::string, Json>> selected;
+  std::vector<std::pair<std::optional<std::regex>, Json>> wanted;
   for (const auto& item : items) {
     std::string id = item.is_object() ? required_string(item, "id") : "";
     if (id.empty()) return error(400, "Error parsing command payload because of error - every item needs an id");
     Json filter = item.value("filter", Json::object());
+    if (filter.is_null()) filter = Json::object();
     if (!filter.is_object()) return error(400, "Error parsing command payload because of error - filter must be an object");
     std::optional<std::regex> re;
     if (strcasecmp(id.c_str(), "all") != 0) {
@@ -138,12 +133,21 @@ MethodResult Methods::module_logs(const Json& payload) {
         return error(400, "Error parsing command payload because of error - invalid id regex " + id);
       }
     }
+    wanted.emplace_back(std::move(re), filter);
+  }
+  auto list = mgmt_.request("GET", std::string("/modules?") + kMgmtApi);
+  if (!list || list->status != 200) return error(500, "Could not list the modules");
+  std::vector<std::string> names;
+  if (auto body = list->json())
+    for (const auto& m : module_list(*body))
+      if (m.is_object()) names.push_back(m.value("name", ""));
+  std::vector<std::pair<std::string, Json>> selected;
+  for (const auto& [re, filter] : wanted)
     for (const auto& n : names) {
       bool taken = false;
       for (const auto& s : selected) taken |= strcasecmp(s.first.c_str(), n.c_str()) == 0;
       if (!taken && (!re || std::regex_search(n, *re))) selected.emplace_back(n, filter);
     }
-  }
   Json out = Json::array();
   size_t total = 0;
   for (const auto& [name, filter] : selected) {

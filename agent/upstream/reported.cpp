@@ -82,9 +82,8 @@ Json chunk_create_options(const Json& create_options) {
   std::string text = create_options.is_null() ? "{}" : create_options.dump();
   Json out = Json::object();
   for (size_t i = 0, n = 0; i < text.size() || n == 0; i += kCreateOptionsChunk, ++n) {
-    char key[32];
-    if (n == 0) std::snprintf(key, sizeof key, "createOptions");
-    else std::snprintf(key, sizeof key, "createOptions%02zu", n);
+    std::string key = "createOptions";
+    if (n > 0) key += (n < 10 ? "0" : "") + std::to_string(n);
     out[key] = text.substr(i, kCreateOptionsChunk);
   }
   return out;

@@ -72,8 +72,10 @@ class TlsTransport : public Transport {
       }
       int err = SSL_get_error(ssl_, n);
       if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return {};
-      if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0))
+      if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) {
+        if (i > 0) return {};  // hand over what came before the close; the next call reports it
         return fail(ErrorKind::Unavailable, what_ + " closed the connection");
+      }
       return fail(ErrorKind::Unavailable, "could not read from " + what_ + ": " + ssl_errors());
     }
     return {};
@@ -180,9 +182,6 @@ Result<std::unique_ptr<TlsTransport>> open_tls(const TransportOptions& o, Clock:
     ::close(fd);
     return edge::internal("SSL_CTX_new: " + ssl_errors());
   }
-  SSL* ssl = SSL_new(ctx);
-  auto t = std::make_unique<TlsTransport>(fd, ctx, ssl, what);  // owns fd, ctx, ssl from here
-  if (!ssl) return edge::internal("SSL_new: " + ssl_errors());
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
   if (o.system_roots) SSL_CTX_set_default_verify_paths(ctx);
@@ -195,6 +194,10 @@ Result<std::unique_ptr<TlsTransport>> open_tls(const TransportOptions& o, Clock:
     BIO_free(bio);
     ERR_clear_error();
   }
+  // SSL_new copies the context's verify mode and parameters: configure the context first.
+  SSL* ssl = SSL_new(ctx);
+  auto t = std::make_unique<TlsTransport>(fd, ctx, ssl, what);  // owns fd, ctx, ssl from here
+  if (!ssl) return edge::internal("SSL_new: " + ssl_errors());
   SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_set_fd(ssl, fd);
   X509_VERIFY_PARAM* param = SSL_get0_param(ssl);

@@ -85,6 +85,7 @@ TEST_CASE("mqtt client reaches the hub through an HTTP CONNECT proxy", "[integra
     t.proxy = *edge::cloud::parse_proxy(proxy.url());
     auto tr = open_transport(t);
     INFO(proxy.log());
+    INFO((tr ? std::string() : tr.error().message));
     REQUIRE(tr);
     auto s = MqttSession::connect(std::move(*tr), options(hub, "edge1", key), 10s);
     REQUIRE(s);
@@ -97,6 +98,7 @@ TEST_CASE("mqtt client reaches the hub through an HTTP CONNECT proxy", "[integra
     t.proxy = *edge::cloud::parse_proxy(proxy.url("agent:s3cret"));
     auto tr = open_transport(t);
     INFO(proxy.log());
+    INFO((tr ? std::string() : tr.error().message));
     REQUIRE(tr);
     auto s = MqttSession::connect(std::move(*tr), options(hub, "edge1", key), 10s);
     REQUIRE(s);
@@ -104,7 +106,7 @@ TEST_CASE("mqtt client reaches the hub through an HTTP CONNECT proxy", "[integra
     t.proxy = *edge::cloud::parse_proxy(proxy.url("agent:wrong"));
     auto refused = open_transport(t);
     REQUIRE_FALSE(refused);
-    CHECK_THAT(refused.error().message, Catch::Contains("407"));
+    CHECK_THAT(refused.error().message, Catch::Contains("refused CONNECT"));  // tinyproxy answers 401
     CHECK_THAT(refused.error().message, !Catch::Contains("wrong"));  // no password in errors
   }
 }

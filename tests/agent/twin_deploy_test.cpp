@@ -265,6 +265,11 @@ TEST_CASE("the agent deploys from its twin reports state and answers direct meth
   std::string line;
   while (std::getline(smaps, line))
     if (line.starts_with("Pss:")) WARN("edge agent PSS while connected: " + line);
+  if (std::getenv("AGENT_SMAPS")) {
+    std::string out;
+    edge::test::run("awk '/^[0-9a-f]+-/{name=$6} /^Pss:/{pss[name]+=$2} END{for(n in pss) if (pss[n]>50) print pss[n], n}' /proc/" + std::to_string(pid) + "/smaps | sort -rn", &out);
+    WARN(out);
+  }
 
   // SIGTERM: "Agent is not running" reported before the agent exits.
   REQUIRE(rig.docker.stop(rig.agent, 10));

@@ -94,9 +94,9 @@ MethodResult Methods::restart_module(const Json& payload) {
   auto list = mgmt_.request("GET", std::string("/modules?") + kMgmtApi);
   if (!list || list->status != 200) return error(500, "Could not list the modules: " + (list ? list->message() : list.error().message));
   auto body = list->json();
+  if (!body) return error(500, "Could not read the module list: " + body.error().message);
   bool found = false;
-  if (body)
-    for (const auto& m : module_list(*body)) found |= m.is_object() && m.value("name", "") == id;
+  for (const auto& m : module_list(*body)) found |= m.is_object() && m.value("name", "") == id;
   if (!found) return error(500, "Module " + id + " not found in the current environment");
   edge::log::info("Restarting " + id + "...");
   auto r = mgmt_.request("POST", "/modules/" + edge::uri::percent_encode(id) + "/restart?" + kMgmtApi);

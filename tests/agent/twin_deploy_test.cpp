@@ -208,12 +208,16 @@ TEST_CASE("the agent deploys from its twin reports state and answers direct meth
   CHECK(rig.method("RestartModule", Json{{"schemaVersion", "1.0"}, {"id", a}}.dump()) == Json{{"status", 200}, {"payload", nullptr}});
   CHECK((*rig.docker.inspect_container(a))["State"]["StartedAt"] != started);
   Json missing = rig.method("RestartModule", Json{{"schemaVersion", "1.0"}, {"id", "nosuchmodule"}}.dump());
+  INFO(missing.dump());
   CHECK(missing["status"] == 500);
+  REQUIRE(missing["payload"].is_object());
   CHECK(missing["payload"]["message"] == "Module nosuchmodule not found in the current environment");
   CHECK(rig.method("RestartModule", Json{{"schemaVersion", "2.0"}, {"id", a}}.dump())["status"] == 500);
   CHECK(rig.method("RestartModule", "")["status"] == 400);
   Json unknown = rig.method("Reboot");
+  INFO(unknown.dump());
   CHECK(unknown["status"] == 400);
+  REQUIRE(unknown["payload"].is_object());
   CHECK_THAT(unknown["payload"]["message"].get<std::string>(), Catch::StartsWith("Command 'Reboot' not found."));
   CHECK(rig.method("gettaskstatus", Json{{"schemaVersion", "1.0"}, {"correlationId", "c1"}}.dump()) ==
         Json{{"status", 200}, {"payload", {{"status", "Unknown"}, {"message", ""}, {"correlationId", "c1"}}}});

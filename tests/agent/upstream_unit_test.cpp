@@ -156,3 +156,38 @@ TEST_CASE("docker log frames are split and garbage does not crash", "[unit]") {
   CHECK(split_log_frames(std::string("\x01\0\0\0\xff\xff\xff\xff", 8) + "x").size() == 1);  // truncated: kept raw
   CHECK(split_log_frames("").empty());
 }
+
+TEST_CASE("the upstream settings come from edged's environment", "[unit]") {
+  auto set = [](const char* k, const char* v) { v ? setenv(k, v, 1) : unsetenv(k); };
+  set("IOTEDGE_IOTHUBHOSTNAME", "hub.example");
+  set("IOTEDGE_GATEWAYHOSTNAME", "parent.example");
+  set("IOTEDGE_DEVICEID", "child1");
+  set("IOTEDGE_MODULEID", "$edgeAgent");
+  set("IOTEDGE_MODULEGENERATIONID", "gen7");
+  set("IOTEDGE_WORKLOADURI", "unix:///var/run/iotedge/workload.sock");
+  set("IOTEDGE_AUTHSCHEME", "SasToken");
+  set("UpstreamProtocol", "AmqpWs");
+  set("https_proxy", "http://u:p@proxy.example:3128");
+  std::string notes;
+  auto s = settings_from_env(notes);
+  REQUIRE(s);
+  CHECK(s->connect_host() == "parent.example");  // nested: the parent's edgeHub
+  CHECK(s->resource() == "hub.example/devices/child1/modules/$edgeAgent");  // audience stays the hub
+  CHECK(s->workload_socket == "/var/run/iotedge/workload.sock");
+  CHECK(s->protocol == Protocol::MqttWs);
+  REQUIRE(s->proxy);
+  CHECK(s->proxy->host == "proxy.example");
+  CHECK_THAT(notes, Catch::Contains("AmqpWs"));
+  set("UpstreamProtocol", "Mqtt");
+  CHECK_FALSE(settings_from_env(notes)->proxy);  // the proxy is for WebSockets only, as upstream
+  set("IOTEDGE_AUTHSCHEME", "x509");
+  CHECK_FALSE(settings_from_env(notes));
+  set("IOTEDGE_AUTHSCHEME", "sasToken");
+  set("IOTEDGE_DEVICEID", nullptr);
+  auto missing = settings_from_env(notes);
+  REQUIRE_FALSE(missing);
+  CHECK_THAT(missing.error().message, Catch::Contains("IOTEDGE_DEVICEID"));
+  for (const char* k : {"IOTEDGE_IOTHUBHOSTNAME", "IOTEDGE_GATEWAYHOSTNAME", "IOTEDGE_MODULEID", "IOTEDGE_MODULEGENERATIONID",
+                        "IOTEDGE_WORKLOADURI", "IOTEDGE_AUTHSCHEME", "UpstreamProtocol", "https_proxy"})
+    unsetenv(k);
+}

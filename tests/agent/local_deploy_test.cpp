@@ -9,6 +9,7 @@
 
 #include "common/http/server.h"
 #include "edged/management.h"
+#include "tests/agent/own_modules.h"
 #include "tests/support/harness.h"
 
 using namespace edged;
@@ -58,7 +59,7 @@ TEST_CASE("the agent deploys updates and removes modules from a local manifest",
                           "/scripts/build-agent-image.sh " + image + " 2>&1", &out) == 0);
 
   Management mgmt(ManagementOptions{"/var/run/docker.sock", agent, "1.5.0"});
-  edge::http::Server server([&](edge::http::Request& r) { return mgmt.handle(r); }, {});
+  edge::http::Server server([&](edge::http::Request& r) { return agent_test::only_own_modules(r, mgmt.handle(r), suffix); }, {});
   REQUIRE(server.listen(*edge::uri::parse_endpoint("unix://" + dir / "mgmt.sock")));
   std::thread t([&] { server.run(); });
   struct Guard {  // also on a failed REQUIRE: no container or thread left behind

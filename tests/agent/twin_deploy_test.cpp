@@ -14,6 +14,7 @@
 #include "common/http/server.h"
 #include "edged/management.h"
 #include "tests/agent/hub_fixture.h"
+#include "tests/agent/own_modules.h"
 
 using namespace edged;
 using agent_test::HubEmulator;
@@ -91,19 +92,8 @@ struct Rig {
     for (auto& t : threads) t.join();
   }
 
-  // Docker is shared with other tests whose agents own modules too: this agent sees only the
-  // modules of this test (names end with its pid), so neither removes the other's containers.
   edge::http::Response management(edge::http::Request& r) {
-    auto response = mgmt.handle(r);
-    if (r.method != "GET" || (r.path != "/modules" && r.path != "/modules/") || response.status != 200) return response;
-    Json body = Json::parse(response.body, nullptr, false);
-    if (!body.is_object() || !body["modules"].is_array()) return response;
-    Json mine = Json::array();
-    for (const auto& m : body["modules"])
-      if (m.value("name", "").ends_with(suffix)) mine.push_back(m);
-    body["modules"] = mine;
-    response.body = body.dump();
-    return response;
+    return agent_test::only_own_modules(r, mgmt.handle(r), suffix);
   }
 
   edge::http::Response workload(edge::http::Request& r) {

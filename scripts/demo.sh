@@ -111,7 +111,7 @@ MANIFEST
 curl -sf --unix-socket /var/run/docker.sock -H 'Content-Type: application/json' -X POST \
   "http://localhost/v1.41/containers/create?name=edgeAgent" -d "{
     \"Image\": \"$agent_image\",
-    \"Env\": [\"IOTEDGE_MANAGEMENTURI=unix:///edge/mgmt.sock\", \"LocalConfigPath=/edge/deployment.json\",
+    \"Env\": [\"ConfigSource=local\", \"IOTEDGE_MANAGEMENTURI=unix:///edge/mgmt.sock\", \"LocalConfigPath=/edge/deployment.json\",
             \"StorageFolder=/edge/agent\", \"ReconcileIntervalSecs=2\"],
     \"Labels\": {\"net.azure-devices.edge.owner\": \"Microsoft.Azure.Devices.Edge.Agent\",
                 \"net.azure-devices.edge.original-image\": \"$agent_image\"},

@@ -1,10 +1,13 @@
 // keyd: HMAC-SHA256 and ECDSA P-256 signs through the socket API, next to the same operation
 // in-process with OpenSSL and next to the bare HTTP transport (our server answering an HMAC of
-// the body in-process), all measured in this run. Also keyd's PSS idle and under load.
+// the body in-process), all measured in this run. Also keyd's PSS idle and under load, next to
+// the PSS of a bare process doing the same OpenSSL work (bench/openssl_floor.c), read at the
+// same moments: OpenSSL 3's own code pages are most of any such process's PSS.
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include <cstdio>
+#include <fstream>
 #include <memory>
 #include <thread>
 
@@ -28,6 +31,25 @@ std::string handle_of(edge::http::UnixClient& c, const std::string& path, const 
     std::exit(1);
   }
   return (*r->json())["keyHandle"];
+}
+
+// Starts the OpenSSL floor process and waits until it has done its work.
+pid_t start_floor(const std::string& dir) {
+  std::string log = dir + "/floor.log";
+  pid_t pid = bench::spawn({OPENSSL_FLOOR}, {}, log);
+  for (int i = 0; i < 200; ++i) {
+    std::ifstream in(log);
+    std::string word;
+    if (in >> word && word == "ready") return pid;
+    std::this_thread::sleep_for(20ms);
+  }
+  std::fprintf(stderr, "openssl_floor did not start\n");
+  std::exit(1);
+}
+
+void pss_row(const std::string& when, long keyd, long floor) {
+  std::printf("keyd PSS %-28s %6ld KiB | bare OpenSSL process, same crypto %6ld KiB | ratio %.2f, keyd's own %ld KiB\n",
+              when.c_str(), keyd, floor, floor ? static_cast<double>(keyd) / static_cast<double>(floor) : 0.0, keyd - floor);
 }
 
 double api_rate(const std::string& sock, int threads, const std::string& body) {
@@ -66,6 +88,8 @@ int main() {
                              {"parameters", {{"digest", edge::base64::encode(digest)}}}}.dump();
   std::this_thread::sleep_for(200ms);
   long pss_idle = bench::pss_kib(keyd);
+  pid_t floor = start_floor(dir);
+  long floor_idle = bench::pss_kib(floor);
 
   // Baselines in this process: OpenSSL directly, and our transport with a trivial handler.
   std::string key(32, 'k');
@@ -104,18 +128,21 @@ int main() {
     std::string n = std::to_string(clients) + " client" + (clients > 1 ? "s" : "");
     bench::row("HMAC-SHA256 sign via keyd API, " + n, hmac_api, "bare transport (same server code)", transport, "req/s");
     bench::row("HMAC-SHA256 sign via keyd API, " + n, hmac_api, "OpenSSL HMAC in-process", hmac_raw, "req/s");
-    long pss_load = 0;
+    long pss_load = 0, floor_load = 0;
     std::thread sampler([&] {
       std::this_thread::sleep_for(kDuration / 2);
       pss_load = bench::pss_kib(keyd);
+      floor_load = bench::pss_kib(floor);
     });
     double ec_api = api_rate(sock, clients, ec_body);
     sampler.join();
     double ec_raw = bench::rate(clients, kDuration, openssl_ecdsa);
     bench::row("ECDSA P-256 sign via keyd API, " + n, ec_api, "OpenSSL ECDSA in-process", ec_raw, "req/s");
-    std::printf("keyd PSS under load (%s): %ld KiB\n", n.c_str(), pss_load);
+    pss_row("under load (" + n + ")", pss_load, floor_load);
   }
-  std::printf("keyd PSS at start: %ld KiB, idle after setup: %ld KiB\n", pss_start, pss_idle);
+  std::printf("keyd PSS at start (no request yet): %ld KiB\n", pss_start);
+  pss_row("idle after setup", pss_idle, floor_idle);
+  bench::stop(floor);
   bare.stop();
   bare_thread.join();
   bench::stop(keyd);

@@ -27,6 +27,9 @@ edge::Result<Config> load_config() {
     edge::config::Reader r(*limits, "iotedge_max_requests");
     if (auto v = EDGE_TRY(r.opt_int("management", 1, 10000))) c.max_management_requests = static_cast<size_t>(*v);
   }
+  // --- workload API and Edge CA (branch workload) ---
+  c.workload = EDGE_TRY(load_workload_settings(table));
+  // --- end workload ---
   if (!c.moby_uri.starts_with("unix://"))
     return top.error_at("moby_runtime", "only unix:// container engine URIs are supported");
   return c;

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "edged/workload_config.h"
 
 namespace edged {
 
@@ -13,6 +14,10 @@ struct Config {
   std::string moby_uri = "unix:///var/run/docker.sock";
   std::string agent_name = "edgeAgent";
   size_t max_management_requests = 50;
+
+  // --- workload API and Edge CA (branch workload) ---
+  WorkloadSettings workload;
+  // --- end workload ---
 };
 
 // AZIOT_EDGED_CONFIG (default /etc/aziot/edged/config.toml) + AZIOT_EDGED_CONFIG_DIR

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "edged/auth.h"
 #include "edged/module.h"
 
 namespace edged {
@@ -28,8 +29,6 @@ const ApiRange kV2018{"2018-06-28", ""};
 constexpr int kStopTimeoutSeconds = 10;  // the engine's default grace period
 const ApiRange kV2019_01{"2019-01-30", ""};
 const ApiRange kV2019_11{"2019-11-05", ""};
-
-std::unexpected<edge::Error> forbidden() { return fail(ErrorKind::Forbidden, "forbidden"); }
 
 // edged reports engine failures with their message, also for 500s (the agent shows them).
 Response error_to_response(const edge::Error& e) {
@@ -71,20 +70,42 @@ std::string os_release(const std::string& key) {
 Management::Management(ManagementOptions options)
     : options_(std::move(options)), docker_(options_.docker_socket), router_(kEdgedApiVersions) {
   add_routes();
+  add_identity_routes();
 }
 
 Status Management::authorize_module(const std::string& module, pid_t pid) {
-  std::string name = module.starts_with("$") ? module.substr(1) : module;
-  auto top = docker_.top(name);
-  if (!top) return forbidden();
-  const Json& titles = (*top)["Titles"];
-  size_t column = 0;
-  for (; column < titles.size(); ++column)
-    if (titles[column] == "PID") break;
-  if (column == titles.size()) return forbidden();
-  for (const auto& process : (*top)["Processes"])
-    if (process.size() > column && process[column] == std::to_string(pid)) return {};
-  return forbidden();
+  return authorize_caller(docker_, module, pid);
+}
+
+Result<Json> Management::list_modules() {
+  Json modules = Json::array();
+  for (const auto& c : EDGE_TRY(docker_.list_containers({std::string(kOwnerLabel) + "=" + kOwner}))) {
+    auto info = docker_.inspect_container(c.value("Id", ""));
+    if (info) modules.push_back(module_details(*info));  // removed meanwhile: skip
+  }
+  return Json{{"modules", modules}};
+}
+
+Status Management::start_module(const std::string& name) {
+  if (options_.hooks.before_start) {
+    // Only for an existing container: the unauthenticated start route must not make sockets
+    // for names that are not modules.
+    EDGE_TRY(docker_.inspect_container(name));
+    EDGE_TRY_VOID(options_.hooks.before_start(name));
+  }
+  return docker_.start(name);
+}
+
+Status Management::stop_module(const std::string& name, int timeout_seconds) {
+  EDGE_TRY_VOID(docker_.stop(name, timeout_seconds));
+  if (options_.hooks.after_stop) options_.hooks.after_stop(name);
+  return {};
+}
+
+Status Management::remove_module(const std::string& name) {
+  EDGE_TRY_VOID(docker_.remove_container(name, true));
+  if (options_.hooks.after_remove) options_.hooks.after_remove(name);
+  return {};
 }
 
 Status Management::create(const Json& body, bool start, const std::string& replace) {
@@ -92,24 +113,17 @@ Status Management::create(const Json& body, bool start, const std::string& repla
   if (!replace.empty() && spec.name != replace) return invalid("module name in spec does not match URI");
   if (spec.pull_policy == PullPolicy::OnCreate) EDGE_TRY_VOID(docker_.pull(spec.image, spec.auth));
   if (!replace.empty()) {
-    auto removed = docker_.remove_container(replace, true);
+    auto removed = remove_module(replace);
     if (!removed && removed.error().kind != ErrorKind::NotFound) return fail(removed.error());
   }
   EDGE_TRY(docker_.create_container(spec.name, create_body(spec)));
-  if (start) EDGE_TRY_VOID(docker_.start(spec.name));
+  if (start) EDGE_TRY_VOID(start_module(spec.name));
   return {};
 }
 
 void Management::add_routes() {
   auto& r = router_;
-  auto list = expose([this](Request&) -> Result<Response> {
-    Json modules = Json::array();
-    for (const auto& c : EDGE_TRY(docker_.list_containers({std::string(kOwnerLabel) + "=" + kOwner}))) {
-      auto info = docker_.inspect_container(c.value("Id", ""));
-      if (info) modules.push_back(module_details(*info));  // removed meanwhile: skip
-    }
-    return Response::json(200, Json{{"modules", modules}});
-  });
+  auto list = expose([this](Request&) -> Result<Response> { return Response::json(200, EDGE_TRY(list_modules())); });
   r.add("GET", "/modules", kV2018, list);
   r.add("GET", "/modules/", kV2018, list);
 
@@ -140,14 +154,14 @@ void Management::add_routes() {
       return Response::json(201, Json{{"name", name}});
     }
     auto old = docker_.inspect_container(name);
-    if (old && (*old)["State"].value("Running", false)) (void)docker_.stop(name, kStopTimeoutSeconds);
+    if (old && (*old)["State"].value("Running", false)) (void)stop_module(name, kStopTimeoutSeconds);
     EDGE_TRY_VOID(create(*req.json, start, name));
     return Response::json(201, module_details(EDGE_TRY(docker_.inspect_container(name))));
   }));
 
   r.add("DELETE", "/modules/{name}", kV2018, expose([this](Request& req) -> Result<Response> {
     EDGE_TRY_VOID(authorize_agent(req.peer.pid));
-    EDGE_TRY_VOID(docker_.remove_container(req.params["name"], true));
+    EDGE_TRY_VOID(remove_module(req.params["name"]));
     return Response::empty(204);
   }));
 
@@ -164,9 +178,15 @@ void Management::add_routes() {
   for (std::string action : {"start", "stop", "restart"}) {
     auto handler = expose([this, action](Request& req) -> Result<Response> {
       const auto& name = req.params["name"];
-      if (action == "start") EDGE_TRY_VOID(docker_.start(name));
-      else if (action == "stop") EDGE_TRY_VOID(docker_.stop(name, kStopTimeoutSeconds));
-      else EDGE_TRY_VOID(docker_.restart(name, kStopTimeoutSeconds));
+      if (action == "start") EDGE_TRY_VOID(start_module(name));
+      else if (action == "stop") EDGE_TRY_VOID(stop_module(name, kStopTimeoutSeconds));
+      else {
+        // Upstream leaves the socket alone here; a stopped module's socket is gone, so make
+        // sure it exists or the engine would bind-mount a directory in its place.
+        if (options_.hooks.before_start && docker_.inspect_container(name))
+          EDGE_TRY_VOID(options_.hooks.before_start(name));
+        EDGE_TRY_VOID(docker_.restart(name, kStopTimeoutSeconds));
+      }
       return Response::empty(204);
     });
     std::string upper = action;

@@ -8,11 +8,22 @@
 #include "edged/docker.h"
 
 namespace edged {
+class IdentitydClient;
+
+// Workload socket lifecycle (branch workload): called around the engine's start / stop /
+// remove of a module so its <homedir>/mnt/<module>.sock exists before its container starts.
+struct ModuleHooks {
+  std::function<edge::Status(const std::string&)> before_start;
+  std::function<void(const std::string&)> after_stop;
+  std::function<void(const std::string&)> after_remove;
+};
 
 struct ManagementOptions {
   std::string docker_socket = "/var/run/docker.sock";
   std::string agent_name = "edgeAgent";
   std::string version = EDGE_VERSION;
+  ModuleHooks hooks;                      // workload sockets (none in tests of the module routes)
+  IdentitydClient* identityd = nullptr;   // the /identities routes answer 500 without one
 };
 
 class Management {
@@ -22,9 +33,16 @@ class Management {
 
   // Is `pid` a process of `module`'s container? (leading '$' ignored)
   edge::Status authorize_module(const std::string& module, pid_t pid);
+  // {"modules": [ModuleDetails...]}: the labelled containers (also served by the workload API).
+  edge::Result<edge::http::Json> list_modules();
+  // Engine start / stop / remove of a module with the workload socket hooks around them.
+  edge::Status start_module(const std::string& name);
+  edge::Status stop_module(const std::string& name, int timeout_seconds);
+  edge::Status remove_module(const std::string& name);
 
  private:
   void add_routes();
+  void add_identity_routes();
   edge::Status authorize_agent(pid_t pid) { return authorize_module(options_.agent_name, pid); }
   edge::Status create(const edge::http::Json& body, bool start, const std::string& replace);
 

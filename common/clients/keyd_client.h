@@ -37,6 +37,19 @@ class KeydClient {
   // POST /encrypt RSA-PKCS1: the RSA private-key operation with PKCS#1 type-1 padding.
   Result<std::string> rsa_private_encrypt(const std::string& handle, std::string_view data);
 
+  // Symmetric keys (used by aziot-edged's workload API and Edge CA renewal).
+  // POST /key: the handle of key `id`, generated with `usage` ("encrypt", "derive,sign") if absent.
+  Result<std::string> create_key_if_not_exists(const std::string& id, const std::string& usage);
+  // POST /sign HMAC-SHA256: the 32-byte MAC of `message`.
+  Result<std::string> sign_hmac(const std::string& handle, std::string_view message);
+  // POST /encrypt and /decrypt with AEAD (AES-256-GCM in keyd).
+  Result<std::string> encrypt_aead(const std::string& handle, std::string_view iv,
+                                   std::string_view aad, std::string_view plaintext);
+  Result<std::string> decrypt_aead(const std::string& handle, std::string_view iv,
+                                   std::string_view aad, std::string_view ciphertext);
+  // POST /keypair/{id} {"from": from}: key pair `from` replaces key pair `id`.
+  Status move_key_pair(const std::string& id, const std::string& from);
+
   const std::string& socket_path() const { return socket_path_; }
 
  private:

@@ -18,7 +18,8 @@ constexpr char kApiVersion[] = "2021-04-12";
 constexpr auto kReportRetry = 30s;
 }  // namespace
 
-bool parse_response_topic(const std::string& topic, const std::string& prefix, int& status, std::string& query) {
+bool parse_response_topic(const std::string& topic, const std::string& prefix, int& status,
+                          std::string& query) {
   if (!topic.starts_with(prefix)) return false;
   const char* begin = topic.data() + prefix.size();
   const char* end = topic.data() + topic.size();
@@ -35,17 +36,21 @@ std::string query_value(const std::string& query, const std::string& name) {
   while (pos <= query.size()) {
     size_t amp = query.find('&', pos);
     std::string kv = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
-    if (kv.size() > name.size() && kv.starts_with(name) && kv[name.size()] == '=') return kv.substr(name.size() + 1);
+    if (kv.size() > name.size() && kv.starts_with(name) && kv[name.size()] == '=')
+      return kv.substr(name.size() + 1);
     if (amp == std::string::npos) break;
     pos = amp + 1;
   }
   return {};
 }
 
-HubConnection::HubConnection(Settings settings, std::shared_ptr<Signer> signer, std::string trust_bundle_pem,
-                             MethodHandler methods)
-    : settings_(std::move(settings)), signer_(std::move(signer)), trust_pem_(std::move(trust_bundle_pem)),
-      methods_(std::move(methods)), wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+HubConnection::HubConnection(Settings settings, std::shared_ptr<Signer> signer,
+                             std::string trust_bundle_pem, MethodHandler methods)
+    : settings_(std::move(settings)),
+      signer_(std::move(signer)),
+      trust_pem_(std::move(trust_bundle_pem)),
+      methods_(std::move(methods)),
+      wake_fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
 
 HubConnection::~HubConnection() {
   stop();
@@ -135,7 +140,8 @@ void HubConnection::run() {
       continue;
     }
     if (Clock::now() - started > 2min) backoff = 1s;
-    std::string message = "Failed to connect to " + settings_.connect_host() + ": " + s.error().message;
+    std::string message =
+        "Failed to connect to " + settings_.connect_host() + ": " + s.error().message;
     {
       std::lock_guard lock(mu_);
       last_error_ = s.error().message;
@@ -152,8 +158,13 @@ edge::Status HubConnection::session() {
   long long expiry = static_cast<long long>(std::time(nullptr)) + lifetime.count();
   auto token = EDGE_TRY(make_sas_token(*signer_, settings_.resource(), expiry));
   bool ws = settings_.protocol == Protocol::MqttWs;
-  TransportOptions t{settings_.connect_host(), ws ? settings_.websocket_port : settings_.mqtt_port, ws,
-                     settings_.proxy, trust_pem_, true, 30s};
+  TransportOptions t{settings_.connect_host(),
+                     ws ? settings_.websocket_port : settings_.mqtt_port,
+                     ws,
+                     settings_.proxy,
+                     trust_pem_,
+                     true,
+                     30s};
   auto transport = EDGE_TRY(open_transport(t));
   mqtt::ConnectOptions o;
   o.client_id = settings_.device_id + "/" + settings_.module_id;
@@ -164,7 +175,8 @@ edge::Status HubConnection::session() {
   auto connecting = MqttSession::connect(std::move(transport), o, 30s);
   OPENSSL_cleanse(o.password.data(), o.password.size());
   auto session = EDGE_TRY(std::move(connecting));
-  EDGE_TRY_VOID(session->subscribe({{"$iothub/twin/res/#", 0}, {"$iothub/twin/PATCH/properties/desired/#", 0},
+  EDGE_TRY_VOID(session->subscribe({{"$iothub/twin/res/#", 0},
+                                    {"$iothub/twin/PATCH/properties/desired/#", 0},
                                     {"$iothub/methods/POST/#", 0}},
                                    30s));
   edge::log::info("Connected to " + settings_.connect_host() + " over " + (ws ? "MqttWs" : "Mqtt") +
@@ -196,7 +208,8 @@ edge::Status HubConnection::session() {
 void HubConnection::send_pending(MqttSession& s) {
   std::lock_guard lock(mu_);
   auto now = Clock::now();
-  if (get_needed_ || (get_rid_.empty() && refresh_at_ != Clock::time_point{} && now >= refresh_at_)) {
+  if (get_needed_ ||
+      (get_rid_.empty() && refresh_at_ != Clock::time_point{} && now >= refresh_at_)) {
     get_needed_ = false;
     get_rid_ = next_rid();
     refresh_at_ = now + settings_.refresh_period;
@@ -239,7 +252,8 @@ void HubConnection::handle(MqttSession&, const mqtt::Message& m) {
         acked_ = report_snapshot_;
         cv_.notify_all();
       } else {
-        edge::log::warn("The hub refused the reported properties: " + std::to_string(status) + " " + m.payload);
+        edge::log::warn("The hub refused the reported properties: " + std::to_string(status) + " " +
+                        m.payload);
         report_retry_at_ = Clock::now() + kReportRetry;
       }
     }
@@ -253,9 +267,14 @@ void HubConnection::handle(MqttSession&, const mqtt::Message& m) {
       return;
     }
     switch (desired_.apply(patch)) {
-      case DesiredState::Patch::Applied: cv_.notify_all(); break;
-      case DesiredState::Patch::Stale: break;
-      case DesiredState::Patch::Gap: get_needed_ = true; break;
+      case DesiredState::Patch::Applied:
+        cv_.notify_all();
+        break;
+      case DesiredState::Patch::Stale:
+        break;
+      case DesiredState::Patch::Gap:
+        get_needed_ = true;
+        break;
     }
     return;
   }
@@ -267,7 +286,8 @@ void HubConnection::handle(MqttSession&, const mqtt::Message& m) {
     if (name.empty() || rid.empty()) return;
     std::lock_guard lock(mu_);
     if (calls_.size() >= 16) {  // a flood: answer at once instead of queueing without bound
-      outbox_.emplace_back("$iothub/methods/res/429/?$rid=" + rid, Json{{"message", "Too many requests"}}.dump());
+      outbox_.emplace_back("$iothub/methods/res/429/?$rid=" + rid,
+                           Json{{"message", "Too many requests"}}.dump());
       return;
     }
     calls_.emplace_back(name, rid, m.payload);
@@ -288,7 +308,8 @@ void HubConnection::method_worker() {
       calls_.pop_front();
     }
     auto& [name, rid, payload] = call;
-    MethodResult r = methods_ ? methods_(name, payload) : MethodResult{501, Json{{"message", "no methods"}}};
+    MethodResult r =
+        methods_ ? methods_(name, payload) : MethodResult{501, Json{{"message", "no methods"}}};
     {
       std::lock_guard lock(mu_);
       outbox_.emplace_back("$iothub/methods/res/" + std::to_string(r.status) + "/?$rid=" + rid,

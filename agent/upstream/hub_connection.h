@@ -25,7 +25,8 @@ struct MethodResult {
   int status = 200;
   std::optional<Json> payload;  // none: an empty body
 };
-using MethodHandler = std::function<MethodResult(const std::string& name, const std::string& payload)>;
+using MethodHandler =
+    std::function<MethodResult(const std::string& name, const std::string& payload)>;
 
 class HubConnection {
  public:
@@ -77,14 +78,15 @@ class HubConnection {
   Json report_snapshot_;
   std::chrono::steady_clock::time_point report_retry_at_{}, refresh_at_{};
   bool get_needed_ = false;
-  std::deque<std::pair<std::string, std::string>> outbox_;             // topic, payload
+  std::deque<std::pair<std::string, std::string>> outbox_;               // topic, payload
   std::deque<std::tuple<std::string, std::string, std::string>> calls_;  // name, rid, payload
   std::string last_error_;
   unsigned long rid_counter_ = 0;
 };
 
 // "$iothub/twin/res/204/?$rid=7&$version=3" -> status 204, query "$rid=7&$version=3".
-bool parse_response_topic(const std::string& topic, const std::string& prefix, int& status, std::string& query);
+bool parse_response_topic(const std::string& topic, const std::string& prefix, int& status,
+                          std::string& query);
 std::string query_value(const std::string& query, const std::string& name);
 
 }  // namespace agent::upstream

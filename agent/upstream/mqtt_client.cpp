@@ -25,11 +25,14 @@ Result<std::unique_ptr<MqttSession>> MqttSession::connect(std::unique_ptr<Transp
   }
   auto code = EDGE_TRY(mqtt::decode_connack(s->control_.front()));
   s->control_.clear();
-  if (code != 0) return fail(ErrorKind::Unauthorized, "the server refused the connection: " + mqtt::connack_reason(code));
+  if (code != 0)
+    return fail(ErrorKind::Unauthorized,
+                "the server refused the connection: " + mqtt::connack_reason(code));
   return s;
 }
 
-Status MqttSession::subscribe(const std::vector<std::pair<std::string, int>>& filters, std::chrono::milliseconds timeout) {
+Status MqttSession::subscribe(const std::vector<std::pair<std::string, int>>& filters,
+                              std::chrono::milliseconds timeout) {
   uint16_t id = next_id_++;
   if (next_id_ == 0) next_id_ = 1;
   send(mqtt::encode_subscribe(id, filters));
@@ -42,7 +45,9 @@ Status MqttSession::subscribe(const std::vector<std::pair<std::string, int>>& fi
       if (ack.packet_id != id || ack.codes.size() != filters.size())
         return edge::invalid("SUBACK does not match the SUBSCRIBE");
       for (size_t i = 0; i < ack.codes.size(); ++i)
-        if (ack.codes[i] & 0x80) return fail(ErrorKind::Forbidden, "the server refused the subscription to " + filters[i].first);
+        if (ack.codes[i] & 0x80)
+          return fail(ErrorKind::Forbidden,
+                      "the server refused the subscription to " + filters[i].first);
       return {};
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
@@ -82,10 +87,12 @@ Status MqttSession::pump(std::chrono::milliseconds wait, int wake_fd) {
     ping_outstanding_ = true;
   }
   bool flushed = EDGE_TRY(transport_->flush());
-  auto until_ping = std::chrono::duration_cast<std::chrono::milliseconds>(last_sent_ + keepalive_ / 2 - now);
+  auto until_ping =
+      std::chrono::duration_cast<std::chrono::milliseconds>(last_sent_ + keepalive_ / 2 - now);
   wait = std::max(std::chrono::milliseconds(0), std::min(wait, until_ping));
   if (!transport_->has_buffered_input()) {  // in_ holds at most a partial packet here
-    pollfd fds[2] = {{transport_->fd(), static_cast<short>(POLLIN | (flushed ? 0 : POLLOUT)), 0}, {wake_fd, POLLIN, 0}};
+    pollfd fds[2] = {{transport_->fd(), static_cast<short>(POLLIN | (flushed ? 0 : POLLOUT)), 0},
+                     {wake_fd, POLLIN, 0}};
     int r = ::poll(fds, wake_fd >= 0 ? 2 : 1, static_cast<int>(wait.count()));
     if (r < 0 && errno != EINTR) return fail(ErrorKind::Unavailable, "poll failed");
     if (r <= 0 || !(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
@@ -107,13 +114,17 @@ Status MqttSession::pump(std::chrono::milliseconds wait, int wake_fd) {
 
 Status MqttSession::handle(mqtt::Packet p) {
   switch (p.type) {
-    case mqtt::Type::Pingresp: ping_outstanding_ = false; return {};
+    case mqtt::Type::Pingresp:
+      ping_outstanding_ = false;
+      return {};
     case mqtt::Type::Connack:
     case mqtt::Type::Suback:
       if (control_.size() > 8) return edge::invalid("unsolicited acknowledgements from the server");
       control_.push_back(std::move(p));
       return {};
-    case mqtt::Type::Puback: in_flight_.erase(EDGE_TRY(mqtt::decode_puback(p))); return {};
+    case mqtt::Type::Puback:
+      in_flight_.erase(EDGE_TRY(mqtt::decode_puback(p)));
+      return {};
     case mqtt::Type::Publish: {
       auto m = EDGE_TRY(mqtt::decode_publish(p));
       if (m.qos == 2) return edge::invalid("QoS 2 publish from the server");
@@ -122,7 +133,8 @@ Status MqttSession::handle(mqtt::Packet p) {
       received_.push_back(std::move(m));
       return {};
     }
-    default: return edge::invalid("unexpected MQTT packet from the server");
+    default:
+      return edge::invalid("unexpected MQTT packet from the server");
   }
 }
 

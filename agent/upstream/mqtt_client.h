@@ -19,7 +19,8 @@ class MqttSession {
                                                             const mqtt::ConnectOptions& options,
                                                             std::chrono::milliseconds timeout);
   // Subscribes and waits for SUBACK (publishes that arrive meanwhile are kept for poll()).
-  edge::Status subscribe(const std::vector<std::pair<std::string, int>>& filters, std::chrono::milliseconds timeout);
+  edge::Status subscribe(const std::vector<std::pair<std::string, int>>& filters,
+                         std::chrono::milliseconds timeout);
   // Queues a publish; QoS 1 messages stay in flight until PUBACK.
   void publish(const std::string& topic, const std::string& payload, int qos = 0);
   // Waits up to `wait` for traffic (or `wake_fd` readable, when >= 0), handles acks and
@@ -30,7 +31,8 @@ class MqttSession {
 
  private:
   using Clock = std::chrono::steady_clock;
-  MqttSession(std::unique_ptr<Transport> t, uint16_t keepalive) : transport_(std::move(t)), keepalive_(keepalive) {}
+  MqttSession(std::unique_ptr<Transport> t, uint16_t keepalive)
+      : transport_(std::move(t)), keepalive_(keepalive) {}
   void send(const std::string& bytes);
   edge::Status pump(std::chrono::milliseconds wait, int wake_fd);
   edge::Status handle(mqtt::Packet packet);

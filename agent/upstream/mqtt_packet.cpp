@@ -25,14 +25,15 @@ std::string frame(Type type, uint8_t flags, const std::string& body) {
   return out + body;
 }
 uint16_t get16(std::string_view s, size_t at) {
-  return static_cast<uint16_t>((static_cast<uint8_t>(s[at]) << 8) | static_cast<uint8_t>(s[at + 1]));
+  return static_cast<uint16_t>((static_cast<uint8_t>(s[at]) << 8) |
+                               static_cast<uint8_t>(s[at + 1]));
 }
 }  // namespace
 
 std::string encode_connect(const ConnectOptions& o) {
   std::string body;
   put_string(body, "MQTT");
-  body.push_back(4);  // protocol level 3.1.1
+  body.push_back(4);            // protocol level 3.1.1
   uint8_t flags = 0x80 | 0x40;  // user name + password
   if (o.clean_session) flags |= 0x02;
   body.push_back(static_cast<char>(flags));
@@ -75,12 +76,18 @@ edge::Result<std::optional<Packet>> take_packet(std::string& buffer, size_t max_
   auto type = static_cast<Type>(first >> 4);
   uint8_t flags = first & 0x0f;
   switch (type) {
-    case Type::Publish: break;
-    case Type::Connack: case Type::Puback: case Type::Suback: case Type::Unsuback: case Type::Pingresp:
+    case Type::Publish:
+      break;
+    case Type::Connack:
+    case Type::Puback:
+    case Type::Suback:
+    case Type::Unsuback:
+    case Type::Pingresp:
       if (flags != 0) return invalid("MQTT packet with invalid flags");
       break;
     default:
-      return invalid("unexpected MQTT packet type " + std::to_string(first >> 4) + " from the server");
+      return invalid("unexpected MQTT packet type " + std::to_string(first >> 4) +
+                     " from the server");
   }
   size_t length = 0, multiplier = 1, pos = 1;
   for (;;) {
@@ -91,7 +98,8 @@ edge::Result<std::optional<Packet>> take_packet(std::string& buffer, size_t max_
     multiplier *= 128;
     if (!(byte & 0x80)) break;
   }
-  if (length > max_size) return invalid("MQTT packet of " + std::to_string(length) + " bytes exceeds the limit");
+  if (length > max_size)
+    return invalid("MQTT packet of " + std::to_string(length) + " bytes exceeds the limit");
   if (buffer.size() < pos + length) return std::optional<Packet>();
   Packet p{type, flags, buffer.substr(pos, length)};
   buffer.erase(0, pos + length);
@@ -136,12 +144,18 @@ edge::Result<uint16_t> decode_puback(const Packet& p) {
 
 std::string connack_reason(int code) {
   switch (code) {
-    case 1: return "unacceptable protocol version";
-    case 2: return "identifier rejected";
-    case 3: return "server unavailable";
-    case 4: return "bad user name or password";
-    case 5: return "not authorized";
-    default: return "refused with code " + std::to_string(code);
+    case 1:
+      return "unacceptable protocol version";
+    case 2:
+      return "identifier rejected";
+    case 3:
+      return "server unavailable";
+    case 4:
+      return "bad user name or password";
+    case 5:
+      return "not authorized";
+    default:
+      return "refused with code " + std::to_string(code);
   }
 }
 

@@ -16,8 +16,19 @@ namespace agent::mqtt {
 constexpr size_t kMaxPacketSize = 512 * 1024;
 
 enum class Type : uint8_t {
-  Connect = 1, Connack = 2, Publish = 3, Puback = 4, Pubrec = 5, Pubrel = 6, Pubcomp = 7,
-  Subscribe = 8, Suback = 9, Unsubscribe = 10, Unsuback = 11, Pingreq = 12, Pingresp = 13,
+  Connect = 1,
+  Connack = 2,
+  Publish = 3,
+  Puback = 4,
+  Pubrec = 5,
+  Pubrel = 6,
+  Pubcomp = 7,
+  Subscribe = 8,
+  Suback = 9,
+  Unsubscribe = 10,
+  Unsuback = 11,
+  Pingreq = 12,
+  Pingresp = 13,
   Disconnect = 14,
 };
 
@@ -44,14 +55,16 @@ struct ConnectOptions {
 
 std::string encode_connect(const ConnectOptions& options);
 std::string encode_publish(const Message& message);
-std::string encode_subscribe(uint16_t packet_id, const std::vector<std::pair<std::string, int>>& filters);
+std::string encode_subscribe(uint16_t packet_id,
+                             const std::vector<std::pair<std::string, int>>& filters);
 std::string encode_puback(uint16_t packet_id);
 std::string encode_pingreq();
 std::string encode_disconnect();
 
 // Removes one complete packet from the front of `buffer`; nullopt while more bytes are needed.
 // Packets a server never sends, bad flags, malformed lengths and oversized packets are errors.
-edge::Result<std::optional<Packet>> take_packet(std::string& buffer, size_t max_size = kMaxPacketSize);
+edge::Result<std::optional<Packet>> take_packet(std::string& buffer,
+                                                size_t max_size = kMaxPacketSize);
 
 // CONNACK: the return code (0 accepted, 1..5 refused).
 edge::Result<int> decode_connack(const Packet& packet);

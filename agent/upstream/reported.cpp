@@ -20,7 +20,8 @@ Json module_entry(const ModuleReport& m, const std::string& kind) {
   j["type"] = "docker";
   if (kind != "edgeAgent") {
     j["status"] = c && c->status == DesiredStatus::Stopped ? "stopped" : "running";
-    j["restartPolicy"] = c ? to_string(c->restart_policy) : (kind == "edgeHub" ? "always" : "on-unhealthy");
+    j["restartPolicy"] =
+        c ? to_string(c->restart_policy) : (kind == "edgeHub" ? "always" : "on-unhealthy");
   }
   j["startupOrder"] = kind == "edgeAgent" ? 0u : (c ? c->startup_order : kDefaultStartupOrder);
   j["imagePullPolicy"] = c && !c->pull_on_create ? "never" : "on-create";
@@ -42,7 +43,9 @@ Json module_entry(const ModuleReport& m, const std::string& kind) {
 }
 
 Json runtime_settings_report(const Json& desired) {
-  Json s{{"minDockerVersion", "v1.25"}, {"loggingOptions", ""}, {"registryCredentials", Json::object()}};
+  Json s{{"minDockerVersion", "v1.25"},
+         {"loggingOptions", ""},
+         {"registryCredentials", Json::object()}};
   if (!desired.is_object()) return s;
   if (desired.contains("minDockerVersion") && desired["minDockerVersion"].is_string())
     s["minDockerVersion"] = desired["minDockerVersion"];
@@ -68,12 +71,18 @@ std::string time_of(const Json& j, const char* key) {
 
 const char* to_string(RuntimeStatus s) {
   switch (s) {
-    case RuntimeStatus::Running: return "running";
-    case RuntimeStatus::Stopped: return "stopped";
-    case RuntimeStatus::Failed: return "failed";
-    case RuntimeStatus::Backoff: return "backoff";
-    case RuntimeStatus::Dead: return "dead";
-    case RuntimeStatus::Unknown: return "unknown";
+    case RuntimeStatus::Running:
+      return "running";
+    case RuntimeStatus::Stopped:
+      return "stopped";
+    case RuntimeStatus::Failed:
+      return "failed";
+    case RuntimeStatus::Backoff:
+      return "backoff";
+    case RuntimeStatus::Dead:
+      return "dead";
+    case RuntimeStatus::Unknown:
+      return "unknown";
   }
   return "unknown";
 }
@@ -89,13 +98,17 @@ Json chunk_create_options(const Json& create_options) {
   return out;
 }
 
-Json build_reported(const std::vector<ModuleReport>& modules, const Platform& platform, const Json& runtime_settings,
-                    long long last_desired_version, const DeploymentStatus& status) {
+Json build_reported(const std::vector<ModuleReport>& modules, const Platform& platform,
+                    const Json& runtime_settings, long long last_desired_version,
+                    const DeploymentStatus& status) {
   Json system = Json::object(), user = Json::object();
   for (const auto& m : modules) {
-    if (m.name == "edgeAgent") system["edgeAgent"] = module_entry(m, "edgeAgent");
-    else if (m.name == "edgeHub") system["edgeHub"] = module_entry(m, "edgeHub");
-    else user[m.name] = module_entry(m, "user");
+    if (m.name == "edgeAgent")
+      system["edgeAgent"] = module_entry(m, "edgeAgent");
+    else if (m.name == "edgeHub")
+      system["edgeHub"] = module_entry(m, "edgeHub");
+    else
+      user[m.name] = module_entry(m, "user");
   }
   return Json{{"schemaVersion", "1.0"},
               {"version", {{"version", EDGE_VERSION}, {"build", ""}, {"commit", ""}}},
@@ -103,7 +116,10 @@ Json build_reported(const std::vector<ModuleReport>& modules, const Platform& pl
               {"lastDesiredStatus", {{"code", status.code}, {"description", status.description}}},
               {"runtime",
                {{"type", "docker"},
-                {"platform", {{"os", platform.os}, {"architecture", platform.architecture}, {"version", platform.version}}},
+                {"platform",
+                 {{"os", platform.os},
+                  {"architecture", platform.architecture},
+                  {"version", platform.version}}},
                 {"settings", runtime_settings_report(runtime_settings)}}},
               {"systemModules", system},
               {"modules", user}};
@@ -122,35 +138,43 @@ edge::Result<Platform> system_platform(edge::http::UnixClient& mgmt) {
   return p;
 }
 
-edge::Result<std::vector<ModuleReport>> collect_modules(edge::http::UnixClient& mgmt,
-                                                        const std::map<std::string, Current>& current,
-                                                        const Deployment* deployment, const RestartSettings& restart) {
+edge::Result<std::vector<ModuleReport>> collect_modules(
+    edge::http::UnixClient& mgmt, const std::map<std::string, Current>& current,
+    const Deployment* deployment, const RestartSettings& restart) {
   auto r = EDGE_TRY(mgmt.request("GET", std::string("/modules?") + kMgmtApi));
   if (r.status != 200) return edge::internal("edged listed no modules: " + r.message());
   auto body = EDGE_TRY(r.json());
   std::vector<ModuleReport> out;
-  std::map<std::string, Module> desired = deployment ? deployment->all() : std::map<std::string, Module>{};
-  const Json list = body.is_object() && body.contains("modules") && body["modules"].is_array() ? body["modules"] : Json::array();
+  std::map<std::string, Module> desired =
+      deployment ? deployment->all() : std::map<std::string, Module>{};
+  const Json list = body.is_object() && body.contains("modules") && body["modules"].is_array()
+                        ? body["modules"]
+                        : Json::array();
   for (const auto& d : list) {
     if (!d.is_object()) continue;
     ModuleReport m;
     m.name = d.value("name", "");
     if (m.name.empty()) continue;
     const Json config = d.value("config", Json::object());
-    const Json settings = config.is_object() ? config.value("settings", Json::object()) : Json::object();
+    const Json settings =
+        config.is_object() ? config.value("settings", Json::object()) : Json::object();
     m.image = settings.is_object() ? settings.value("image", "") : "";
     m.image_hash = settings.is_object() ? settings.value("imageHash", "") : "";
     const Json st = d.value("status", Json::object());
     const Json exit = st.is_object() ? st.value("exitStatus", Json::object()) : Json::object();
-    const Json runtime = st.is_object() ? st.value("runtimeStatus", Json::object()) : Json::object();
+    const Json runtime =
+        st.is_object() ? st.value("runtimeStatus", Json::object()) : Json::object();
     m.last_start_time = time_of(st, "startTime");
     m.last_exit_time = time_of(exit, "exitTime");
     if (exit.is_object() && exit.contains("statusCode")) {
       const Json& code = exit["statusCode"];
-      m.exit_code = code.is_string() ? std::atoll(code.get<std::string>().c_str()) : code.is_number() ? code.get<long long>() : 0;
+      m.exit_code = code.is_string()   ? std::atoll(code.get<std::string>().c_str())
+                    : code.is_number() ? code.get<long long>()
+                                       : 0;
     }
     std::string edged_status = runtime.is_object() ? runtime.value("status", "unknown") : "unknown";
-    m.status_description = runtime.is_object() ? runtime.value("description", edged_status) : edged_status;
+    m.status_description =
+        runtime.is_object() ? runtime.value("description", edged_status) : edged_status;
     auto cur = current.find(m.name);
     if (cur != current.end()) {
       m.restart_count = cur->second.restart_count;

@@ -39,16 +39,17 @@ constexpr size_t kCreateOptionsChunk = 512;
 
 // `runtime_settings`: the desired runtime.settings (minDockerVersion, loggingOptions, registry
 // credentials; passwords are never reported).
-Json build_reported(const std::vector<ModuleReport>& modules, const Platform& platform, const Json& runtime_settings,
-                    long long last_desired_version, const DeploymentStatus& status);
+Json build_reported(const std::vector<ModuleReport>& modules, const Platform& platform,
+                    const Json& runtime_settings, long long last_desired_version,
+                    const DeploymentStatus& status);
 // createOptions split into createOptions, createOptions01, ... of 512 characters.
 Json chunk_create_options(const Json& create_options);
 
 // edged's GET /modules joined with the agent's bookkeeping (`current`, from the runner) and the
 // deployment; runtime status follows the restart policy as the planner computes it.
-edge::Result<std::vector<ModuleReport>> collect_modules(edge::http::UnixClient& mgmt,
-                                                        const std::map<std::string, Current>& current,
-                                                        const Deployment* deployment, const RestartSettings& restart);
+edge::Result<std::vector<ModuleReport>> collect_modules(
+    edge::http::UnixClient& mgmt, const std::map<std::string, Current>& current,
+    const Deployment* deployment, const RestartSettings& restart);
 edge::Result<Platform> system_platform(edge::http::UnixClient& mgmt);
 
 const char* to_string(RuntimeStatus status);

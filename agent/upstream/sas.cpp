@@ -7,17 +7,23 @@
 namespace agent::upstream {
 using edge::Result;
 
-WorkloadSigner::WorkloadSigner(std::string socket_path, std::string module_id, std::string generation_id)
-    : client_(std::move(socket_path)), module_id_(std::move(module_id)), generation_id_(std::move(generation_id)) {}
+WorkloadSigner::WorkloadSigner(std::string socket_path, std::string module_id,
+                               std::string generation_id)
+    : client_(std::move(socket_path)),
+      module_id_(std::move(module_id)),
+      generation_id_(std::move(generation_id)) {}
 
 Result<std::string> WorkloadSigner::sign(std::string_view data) {
-  edge::http::Json body{{"keyId", "primary"}, {"algo", "HMACSHA256"}, {"data", edge::base64::encode(data)}};
-  std::string target = "/modules/" + module_id_ + "/genid/" + edge::uri::percent_encode(generation_id_) +
+  edge::http::Json body{
+      {"keyId", "primary"}, {"algo", "HMACSHA256"}, {"data", edge::base64::encode(data)}};
+  std::string target = "/modules/" + module_id_ + "/genid/" +
+                       edge::uri::percent_encode(generation_id_) +
                        "/sign?api-version=" + kWorkloadApiVersion;
   auto r = client_.request("POST", target, body);
   if (!r) return std::unexpected(r.error().context("workload API sign"));
   if (r->status != 200)
-    return edge::fail(edge::ErrorKind::Unavailable, "workload API sign: " + std::to_string(r->status) + " " + r->message());
+    return edge::fail(edge::ErrorKind::Unavailable,
+                      "workload API sign: " + std::to_string(r->status) + " " + r->message());
   auto j = EDGE_TRY(r->json());
   if (!j.is_object() || !j.contains("digest") || !j["digest"].is_string())
     return edge::invalid("workload API sign: the answer has no digest");
@@ -36,7 +42,8 @@ Result<edge::Secret> make_sas_token(Signer& signer, const std::string& resource,
   std::string sr = edge::uri::percent_encode(resource);
   std::string se = std::to_string(expiry);
   auto sig = EDGE_TRY(signer.sign(sr + "\n" + se));
-  return edge::Secret("SharedAccessSignature sr=" + sr + "&sig=" + edge::uri::percent_encode(sig) + "&se=" + se);
+  return edge::Secret("SharedAccessSignature sr=" + sr + "&sig=" + edge::uri::percent_encode(sig) +
+                      "&se=" + se);
 }
 
 Result<std::string> fetch_trust_bundle(const std::string& workload_socket) {
@@ -44,7 +51,9 @@ Result<std::string> fetch_trust_bundle(const std::string& workload_socket) {
   auto r = client.request("GET", std::string("/trust-bundle?api-version=") + kWorkloadApiVersion);
   if (!r) return std::unexpected(r.error().context("workload API trust bundle"));
   if (r->status != 200)
-    return edge::fail(edge::ErrorKind::Unavailable, "workload API trust bundle: " + std::to_string(r->status) + " " + r->message());
+    return edge::fail(
+        edge::ErrorKind::Unavailable,
+        "workload API trust bundle: " + std::to_string(r->status) + " " + r->message());
   auto j = EDGE_TRY(r->json());
   if (!j.is_object() || !j.contains("certificate") || !j["certificate"].is_string())
     return edge::invalid("workload API trust bundle: the answer has no certificate");

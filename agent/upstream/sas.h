@@ -40,7 +40,8 @@ class KeySigner : public Signer {
 
 // "SharedAccessSignature sr=<urlenc resource>&sig=<urlenc sig>&se=<expiry>", signed over
 // "<urlenc resource>\n<expiry>" as IoT Hub checks it.
-edge::Result<edge::Secret> make_sas_token(Signer& signer, const std::string& resource, long long expiry);
+edge::Result<edge::Secret> make_sas_token(Signer& signer, const std::string& resource,
+                                          long long expiry);
 
 // GET /trust-bundle?api-version=2019-01-30 -> the PEM certificates.
 edge::Result<std::string> fetch_trust_bundle(const std::string& workload_socket);

@@ -26,7 +26,8 @@ edge::Result<Protocol> parse_protocol(const std::string& text, bool& mapped) {
   if (strcasecmp(text.c_str(), "MqttWs") == 0) return Protocol::MqttWs;
   mapped = strcasecmp(text.c_str(), "Amqp") == 0 || strcasecmp(text.c_str(), "AmqpWs") == 0;
   if (mapped) return strcasecmp(text.c_str(), "Amqp") == 0 ? Protocol::Mqtt : Protocol::MqttWs;
-  return edge::invalid("UpstreamProtocol \"" + text + "\" is not one of Mqtt, MqttWs, Amqp, AmqpWs");
+  return edge::invalid("UpstreamProtocol \"" + text +
+                       "\" is not one of Mqtt, MqttWs, Amqp, AmqpWs");
 }
 
 edge::Result<Settings> settings_from_env(std::string& notes) {
@@ -38,9 +39,11 @@ edge::Result<Settings> settings_from_env(std::string& notes) {
   s.generation_id = EDGE_TRY(required("IOTEDGE_MODULEGENERATIONID"));
   std::string scheme = env("IOTEDGE_AUTHSCHEME");
   if (!scheme.empty() && strcasecmp(scheme.c_str(), "sasToken") != 0)
-    return edge::invalid("IOTEDGE_AUTHSCHEME \"" + scheme + "\" is not supported; expected sasToken");
+    return edge::invalid("IOTEDGE_AUTHSCHEME \"" + scheme +
+                         "\" is not supported; expected sasToken");
   auto workload = EDGE_TRY(edge::uri::parse_endpoint(EDGE_TRY(required("IOTEDGE_WORKLOADURI"))));
-  if (workload.kind != edge::uri::Endpoint::Kind::Unix) return edge::invalid("IOTEDGE_WORKLOADURI must be a unix:// socket");
+  if (workload.kind != edge::uri::Endpoint::Kind::Unix)
+    return edge::invalid("IOTEDGE_WORKLOADURI must be a unix:// socket");
   s.workload_socket = workload.value;
   bool mapped = false;
   std::string protocol = env("UpstreamProtocol");
@@ -48,8 +51,10 @@ edge::Result<Settings> settings_from_env(std::string& notes) {
   if (mapped)
     notes += "UpstreamProtocol " + protocol + " is not available in this agent; using " +
              (s.protocol == Protocol::Mqtt ? "Mqtt" : "MqttWs") + " instead\n";
-  if (s.protocol == Protocol::MqttWs) s.proxy = EDGE_TRY(edge::cloud::proxy_from_env(s.connect_host()));
-  if (auto v = std::atoll(env("ConfigRefreshFrequencySecs").c_str()); v > 0) s.refresh_period = std::chrono::seconds(v);
+  if (s.protocol == Protocol::MqttWs)
+    s.proxy = EDGE_TRY(edge::cloud::proxy_from_env(s.connect_host()));
+  if (auto v = std::atoll(env("ConfigRefreshFrequencySecs").c_str()); v > 0)
+    s.refresh_period = std::chrono::seconds(v);
   return s;
 }
 

@@ -25,8 +25,12 @@ struct Settings {
   std::chrono::seconds token_lifetime{3600};
   std::chrono::seconds keepalive{180};
   std::chrono::seconds refresh_period{3600};  // ConfigRefreshFrequencySecs: forced twin GET
-  std::string connect_host() const { return gateway_hostname.empty() ? iothub_hostname : gateway_hostname; }
-  std::string resource() const { return iothub_hostname + "/devices/" + device_id + "/modules/" + module_id; }
+  std::string connect_host() const {
+    return gateway_hostname.empty() ? iothub_hostname : gateway_hostname;
+  }
+  std::string resource() const {
+    return iothub_hostname + "/devices/" + device_id + "/modules/" + module_id;
+  }
 };
 
 // Reads the environment; `notes` collects lines to log (e.g. Amqp mapped to Mqtt).

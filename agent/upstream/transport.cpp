@@ -31,7 +31,8 @@ std::string ssl_errors() {
 }
 
 bool wait_fd(int fd, short events, Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
   if (left <= 0) return false;
   pollfd p{fd, events, 0};
   return ::poll(&p, 1, static_cast<int>(left)) > 0;
@@ -39,7 +40,8 @@ bool wait_fd(int fd, short events, Clock::time_point deadline) {
 
 class TlsTransport : public Transport {
  public:
-  TlsTransport(int fd, SSL_CTX* ctx, SSL* ssl, std::string what) : fd_(fd), ctx_(ctx), ssl_(ssl), what_(std::move(what)) {}
+  TlsTransport(int fd, SSL_CTX* ctx, SSL* ssl, std::string what)
+      : fd_(fd), ctx_(ctx), ssl_(ssl), what_(std::move(what)) {}
   ~TlsTransport() override {
     if (ssl_) SSL_free(ssl_);
     if (ctx_) SSL_CTX_free(ctx_);
@@ -129,14 +131,20 @@ class WebSocketTransport : public Transport {
       std::string payload = raw_.substr(pos, len);
       raw_.erase(0, pos + len);
       switch (b0 & 0x0f) {
-        case 0x0: case 0x2: into += payload; break;
-        case 0x8: return fail(ErrorKind::Unavailable, tls_->what() + " closed the WebSocket");
+        case 0x0:
+        case 0x2:
+          into += payload;
+          break;
+        case 0x8:
+          return fail(ErrorKind::Unavailable, tls_->what() + " closed the WebSocket");
         case 0x9:
           if (payload.size() > 125) return edge::invalid("oversized WebSocket ping");
           send_frame(0xA, payload);
           break;
-        case 0xA: break;
-        default: return edge::invalid("unexpected WebSocket frame type " + std::to_string(b0 & 0x0f));
+        case 0xA:
+          break;
+        default:
+          return edge::invalid("unexpected WebSocket frame type " + std::to_string(b0 & 0x0f));
       }
     }
   }
@@ -173,7 +181,8 @@ bool is_ip(const std::string& host) {
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
-Result<std::unique_ptr<TlsTransport>> open_tls(const TransportOptions& o, Clock::time_point deadline) {
+Result<std::unique_ptr<TlsTransport>> open_tls(const TransportOptions& o,
+                                               Clock::time_point deadline) {
   std::string what = o.host + ":" + std::to_string(o.port);
   std::optional<edge::cloud::Proxy> proxy = o.websocket ? o.proxy : std::nullopt;
   int fd = EDGE_TRY(edge::cloud::open_tunnel(o.host, o.port, proxy, deadline));
@@ -186,7 +195,8 @@ Result<std::unique_ptr<TlsTransport>> open_tls(const TransportOptions& o, Clock:
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
   if (o.system_roots) SSL_CTX_set_default_verify_paths(ctx);
   if (!o.trust_bundle_pem.empty()) {
-    BIO* bio = BIO_new_mem_buf(o.trust_bundle_pem.data(), static_cast<int>(o.trust_bundle_pem.size()));
+    BIO* bio =
+        BIO_new_mem_buf(o.trust_bundle_pem.data(), static_cast<int>(o.trust_bundle_pem.size()));
     while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
       X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), cert);
       X509_free(cert);
@@ -228,11 +238,12 @@ Result<std::unique_ptr<TlsTransport>> open_tls(const TransportOptions& o, Clock:
   return t;
 }
 
-Result<std::unique_ptr<Transport>> upgrade(std::unique_ptr<TlsTransport> tls, const TransportOptions& o,
-                                           Clock::time_point deadline) {
+Result<std::unique_ptr<Transport>> upgrade(std::unique_ptr<TlsTransport> tls,
+                                           const TransportOptions& o, Clock::time_point deadline) {
   unsigned char nonce[16];
   RAND_bytes(nonce, sizeof nonce);
-  std::string key = edge::base64::encode(std::string_view(reinterpret_cast<char*>(nonce), sizeof nonce));
+  std::string key =
+      edge::base64::encode(std::string_view(reinterpret_cast<char*>(nonce), sizeof nonce));
   std::string host = o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host;
   if (o.port != 443) host += ":" + std::to_string(o.port);
   tls->send("GET /$iothub/websocket HTTP/1.1\r\nHost: " + host +
@@ -244,15 +255,18 @@ Result<std::unique_ptr<Transport>> upgrade(std::unique_ptr<TlsTransport> tls, co
     auto done = EDGE_TRY(tls->flush());
     EDGE_TRY_VOID(tls->receive(in));
     if ((end = in.find("\r\n\r\n")) != std::string::npos) break;
-    if (in.size() > 16384) return edge::invalid(tls->what() + " sent an oversized WebSocket answer");
-    if (!tls->has_buffered_input() && !wait_fd(tls->fd(), static_cast<short>(done ? POLLIN : POLLIN | POLLOUT), deadline))
+    if (in.size() > 16384)
+      return edge::invalid(tls->what() + " sent an oversized WebSocket answer");
+    if (!tls->has_buffered_input() &&
+        !wait_fd(tls->fd(), static_cast<short>(done ? POLLIN : POLLIN | POLLOUT), deadline))
       return fail(ErrorKind::Timeout, "WebSocket upgrade with " + tls->what() + " timed out");
   }
   std::string head = in.substr(0, end);
   std::string lower = head;
   for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (!head.starts_with("HTTP/1.1 101"))
-    return fail(ErrorKind::Unavailable, tls->what() + " refused the WebSocket upgrade: " + head.substr(0, head.find("\r\n")));
+    return fail(ErrorKind::Unavailable, tls->what() + " refused the WebSocket upgrade: " +
+                                            head.substr(0, head.find("\r\n")));
   unsigned char digest[20];
   std::string accept_src = key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
   EVP_Digest(accept_src.data(), accept_src.size(), digest, nullptr, EVP_sha1(), nullptr);
@@ -260,7 +274,8 @@ Result<std::unique_ptr<Transport>> upgrade(std::unique_ptr<TlsTransport> tls, co
   std::string accept_lower = accept;
   for (auto& c : accept_lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (lower.find("\r\nsec-websocket-accept: " + accept_lower) == std::string::npos)
-    return edge::invalid(tls->what() + " answered the WebSocket upgrade without the right Sec-WebSocket-Accept");
+    return edge::invalid(tls->what() +
+                         " answered the WebSocket upgrade without the right Sec-WebSocket-Accept");
   auto ws = std::make_unique<WebSocketTransport>(std::move(tls), in.substr(end + 4));
   return std::unique_ptr<Transport>(std::move(ws));
 }

@@ -31,9 +31,9 @@ class Transport {
 struct TransportOptions {
   std::string host;
   uint16_t port = 8883;
-  bool websocket = false;               // wss://host:port/$iothub/websocket
+  bool websocket = false;                   // wss://host:port/$iothub/websocket
   std::optional<edge::cloud::Proxy> proxy;  // only used for websockets, as upstream
-  std::string trust_bundle_pem;         // extra trusted roots
+  std::string trust_bundle_pem;             // extra trusted roots
   bool system_roots = true;
   std::chrono::milliseconds timeout{30000};  // TCP + proxy + TLS + WebSocket upgrade
 };

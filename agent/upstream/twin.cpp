@@ -45,8 +45,8 @@ Json diff(const Json& from, const Json& to) {
 Json known_reported(const Json& reported) {
   Json out = Json::object();
   if (!reported.is_object()) return out;
-  for (const char* key : {"schemaVersion", "version", "lastDesiredVersion", "lastDesiredStatus", "runtime",
-                          "systemModules", "modules"})
+  for (const char* key : {"schemaVersion", "version", "lastDesiredVersion", "lastDesiredStatus",
+                          "runtime", "systemModules", "modules"})
     if (reported.contains(key) && !reported[key].is_null()) out[key] = reported[key];
   return out;
 }

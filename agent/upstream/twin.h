@@ -1,9 +1,8 @@
 // The `$edgeAgent` twin as the agent keeps it: the desired document with version ordering for
 // patches, and reported-property diffs (only what changed; removed keys become null).
 #pragma once
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 namespace agent::upstream {
 

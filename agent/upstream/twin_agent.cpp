@@ -12,15 +12,20 @@ edge::Result<std::unique_ptr<TwinAgent>> TwinAgent::start(const std::string& man
   auto settings = EDGE_TRY(settings_from_env(notes));
   if (!notes.empty()) edge::log::warn(notes.substr(0, notes.size() - 1));
   std::string trust = EDGE_TRY(fetch_trust_bundle(settings.workload_socket));
-  if (!signer) signer = std::make_shared<WorkloadSigner>(settings.workload_socket, settings.module_id, settings.generation_id);
+  if (!signer)
+    signer = std::make_shared<WorkloadSigner>(settings.workload_socket, settings.module_id,
+                                              settings.generation_id);
   std::unique_ptr<TwinAgent> agent(new TwinAgent());
   agent->mgmt_owner_ = std::make_unique<edge::http::UnixClient>(management_socket);
   agent->mgmt_ = agent->mgmt_owner_.get();
-  agent->methods_ = std::make_unique<Methods>(management_socket, settings.iothub_hostname, settings.device_id);
+  agent->methods_ =
+      std::make_unique<Methods>(management_socket, settings.iothub_hostname, settings.device_id);
   Methods* methods = agent->methods_.get();
   agent->connection_ = std::make_unique<HubConnection>(
       settings, std::move(signer), std::move(trust),
-      [methods](const std::string& name, const std::string& payload) { return methods->handle(name, payload); });
+      [methods](const std::string& name, const std::string& payload) {
+        return methods->handle(name, payload);
+      });
   agent->connection_->start();
   return agent;
 }
@@ -49,7 +54,8 @@ void TwinAgent::report(Runner& runner, const Deployment* deployment, const Json&
     // edged did not answer: keep what was reported, with the failure as the status.
     if (last_state_.is_object()) {
       Json s = last_state_;
-      s["lastDesiredStatus"] = {{"code", 500}, {"description", "Could not read the modules: " + current.error().message}};
+      s["lastDesiredStatus"] = {
+          {"code", 500}, {"description", "Could not read the modules: " + current.error().message}};
       connection_->report(s);
     }
     return;
@@ -58,10 +64,13 @@ void TwinAgent::report(Runner& runner, const Deployment* deployment, const Json&
   long long version = applied_version;
   if (version <= 0) {
     auto acked = connection_->acknowledged();
-    version = acked && acked->contains("lastDesiredVersion") && (*acked)["lastDesiredVersion"].is_number_integer()
-                  ? (*acked)["lastDesiredVersion"].get<long long>() : 0;
+    version = acked && acked->contains("lastDesiredVersion") &&
+                      (*acked)["lastDesiredVersion"].is_number_integer()
+                  ? (*acked)["lastDesiredVersion"].get<long long>()
+                  : 0;
   }
-  last_state_ = build_reported(modules, platform_.value_or(Platform{}), runtime_settings, version, status);
+  last_state_ =
+      build_reported(modules, platform_.value_or(Platform{}), runtime_settings, version, status);
   connection_->report(last_state_);
 }
 

@@ -23,11 +23,13 @@ class TwinAgent {
   // The desired properties (with "$version"), nullopt until the twin was read once.
   std::optional<Json> desired() const { return connection_->desired(); }
   // Waits until the desired properties change from `version` or `timeout` passes.
-  void wait(long long version, std::chrono::milliseconds timeout) { connection_->wait_for_desired(version, timeout); }
+  void wait(long long version, std::chrono::milliseconds timeout) {
+    connection_->wait_for_desired(version, timeout);
+  }
   // Reports the modules as they run now, the outcome of the last reconcile and the version of
   // the deployment last applied.
-  void report(Runner& runner, const Deployment* deployment, const Json& desired, const DeploymentStatus& status,
-              long long applied_version);
+  void report(Runner& runner, const Deployment* deployment, const Json& desired,
+              const DeploymentStatus& status, long long applied_version);
   // At shutdown: "Agent is not running" (406), every module's runtime status unknown.
   void report_shutdown();
   HubConnection& connection() { return *connection_; }

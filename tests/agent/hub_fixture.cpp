@@ -1,14 +1,15 @@
 #include "tests/agent/hub_fixture.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <random>
 #include <thread>
 
 #include "common/cloud/https_client.h"
 #include "common/fs.h"
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 namespace agent_test {
 
@@ -34,8 +35,8 @@ std::string random_loopback() {
 
 HubEmulator::HubEmulator() : address_(random_loopback()) {
   process_ = std::make_unique<edge::test::Process>(
-      std::vector<std::string>{edge::test::bin("iothub-emulator"), "--state-dir", dir_ / "state", "--hostname",
-                               address_, "--bind", address_},
+      std::vector<std::string>{edge::test::bin("iothub-emulator"), "--state-dir", dir_ / "state",
+                               "--hostname", address_, "--bind", address_},
       std::map<std::string, std::string>{}, dir_ / "emulator.log");
   for (int i = 0; i < 300 && !edge::fs::exists(dir_ / "state/info.json"); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -48,13 +49,15 @@ HubEmulator::~HubEmulator() {
   if (process_) process_->stop();
 }
 
-edge::test::Reply HubEmulator::call(const std::string& method, const std::string& path, const Json& body) {
+edge::test::Reply HubEmulator::call(const std::string& method, const std::string& path,
+                                    const Json& body) {
   edge::cloud::Options o;
   o.extra_roots_pem = ca_;
   o.system_roots = false;
   o.proxy = std::optional<edge::cloud::Proxy>();
   o.timeout = std::chrono::milliseconds(60000);
-  auto r = edge::cloud::request(method, "https://" + address_ + path, {{"Content-Type", "application/json"}},
+  auto r = edge::cloud::request(method, "https://" + address_ + path,
+                                {{"Content-Type", "application/json"}},
                                 body.is_null() ? "" : body.dump(), o);
   edge::test::Reply reply;
   if (!r) {
@@ -76,7 +79,8 @@ std::string HubEmulator::create_edge_device(const std::string& device) {
   std::string cs = r.json["modules"]["$edgeAgent"];
   auto at = cs.find("SharedAccessKey=");
   REQUIRE(at != std::string::npos);
-  return cs.substr(at + 16, cs.find(';', at) == std::string::npos ? std::string::npos : cs.find(';', at) - at - 16);
+  return cs.substr(at + 16, cs.find(';', at) == std::string::npos ? std::string::npos
+                                                                  : cs.find(';', at) - at - 16);
 }
 
 std::string HubEmulator::service_connection_string() const {
@@ -85,8 +89,9 @@ std::string HubEmulator::service_connection_string() const {
 }
 
 int HubEmulator::service_sdk(const std::string& args, std::string* out) {
-  std::string cmd = "NODE_PATH=" EDGE_SOURCE_DIR "/tests/emulator/node/node_modules NODE_EXTRA_CA_CERTS=" + ca_file() +
-                    " node " EDGE_SOURCE_DIR "/tests/agent/service.js " + args + " 2>&1";
+  std::string cmd =
+      "NODE_PATH=" EDGE_SOURCE_DIR "/tests/emulator/node/node_modules NODE_EXTRA_CA_CERTS=" +
+      ca_file() + " node " EDGE_SOURCE_DIR "/tests/agent/service.js " + args + " 2>&1";
   return edge::test::run(cmd, out);
 }
 
@@ -99,14 +104,17 @@ Json HubEmulator::agent_twin(const std::string& device) {
 Tinyproxy::Tinyproxy(const std::string& user, const std::string& password) {
   port_ = free_port();
   std::string conf = "User nobody\nGroup nogroup\nPort " + std::to_string(port_) +
-                     "\nListen 127.0.0.1\nTimeout 60\nLogLevel Connect\nMaxClients 20\nAllow 127.0.0.1\nConnectPort 443\n";
+                     "\nListen 127.0.0.1\nTimeout 60\nLogLevel Connect\nMaxClients 20\nAllow "
+                     "127.0.0.1\nConnectPort 443\n";
   if (!user.empty()) conf += "BasicAuth " + user + " " + password + "\n";
   edge::test::write_file(dir_ / "tinyproxy.conf", conf);
   process_ = std::make_unique<edge::test::Process>(
       std::vector<std::string>{"/usr/bin/tinyproxy", "-d", "-c", dir_ / "tinyproxy.conf"},
       std::map<std::string, std::string>{}, dir_ / "tinyproxy.log");
   for (int i = 0; i < 100; ++i) {
-    if (edge::test::run("bash -c 'exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port_) + "' 2>/dev/null") == 0) break;
+    if (edge::test::run("bash -c 'exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port_) +
+                        "' 2>/dev/null") == 0)
+      break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
@@ -116,7 +124,8 @@ Tinyproxy::~Tinyproxy() {
 }
 
 std::string Tinyproxy::url(const std::string& userinfo) const {
-  return "http://" + (userinfo.empty() ? "" : userinfo + "@") + "127.0.0.1:" + std::to_string(port_);
+  return "http://" + (userinfo.empty() ? "" : userinfo + "@") +
+         "127.0.0.1:" + std::to_string(port_);
 }
 
 std::string Tinyproxy::log() const { return process_ ? process_->log() : ""; }

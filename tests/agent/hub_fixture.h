@@ -2,9 +2,8 @@
 // SDK tests), an edge device with its `$edgeAgent` key, and a tinyproxy for proxy tests.
 #pragma once
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "tests/support/harness.h"
 
@@ -23,7 +22,8 @@ class HubEmulator {
   // Runs tests/agent/service.js (azure-iothub) with `args`; returns its exit code, stdout in *out.
   int service_sdk(const std::string& args, std::string* out);
   // The admin / service API over HTTPS; returns the status and parsed body.
-  edge::test::Reply call(const std::string& method, const std::string& path, const Json& body = nullptr);
+  edge::test::Reply call(const std::string& method, const std::string& path,
+                         const Json& body = nullptr);
   // Creates an edge device; returns the `$edgeAgent` module's primary key.
   std::string create_edge_device(const std::string& device);
   Json agent_twin(const std::string& device);

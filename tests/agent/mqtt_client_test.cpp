@@ -1,12 +1,13 @@
 // The agent's own MQTT client against the hub emulator: TLS on 8883, WebSockets on 443, through
 // tinyproxy with and without credentials; refused credentials and hostile peers fail clearly.
+#include "agent/upstream/mqtt_client.h"
+
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <thread>
 
-#include "agent/upstream/mqtt_client.h"
 #include "agent/upstream/sas.h"
 #include "tests/agent/hub_fixture.h"
 
@@ -17,9 +18,11 @@ using agent_test::Json;
 using namespace std::chrono_literals;
 
 namespace {
-mqtt::ConnectOptions options(const HubEmulator& hub, const std::string& dev, const std::string& key) {
+mqtt::ConnectOptions options(const HubEmulator& hub, const std::string& dev,
+                             const std::string& key) {
   KeySigner signer{edge::Secret(key)};
-  auto token = make_sas_token(signer, hub.address() + "/devices/" + dev + "/modules/$edgeAgent", std::time(nullptr) + 600);
+  auto token = make_sas_token(signer, hub.address() + "/devices/" + dev + "/modules/$edgeAgent",
+                              std::time(nullptr) + 600);
   REQUIRE(token);
   mqtt::ConnectOptions o;
   o.client_id = dev + "/$edgeAgent";
@@ -50,7 +53,8 @@ edge::Result<std::unique_ptr<Transport>> open(const TransportOptions& t) {
 }
 
 // Twin GET and a reported patch, the way the agent uses the session.
-void twin_round_trip(MqttSession& s, HubEmulator& hub, const std::string& dev, const std::string& mark) {
+void twin_round_trip(MqttSession& s, HubEmulator& hub, const std::string& dev,
+                     const std::string& mark) {
   REQUIRE(s.subscribe({{"$iothub/twin/res/#", 0}, {"$iothub/methods/POST/#", 0}}, 10s));
   s.publish("$iothub/twin/GET/?$rid=1", " ");
   s.publish("$iothub/twin/PATCH/properties/reported/?$rid=2", Json{{"mark", mark}}.dump());
@@ -116,17 +120,21 @@ TEST_CASE("mqtt client reaches the hub through an HTTP CONNECT proxy", "[integra
     t.proxy = *edge::cloud::parse_proxy(proxy.url("agent:wrong"));
     auto refused = open_transport(t);
     REQUIRE_FALSE(refused);
-    CHECK_THAT(refused.error().message, Catch::Contains("refused CONNECT"));  // tinyproxy answers 401
+    CHECK_THAT(refused.error().message,
+               Catch::Contains("refused CONNECT"));                  // tinyproxy answers 401
     CHECK_THAT(refused.error().message, !Catch::Contains("wrong"));  // no password in errors
   }
 }
 
-TEST_CASE("mqtt client reports refused credentials and untrusted servers clearly", "[integration]") {
+TEST_CASE("mqtt client reports refused credentials and untrusted servers clearly",
+          "[integration]") {
   HubEmulator hub;
   hub.create_edge_device("edge1");
   auto t = open_transport(transport(hub, false));
   REQUIRE(t);
-  auto s = MqttSession::connect(std::move(*t), options(hub, "edge1", "d3JvbmcgbW9kdWxlIGtleSB3cm9uZyBtb2R1bGUga2V5IQ=="), 10s);
+  auto s = MqttSession::connect(
+      std::move(*t), options(hub, "edge1", "d3JvbmcgbW9kdWxlIGtleSB3cm9uZyBtb2R1bGUga2V5IQ=="),
+      10s);
   REQUIRE_FALSE(s);
   CHECK(s.error().kind == edge::ErrorKind::Unauthorized);
   CHECK_THAT(s.error().message, Catch::Contains("not authorized"));
@@ -190,7 +198,8 @@ TEST_CASE("mqtt client rejects garbage and oversized packets from the server", "
       if (!c.bytes.empty()) (void)::send(sv[1], c.bytes.data(), c.bytes.size(), MSG_NOSIGNAL);
       ::close(sv[1]);
     });
-    mqtt::ConnectOptions o{"dev/$edgeAgent", "hub/dev/$edgeAgent/?api-version=2021-04-12", "token", 60, false};
+    mqtt::ConnectOptions o{"dev/$edgeAgent", "hub/dev/$edgeAgent/?api-version=2021-04-12", "token",
+                           60, false};
     auto s = MqttSession::connect(std::make_unique<PairTransport>(sv[0]), o, 2s);
     server.join();
     CHECK_FALSE(s);
@@ -210,7 +219,8 @@ TEST_CASE("mqtt client rejects garbage and oversized packets from the server", "
 }
 
 TEST_CASE("mqtt packets round trip and partial input waits for more", "[unit]") {
-  std::string bytes = mqtt::encode_publish({"$iothub/twin/res/200/?$rid=1", std::string(300, 'x'), 1, 7});
+  std::string bytes =
+      mqtt::encode_publish({"$iothub/twin/res/200/?$rid=1", std::string(300, 'x'), 1, 7});
   // A server PUBLISH has the same shape: decode it back piece by piece.
   std::string buffer;
   for (size_t i = 0; i + 1 < bytes.size(); ++i) {
@@ -230,6 +240,7 @@ TEST_CASE("mqtt packets round trip and partial input waits for more", "[unit]") 
   CHECK(m->qos == 1);
   CHECK(m->packet_id == 7);
   CHECK(buffer.empty());
-  std::string too_big = mqtt::encode_publish({"t", std::string(mqtt::kMaxPacketSize + 1, 'x'), 0, 0});
+  std::string too_big =
+      mqtt::encode_publish({"t", std::string(mqtt::kMaxPacketSize + 1, 'x'), 0, 0});
   CHECK_FALSE(mqtt::take_packet(too_big));
 }

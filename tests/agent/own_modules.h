@@ -10,7 +10,9 @@ namespace agent_test {
 
 inline edge::http::Response only_own_modules(edge::http::Request& r, edge::http::Response response,
                                              const std::string& suffix) {
-  if (r.method != "GET" || (r.path != "/modules" && r.path != "/modules/") || response.status != 200) return response;
+  if (r.method != "GET" || (r.path != "/modules" && r.path != "/modules/") ||
+      response.status != 200)
+    return response;
   auto body = edge::http::Json::parse(response.body, nullptr, false);
   if (!body.is_object() || !body["modules"].is_array()) return response;
   auto mine = edge::http::Json::array();

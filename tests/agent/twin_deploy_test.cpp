@@ -33,22 +33,30 @@ bool eventually(F f, int seconds = 30) {
   return false;
 }
 
-Json module(const std::string& status, const std::string& cmd, int order, Json env = Json::object()) {
+Json module(const std::string& status, const std::string& cmd, int order,
+            Json env = Json::object()) {
   Json create{{"Cmd", {"/bin/sh", "-c", cmd}}};
-  return Json{{"version", "1.0"}, {"type", "docker"}, {"status", status}, {"restartPolicy", "always"},
-              {"imagePullPolicy", "never"}, {"startupOrder", order},
-              {"settings", {{"image", kImage}, {"createOptions", create.dump()}}}, {"env", env}};
+  return Json{{"version", "1.0"},
+              {"type", "docker"},
+              {"status", status},
+              {"restartPolicy", "always"},
+              {"imagePullPolicy", "never"},
+              {"startupOrder", order},
+              {"settings", {{"image", kImage}, {"createOptions", create.dump()}}},
+              {"env", env}};
 }
 
 Json manifest(Json modules, const std::string& schema = "1.1") {
-  return Json{{"modulesContent",
-               {{"$edgeAgent",
-                 {{"properties.desired",
-                   {{"schemaVersion", schema},
-                    {"runtime", {{"type", "docker"}, {"settings", {{"minDockerVersion", "v1.25"}}}}},
-                    {"systemModules", Json::object()},
-                    {"modules", modules}}}}},
-                {"$edgeHub", {{"properties.desired", {{"schemaVersion", "1.1"}, {"routes", Json::object()}}}}}}}};
+  return Json{
+      {"modulesContent",
+       {{"$edgeAgent",
+         {{"properties.desired",
+           {{"schemaVersion", schema},
+            {"runtime", {{"type", "docker"}, {"settings", {{"minDockerVersion", "v1.25"}}}}},
+            {"systemModules", Json::object()},
+            {"modules", modules}}}}},
+        {"$edgeHub",
+         {{"properties.desired", {{"schemaVersion", "1.1"}, {"routes", Json::object()}}}}}}}};
 }
 
 // edged's management API (in-process, real engine), a workload-API stand-in that signs with the
@@ -70,12 +78,14 @@ struct Rig {
   Rig() {
     key = hub.create_edge_device(device);
     std::string out;
-    int rc = edge::test::run("EDGE_AGENT_BINARY=" + edge::test::bin("edge-agent") + " " EDGE_SOURCE_DIR
-                             "/scripts/build-agent-image.sh " + image + " 2>&1", &out);
+    int rc =
+        edge::test::run("EDGE_AGENT_BINARY=" + edge::test::bin("edge-agent") +
+                            " " EDGE_SOURCE_DIR "/scripts/build-agent-image.sh " + image + " 2>&1",
+                        &out);
     INFO(out);
     REQUIRE(rc == 0);
-    mgmt_server = std::make_unique<edge::http::Server>([this](edge::http::Request& r) { return management(r); },
-                                                       edge::http::ServerOptions{});
+    mgmt_server = std::make_unique<edge::http::Server>(
+        [this](edge::http::Request& r) { return management(r); }, edge::http::ServerOptions{});
     REQUIRE(mgmt_server->listen(*edge::uri::parse_endpoint("unix://" + dir / "mgmt.sock")));
     workload_server = std::make_unique<edge::http::Server>(
         [this](edge::http::Request& r) { return workload(r); }, edge::http::ServerOptions{});
@@ -101,7 +111,8 @@ struct Rig {
       return edge::http::Response::json(200, Json{{"certificate", hub.ca_pem()}});
     if (r.method == "POST" && r.path == "/modules/$edgeAgent/genid/gen1/sign") {
       Json body = Json::parse(r.body, nullptr, false);
-      if (!body.is_object() || body.value("keyId", "") != "primary" || body.value("algo", "") != "HMACSHA256")
+      if (!body.is_object() || body.value("keyId", "") != "primary" ||
+          body.value("algo", "") != "HMACSHA256")
         return edge::http::Response::error(400, "bad sign request");
       auto data = edge::base64::decode(body.value("data", ""));
       agent::upstream::KeySigner signer{edge::Secret(key)};
@@ -123,21 +134,26 @@ struct Rig {
                                     "StorageFolder=/edge/storage",
                                     "ReconcileIntervalSecs=1"};
     env.insert(env.end(), extra_env.begin(), extra_env.end());
-    Json create{{"Image", image}, {"Env", env},
+    Json create{{"Image", image},
+                {"Env", env},
                 {"HostConfig", {{"Binds", {dir.path() + ":/edge"}}, {"NetworkMode", "host"}}}};
     REQUIRE(docker.create_container(agent, create));
     REQUIRE(docker.start(agent));
     // Connected and subscribed (the hub answers methods only after that).
     REQUIRE(eventually([&] {
       auto r = hub.call("GET", "/admin/devices/" + device);
-      auto c = r.json.is_object() ? r.json["connections"].value(device + "/$edgeAgent", Json()) : Json();
+      auto c =
+          r.json.is_object() ? r.json["connections"].value(device + "/$edgeAgent", Json()) : Json();
       return c.is_object() && c.value("connected", false) && c["subscriptions"].size() >= 2;
     }));
   }
 
   std::string agent_log() {
     std::string text;
-    (void)docker.logs(agent, {}, [&](const docker::LogFrame& f) { text += f.text; return true; });
+    (void)docker.logs(agent, {}, [&](const docker::LogFrame& f) {
+      text += f.text;
+      return true;
+    });
     return text;
   }
   bool running(const std::string& n) {
@@ -147,31 +163,39 @@ struct Rig {
   void deploy(const Json& m) {
     edge::test::write_file(dir / "manifest.json", m.dump());
     std::string out;
-    int rc = hub.service_sdk("deploy '" + hub.service_connection_string() + "' " + device + " " + dir / "manifest.json", &out);
+    int rc = hub.service_sdk(
+        "deploy '" + hub.service_connection_string() + "' " + device + " " + dir / "manifest.json",
+        &out);
     INFO(out);
     REQUIRE(rc == 0);
   }
   Json method(const std::string& name, const std::string& payload = "") {
     std::string out;
-    int rc = hub.service_sdk("method '" + hub.service_connection_string() + "' " + device + " '$edgeAgent' " + name +
-                             " '" + payload + "'", &out);
+    int rc = hub.service_sdk("method '" + hub.service_connection_string() + "' " + device +
+                                 " '$edgeAgent' " + name + " '" + payload + "'",
+                             &out);
     INFO(out);
     REQUIRE(rc == 0);
     return Json::parse(out);
   }
   Json reported() { return hub.agent_twin(device)["properties"]["reported"]; }
-  long long desired_version() { return hub.agent_twin(device)["properties"]["desired"]["$version"]; }
+  long long desired_version() {
+    return hub.agent_twin(device)["properties"]["desired"]["$version"];
+  }
 };
 }  // namespace
 
-TEST_CASE("the agent deploys from its twin reports state and answers direct methods", "[docker][e2e]") {
+TEST_CASE("the agent deploys from its twin reports state and answers direct methods",
+          "[docker][e2e]") {
   Rig rig;
   std::string a = "twina" + rig.suffix, b = "twinb" + rig.suffix;
   rig.containers = {a, b};
   rig.start_agent();
   INFO(rig.agent_log());
-  rig.deploy(manifest(Json{{a, module("running", "trap 'exit 0' TERM; echo hello $GREETING; sleep 300 & wait", 1, {{"GREETING", {{"value", "one"}}}})},
-                           {b, module("stopped", "sleep 300", 2)}}));
+  rig.deploy(manifest(
+      Json{{a, module("running", "trap 'exit 0' TERM; echo hello $GREETING; sleep 300 & wait", 1,
+                      {{"GREETING", {{"value", "one"}}}})},
+           {b, module("stopped", "sleep 300", 2)}}));
   REQUIRE(eventually([&] { return rig.running(a) && rig.docker.inspect_container(b); }));
   long long v1 = rig.desired_version();
 
@@ -191,9 +215,10 @@ TEST_CASE("the agent deploys from its twin reports state and answers direct meth
   CHECK_FALSE(rep["runtime"]["platform"]["architecture"].get<std::string>().empty());
   CHECK(rep["runtime"]["settings"]["minDockerVersion"] == "v1.25");
   const Json& ma = rep["modules"][a];
-  for (const char* k : {"version", "type", "status", "restartPolicy", "imagePullPolicy", "startupOrder", "runtimeStatus",
-                        "exitCode", "statusDescription", "lastStartTimeUtc", "lastExitTimeUtc", "restartCount",
-                        "lastRestartTimeUtc", "settings", "env"})
+  for (const char* k :
+       {"version", "type", "status", "restartPolicy", "imagePullPolicy", "startupOrder",
+        "runtimeStatus", "exitCode", "statusDescription", "lastStartTimeUtc", "lastExitTimeUtc",
+        "restartCount", "lastRestartTimeUtc", "settings", "env"})
     CHECK(ma.contains(k));
   CHECK(ma["status"] == "running");
   CHECK(ma["restartPolicy"] == "always");
@@ -201,7 +226,9 @@ TEST_CASE("the agent deploys from its twin reports state and answers direct meth
   CHECK(ma["restartCount"] == 0);
   CHECK(ma["settings"]["image"] == kImage);
   CHECK(ma["settings"]["imageHash"].get<std::string>().starts_with("sha256:"));
-  CHECK(Json::parse(ma["settings"]["createOptions"].get<std::string>())["Cmd"][2].get<std::string>().starts_with("trap"));
+  CHECK(Json::parse(ma["settings"]["createOptions"].get<std::string>())["Cmd"][2]
+            .get<std::string>()
+            .starts_with("trap"));
   CHECK(ma["env"]["GREETING"]["value"] == "one");
   CHECK(ma["lastStartTimeUtc"].get<std::string>().starts_with("20"));
   CHECK(rep["modules"][b]["runtimeStatus"] == "stopped");
@@ -210,23 +237,33 @@ TEST_CASE("the agent deploys from its twin reports state and answers direct meth
   // Direct methods with upstream's payloads and codes.
   CHECK(rig.method("ping") == Json{{"status", 200}, {"payload", nullptr}});
   std::string started = (*rig.docker.inspect_container(a))["State"]["StartedAt"];
-  CHECK(rig.method("RestartModule", Json{{"schemaVersion", "1.0"}, {"id", a}}.dump()) == Json{{"status", 200}, {"payload", nullptr}});
+  CHECK(rig.method("RestartModule", Json{{"schemaVersion", "1.0"}, {"id", a}}.dump()) ==
+        Json{{"status", 200}, {"payload", nullptr}});
   CHECK((*rig.docker.inspect_container(a))["State"]["StartedAt"] != started);
-  Json missing = rig.method("RestartModule", Json{{"schemaVersion", "1.0"}, {"id", "nosuchmodule"}}.dump());
+  Json missing =
+      rig.method("RestartModule", Json{{"schemaVersion", "1.0"}, {"id", "nosuchmodule"}}.dump());
   INFO(missing.dump());
   CHECK(missing["status"] == 500);
   REQUIRE(missing["payload"].is_object());
-  CHECK(missing["payload"]["message"] == "Module nosuchmodule not found in the current environment");
-  CHECK(rig.method("RestartModule", Json{{"schemaVersion", "2.0"}, {"id", a}}.dump())["status"] == 500);
+  CHECK(missing["payload"]["message"] ==
+        "Module nosuchmodule not found in the current environment");
+  CHECK(rig.method("RestartModule", Json{{"schemaVersion", "2.0"}, {"id", a}}.dump())["status"] ==
+        500);
   CHECK(rig.method("RestartModule", "")["status"] == 400);
   Json unknown = rig.method("Reboot");
   INFO(unknown.dump());
   CHECK(unknown["status"] == 400);
   REQUIRE(unknown["payload"].is_object());
-  CHECK_THAT(unknown["payload"]["message"].get<std::string>(), Catch::StartsWith("Command 'Reboot' not found."));
-  CHECK(rig.method("gettaskstatus", Json{{"schemaVersion", "1.0"}, {"correlationId", "c1"}}.dump()) ==
-        Json{{"status", 200}, {"payload", {{"status", "Unknown"}, {"message", ""}, {"correlationId", "c1"}}}});
-  Json logs = rig.method("GetModuleLogs", Json{{"schemaVersion", "1.0"}, {"items", {{"id", "^twina"}, {"filter", {{"tail", 10}}}}}}.dump());
+  CHECK_THAT(unknown["payload"]["message"].get<std::string>(),
+             Catch::StartsWith("Command 'Reboot' not found."));
+  CHECK(
+      rig.method("gettaskstatus", Json{{"schemaVersion", "1.0"}, {"correlationId", "c1"}}.dump()) ==
+      Json{{"status", 200},
+           {"payload", {{"status", "Unknown"}, {"message", ""}, {"correlationId", "c1"}}}});
+  Json logs = rig.method(
+      "GetModuleLogs",
+      Json{{"schemaVersion", "1.0"}, {"items", {{"id", "^twina"}, {"filter", {{"tail", 10}}}}}}
+          .dump());
   REQUIRE(logs["status"] == 200);
   REQUIRE(logs["payload"].size() == 1);
   CHECK(logs["payload"][0]["id"] == a);
@@ -234,10 +271,13 @@ TEST_CASE("the agent deploys from its twin reports state and answers direct meth
 
   // A desired change: a's env changes (recreated), b is removed (reported as gone).
   std::string before = (*rig.docker.inspect_container(a))["Id"];
-  rig.deploy(manifest(Json{{a, module("running", "trap 'exit 0' TERM; echo hello $GREETING; sleep 300 & wait", 1, {{"GREETING", {{"value", "two"}}}})}}));
+  rig.deploy(manifest(
+      Json{{a, module("running", "trap 'exit 0' TERM; echo hello $GREETING; sleep 300 & wait", 1,
+                      {{"GREETING", {{"value", "two"}}}})}}));
   REQUIRE(eventually([&] {
     auto i = rig.docker.inspect_container(a);
-    return i && (*i)["Id"] != before && (*i)["State"].value("Running", false) && !rig.docker.inspect_container(b);
+    return i && (*i)["Id"] != before && (*i)["State"].value("Running", false) &&
+           !rig.docker.inspect_container(b);
   }));
   long long v2 = rig.desired_version();
   CHECK(v2 > v1);
@@ -255,7 +295,8 @@ TEST_CASE("the agent deploys from its twin reports state and answers direct meth
   };
   Json wrong_shape = manifest(Json::object());
   wrong_shape["modulesContent"]["$edgeAgent"]["properties.desired"]["modules"] = "not an object";
-  for (const auto& bad : {Bad{manifest(Json{{a, module("running", "sleep 1", 1)}}, "2.0"), 412}, Bad{wrong_shape, 400}}) {
+  for (const auto& bad : {Bad{manifest(Json{{a, module("running", "sleep 1", 1)}}, "2.0"), 412},
+                          Bad{wrong_shape, 400}}) {
     rig.deploy(bad.manifest);
     REQUIRE(eventually([&] {
       rep = rig.reported();
@@ -276,7 +317,11 @@ TEST_CASE("the agent deploys from its twin reports state and answers direct meth
     if (line.starts_with("Pss")) WARN("edge agent while connected: " + line);
   if (std::getenv("AGENT_SMAPS")) {
     std::string out;
-    edge::test::run("awk '/^[0-9a-f]+-/{name=$6} /^Pss:/{pss[name]+=$2} END{for(n in pss) if (pss[n]>50) print pss[n], n}' /proc/" + std::to_string(pid) + "/smaps | sort -rn", &out);
+    edge::test::run(
+        "awk '/^[0-9a-f]+-/{name=$6} /^Pss:/{pss[name]+=$2} END{for(n in pss) if (pss[n]>50) print "
+        "pss[n], n}' /proc/" +
+            std::to_string(pid) + "/smaps | sort -rn",
+        &out);
     WARN(out);
   }
 

@@ -15,8 +15,11 @@ using namespace agent::upstream;
 TEST_CASE("desired patches apply in version order and gaps ask for a full twin", "[unit]") {
   DesiredState d;
   CHECK(d.apply(Json{{"$version", 2}}) == DesiredState::Patch::Gap);  // nothing yet
-  d.set(Json{{"$version", 3}, {"schemaVersion", "1.1"}, {"modules", {{"a", {{"x", 1}}}, {"b", {{"x", 2}}}}}});
-  CHECK(d.apply(Json{{"$version", 4}, {"modules", {{"a", nullptr}, {"c", {{"x", 3}}}}}}) == DesiredState::Patch::Applied);
+  d.set(Json{{"$version", 3},
+             {"schemaVersion", "1.1"},
+             {"modules", {{"a", {{"x", 1}}}, {"b", {{"x", 2}}}}}});
+  CHECK(d.apply(Json{{"$version", 4}, {"modules", {{"a", nullptr}, {"c", {{"x", 3}}}}}}) ==
+        DesiredState::Patch::Applied);
   CHECK(d.version() == 4);
   CHECK_FALSE(d.document()->at("modules").contains("a"));
   CHECK(d.document()->at("modules")["c"]["x"] == 3);
@@ -28,11 +31,18 @@ TEST_CASE("desired patches apply in version order and gaps ask for a full twin",
 }
 
 TEST_CASE("reported diffs hold only changes and null removed keys", "[unit]") {
-  Json from{{"lastDesiredVersion", 1}, {"modules", {{"a", {{"runtimeStatus", "running"}, {"exitCode", 0}}}, {"b", {{"runtimeStatus", "stopped"}}}}}};
-  Json to{{"lastDesiredVersion", 2}, {"modules", {{"a", {{"runtimeStatus", "failed"}, {"exitCode", 0}}}}}};
-  CHECK(diff(from, to) == Json{{"lastDesiredVersion", 2}, {"modules", {{"a", {{"runtimeStatus", "failed"}}}, {"b", nullptr}}}});
+  Json from{{"lastDesiredVersion", 1},
+            {"modules",
+             {{"a", {{"runtimeStatus", "running"}, {"exitCode", 0}}},
+              {"b", {{"runtimeStatus", "stopped"}}}}}};
+  Json to{{"lastDesiredVersion", 2},
+          {"modules", {{"a", {{"runtimeStatus", "failed"}, {"exitCode", 0}}}}}};
+  CHECK(diff(from, to) ==
+        Json{{"lastDesiredVersion", 2},
+             {"modules", {{"a", {{"runtimeStatus", "failed"}}}, {"b", nullptr}}}});
   CHECK(diff(to, to).empty());
-  CHECK(known_reported(Json{{"$version", 4}, {"lastDesiredVersion", 2}, {"custom", 1}, {"modules", nullptr}}) ==
+  CHECK(known_reported(Json{
+            {"$version", 4}, {"lastDesiredVersion", 2}, {"custom", 1}, {"modules", nullptr}}) ==
         Json{{"lastDesiredVersion", 2}});
 }
 
@@ -43,11 +53,13 @@ TEST_CASE("createOptions are reported in 512-character chunks", "[unit]") {
   CHECK(chunks["createOptions"].get<std::string>().size() == 512);
   CHECK(chunks["createOptions01"].get<std::string>().size() == 512);
   CHECK(chunks["createOptions"].get<std::string>() + chunks["createOptions01"].get<std::string>() +
-            chunks["createOptions02"].get<std::string>() == big.dump());
+            chunks["createOptions02"].get<std::string>() ==
+        big.dump());
   CHECK(chunk_create_options(Json::object()) == Json{{"createOptions", "{}"}});
 }
 
-TEST_CASE("reported properties have upstream's shape and never carry registry passwords", "[unit]") {
+TEST_CASE("reported properties have upstream's shape and never carry registry passwords",
+          "[unit]") {
   agent::Module m;
   m.name = "sensor";
   m.version = "1.0";
@@ -63,12 +75,16 @@ TEST_CASE("reported properties have upstream's shape and never carry registry pa
   hub.name = "edgeHub";
   ModuleReport agent_entry = r;
   agent_entry.name = "edgeAgent";
-  Json settings{{"registryCredentials", {{"r", {{"address", "reg.example"}, {"username", "u"}, {"password", "secret"}}}}}};
-  Json rep = build_reported({r, hub, agent_entry}, Platform{"linux", "x86_64", "1.5.0"}, settings, 7, {200, ""});
+  Json settings{{"registryCredentials",
+                 {{"r", {{"address", "reg.example"}, {"username", "u"}, {"password", "secret"}}}}}};
+  Json rep = build_reported({r, hub, agent_entry}, Platform{"linux", "x86_64", "1.5.0"}, settings,
+                            7, {200, ""});
   CHECK(rep["schemaVersion"] == "1.0");
   CHECK(rep["lastDesiredVersion"] == 7);
-  CHECK(rep["runtime"]["platform"] == Json{{"os", "linux"}, {"architecture", "x86_64"}, {"version", "1.5.0"}});
-  CHECK(rep["runtime"]["settings"]["registryCredentials"]["r"] == Json{{"address", "reg.example"}, {"username", "u"}});
+  CHECK(rep["runtime"]["platform"] ==
+        Json{{"os", "linux"}, {"architecture", "x86_64"}, {"version", "1.5.0"}});
+  CHECK(rep["runtime"]["settings"]["registryCredentials"]["r"] ==
+        Json{{"address", "reg.example"}, {"username", "u"}});
   CHECK(rep.dump().find("secret") == std::string::npos);
   const Json& s = rep["modules"]["sensor"];
   CHECK(s["runtimeStatus"] == "backoff");
@@ -77,7 +93,8 @@ TEST_CASE("reported properties have upstream's shape and never carry registry pa
   CHECK(s["lastExitTimeUtc"] == kMinTime);
   CHECK(s["env"] == Json{{"K", {{"value", "V"}}}});
   const Json& a = rep["systemModules"]["edgeAgent"];
-  for (const char* k : {"version", "status", "restartPolicy", "restartCount", "lastRestartTimeUtc"}) CHECK_FALSE(a.contains(k));
+  for (const char* k : {"version", "status", "restartPolicy", "restartCount", "lastRestartTimeUtc"})
+    CHECK_FALSE(a.contains(k));
   CHECK(a["startupOrder"] == 0);
   CHECK_FALSE(rep["systemModules"]["edgeHub"].contains("version"));
   CHECK(rep["systemModules"]["edgeHub"].contains("restartCount"));
@@ -93,7 +110,8 @@ TEST_CASE("SAS tokens are signed over the encoded resource and expiry", "[unit]"
   REQUIRE(mac);
   std::string sig = edge::base64::encode(*mac);
   std::string encoded;
-  for (char c : sig) encoded += c == '+' ? "%2B" : c == '/' ? "%2F" : c == '=' ? "%3D" : std::string(1, c);
+  for (char c : sig)
+    encoded += c == '+' ? "%2B" : c == '/' ? "%2F" : c == '=' ? "%3D" : std::string(1, c);
   CHECK(token->view() == "SharedAccessSignature sr=" + sr + "&sig=" + encoded + "&se=1700000000");
   KeySigner bad{edge::Secret("not base64!")};
   CHECK_FALSE(make_sas_token(bad, "x", 1));
@@ -113,12 +131,14 @@ TEST_CASE("UpstreamProtocol maps Amqp to the MQTT equivalents", "[unit]") {
 TEST_CASE("twin and method topics are parsed strictly", "[unit]") {
   int status = 0;
   std::string query;
-  REQUIRE(parse_response_topic("$iothub/twin/res/204/?$rid=a1&$version=5", "$iothub/twin/res/", status, query));
+  REQUIRE(parse_response_topic("$iothub/twin/res/204/?$rid=a1&$version=5", "$iothub/twin/res/",
+                               status, query));
   CHECK(status == 204);
   CHECK(query_value(query, "$rid") == "a1");
   CHECK(query_value(query, "$version") == "5");
   CHECK(query_value(query, "$ri") == "");
-  CHECK_FALSE(parse_response_topic("$iothub/twin/res/abc/?$rid=1", "$iothub/twin/res/", status, query));
+  CHECK_FALSE(
+      parse_response_topic("$iothub/twin/res/abc/?$rid=1", "$iothub/twin/res/", status, query));
   CHECK_FALSE(parse_response_topic("$iothub/twin/res/200", "$iothub/twin/res/", status, query));
 }
 
@@ -129,31 +149,40 @@ TEST_CASE("direct methods answer bad payloads with upstream's codes", "[unit]") 
   auto unknown = methods.handle("Reboot", "{}");
   CHECK(unknown.status == 400);
   CHECK(unknown.payload->at("message") ==
-        "Command 'Reboot' not found. The supported commands are - ping,RestartModule,GetModuleLogs,GetTaskStatus");
+        "Command 'Reboot' not found. The supported commands are - "
+        "ping,RestartModule,GetModuleLogs,GetTaskStatus");
   CHECK(methods.handle("RestartModule", "null").status == 400);
   CHECK(methods.handle("RestartModule", "{not json").status == 400);
   CHECK(methods.handle("RestartModule", R"({"id":"a"})").status == 400);
   CHECK(methods.handle("RestartModule", R"({"schemaVersion":"1.0"})").status == 400);
   auto major = methods.handle("RestartModule", R"({"schemaVersion":"2.0","id":"a"})");
   CHECK(major.status == 500);
-  CHECK(major.payload->at("message") == "The restart module request schema version 2.0 is not compatible with the expected version 1.0");
+  CHECK(major.payload->at("message") ==
+        "The restart module request schema version 2.0 is not compatible with the expected version "
+        "1.0");
   CHECK(methods.handle("RestartModule", R"({"schemaVersion":"x","id":"a"})").status == 500);
   // edged unreachable: a 500 with a message, not a crash.
   auto down = methods.handle("RestartModule", R"({"schemaVersion":"1.0","id":"a"})");
   CHECK(down.status == 500);
   CHECK(down.payload->contains("message"));
-  CHECK(methods.handle("GetModuleLogs", R"({"schemaVersion":"1.0","items":[{"filter":{}}]})").status == 400);
-  CHECK(methods.handle("GetModuleLogs", R"({"schemaVersion":"1.0","items":[{"id":"a"}],"encoding":"zip"})").status == 400);
+  CHECK(methods.handle("GetModuleLogs", R"({"schemaVersion":"1.0","items":[{"filter":{}}]})")
+            .status == 400);
+  CHECK(methods
+            .handle("GetModuleLogs",
+                    R"({"schemaVersion":"1.0","items":[{"id":"a"}],"encoding":"zip"})")
+            .status == 400);
   CHECK(methods.handle("GetTaskStatus", R"({"schemaVersion":"1.0"})").status == 400);
 }
 
 TEST_CASE("docker log frames are split and garbage does not crash", "[unit]") {
-  std::string raw = std::string("\x01\0\0\0\0\0\0\x06", 8) + "hello\n" + std::string("\x02\0\0\0\0\0\0\x04", 8) + "err\n";
+  std::string raw = std::string("\x01\0\0\0\0\0\0\x06", 8) + "hello\n" +
+                    std::string("\x02\0\0\0\0\0\0\x04", 8) + "err\n";
   auto frames = split_log_frames(raw);
   REQUIRE(frames.size() == 2);
   CHECK(frames[0] == std::pair<int, std::string>{1, "hello\n"});
   CHECK(frames[1] == std::pair<int, std::string>{2, "err\n"});
-  CHECK(split_log_frames(std::string("\x01\0\0\0\xff\xff\xff\xff", 8) + "x").size() == 1);  // truncated: kept raw
+  CHECK(split_log_frames(std::string("\x01\0\0\0\xff\xff\xff\xff", 8) + "x").size() ==
+        1);  // truncated: kept raw
   CHECK(split_log_frames("").empty());
 }
 
@@ -172,7 +201,8 @@ TEST_CASE("the upstream settings come from edged's environment", "[unit]") {
   auto s = settings_from_env(notes);
   REQUIRE(s);
   CHECK(s->connect_host() == "parent.example");  // nested: the parent's edgeHub
-  CHECK(s->resource() == "hub.example/devices/child1/modules/$edgeAgent");  // audience stays the hub
+  CHECK(s->resource() ==
+        "hub.example/devices/child1/modules/$edgeAgent");  // audience stays the hub
   CHECK(s->workload_socket == "/var/run/iotedge/workload.sock");
   CHECK(s->protocol == Protocol::MqttWs);
   REQUIRE(s->proxy);
@@ -187,7 +217,8 @@ TEST_CASE("the upstream settings come from edged's environment", "[unit]") {
   auto missing = settings_from_env(notes);
   REQUIRE_FALSE(missing);
   CHECK_THAT(missing.error().message, Catch::Contains("IOTEDGE_DEVICEID"));
-  for (const char* k : {"IOTEDGE_IOTHUBHOSTNAME", "IOTEDGE_GATEWAYHOSTNAME", "IOTEDGE_MODULEID", "IOTEDGE_MODULEGENERATIONID",
-                        "IOTEDGE_WORKLOADURI", "IOTEDGE_AUTHSCHEME", "UpstreamProtocol", "https_proxy"})
+  for (const char* k : {"IOTEDGE_IOTHUBHOSTNAME", "IOTEDGE_GATEWAYHOSTNAME", "IOTEDGE_MODULEID",
+                        "IOTEDGE_MODULEGENERATIONID", "IOTEDGE_WORKLOADURI", "IOTEDGE_AUTHSCHEME",
+                        "UpstreamProtocol", "https_proxy"})
     unsetenv(k);
 }

@@ -18,12 +18,14 @@
 using namespace agent::upstream;
 using namespace std::chrono_literals;
 
-TEST_CASE("the agent signs through the workload API and trusts its bundle", "[integration][emulator]") {
+TEST_CASE("the agent signs through the workload API and trusts its bundle",
+          "[integration][emulator]") {
   if (!workload_test::have_emulator()) return;
   workload_test::StackOptions o;
-  o.certd_extra = "[cert_issuance]\naziot-edged-ca = { method = \"self_signed\" }\n"
-                  "[preloaded_certs]\ntrust-bundle-user = \"file://{HUB_CA}\"\n"
-                  "aziot-edged-trust-bundle = [\"aziot-edged-ca\", \"trust-bundle-user\"]\n";
+  o.certd_extra =
+      "[cert_issuance]\naziot-edged-ca = { method = \"self_signed\" }\n"
+      "[preloaded_certs]\ntrust-bundle-user = \"file://{HUB_CA}\"\n"
+      "aziot-edged-trust-bundle = [\"aziot-edged-ca\", \"trust-bundle-user\"]\n";
   workload_test::Stack stack(o);
   edge::clients::KeydClient keyd(stack.keyd_socket);
   edged::CertdClient certd(stack.certd_socket);
@@ -38,7 +40,9 @@ TEST_CASE("the agent signs through the workload API and trusts its bundle", "[in
         if (pid == ::getpid() && module == "$edgeAgent") return {};
         return edge::fail(edge::ErrorKind::Forbidden, "forbidden");
       },
-      []() -> edge::Result<edge::http::Json> { return edge::http::Json{{"modules", edge::http::Json::array()}}; });
+      []() -> edge::Result<edge::http::Json> {
+        return edge::http::Json{{"modules", edge::http::Json::array()}};
+      });
   std::string sock = stack.dir / "workload.sock";
   edge::http::Server server([&](edge::http::Request& r) { return workload.handle(r); }, {});
   REQUIRE(server.listen(*edge::uri::parse_endpoint("unix://" + sock)));
@@ -54,8 +58,9 @@ TEST_CASE("the agent signs through the workload API and trusts its bundle", "[in
   // edged makes sure the agent's identity exists through identityd (its keys derived on the
   // device) before it starts the agent container.
   edge::http::UnixClient id_client(stack.identityd_socket);
-  auto updated = edge::test::call(id_client, "PUT", "/identities/modules/$edgeAgent?api-version=2020-09-01&type=aziot",
-                                  edge::http::Json{{"type", "aziot"}, {"moduleId", "$edgeAgent"}});
+  auto updated = edge::test::call(
+      id_client, "PUT", "/identities/modules/$edgeAgent?api-version=2020-09-01&type=aziot",
+      edge::http::Json{{"type", "aziot"}, {"moduleId", "$edgeAgent"}});
   INFO(updated.body << "\n" << stack.log("identityd"));
   REQUIRE(updated.status == 200);
   std::string gen = updated.json["spec"]["genId"];
@@ -64,7 +69,8 @@ TEST_CASE("the agent signs through the workload API and trusts its bundle", "[in
   REQUIRE(bundle);
   CHECK(bundle->find("BEGIN CERTIFICATE") != std::string::npos);
   WorkloadSigner signer(sock, "$edgeAgent", gen);
-  auto token = make_sas_token(signer, stack.emu.host + "/devices/dev1/modules/$edgeAgent", std::time(nullptr) + 3600);
+  auto token = make_sas_token(signer, stack.emu.host + "/devices/dev1/modules/$edgeAgent",
+                              std::time(nullptr) + 3600);
   INFO((token ? "" : token.error().message) << "\n" << stack.log("identityd"));
   REQUIRE(token);
   CHECK(callers.contains("$edgeAgent"));
@@ -72,7 +78,8 @@ TEST_CASE("the agent signs through the workload API and trusts its bundle", "[in
   std::string hub_key = stack.emu.module_key("dev1", stack.device_key, "$edgeAgent");
   auto digest = signer.sign("probe");
   REQUIRE(digest);
-  CHECK(edge::base64::decode(*digest).value() == edge::crypto::hmac_sha256(hub_key, "probe").value());
+  CHECK(edge::base64::decode(*digest).value() ==
+        edge::crypto::hmac_sha256(hub_key, "probe").value());
   // Another module's key is not this process's to use.
   WorkloadSigner foreign(sock, "mod1", "x");
   auto refused = foreign.sign("data");
@@ -83,7 +90,8 @@ TEST_CASE("the agent signs through the workload API and trusts its bundle", "[in
   s.iothub_hostname = stack.emu.host;
   s.device_id = "dev1";
   s.generation_id = gen;
-  HubConnection conn(s, std::make_shared<WorkloadSigner>(sock, "$edgeAgent", gen), *bundle, nullptr);
+  HubConnection conn(s, std::make_shared<WorkloadSigner>(sock, "$edgeAgent", gen), *bundle,
+                     nullptr);
   conn.start();
   bool got_twin = false;
   for (int i = 0; i < 200 && !got_twin; ++i) {

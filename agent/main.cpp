@@ -49,7 +49,10 @@ int main() {
   std::unique_ptr<agent::upstream::TwinAgent> twin;
   if (source == "twin") {
     auto started = agent::upstream::TwinAgent::start(mgmt->value);
-    if (!started) return daemon::report("start the twin config source", started.error(), daemon::kExitBadConfig);
+    // A bad environment is a configuration error (153: do not restart); anything else may pass.
+    if (!started)
+      return daemon::report("start the twin config source", started.error(),
+                            started.error().kind == ErrorKind::InvalidParameter ? daemon::kExitBadConfig : 1);
     twin = std::move(*started);
     log::info("Edge agent started: deployment from the $edgeAgent module twin");
   } else {

@@ -1,6 +1,7 @@
 #include "agent/upstream/twin_agent.h"
 
 #include <ctime>
+#include <thread>
 
 #include "common/log.h"
 
@@ -11,7 +12,14 @@ edge::Result<std::unique_ptr<TwinAgent>> TwinAgent::start(const std::string& man
   std::string notes;
   auto settings = EDGE_TRY(settings_from_env(notes));
   if (!notes.empty()) edge::log::warn(notes.substr(0, notes.size() - 1));
-  std::string trust = EDGE_TRY(fetch_trust_bundle(settings.workload_socket));
+  // edged may still be starting its workload socket: retry briefly before giving up.
+  auto bundle = fetch_trust_bundle(settings.workload_socket);
+  for (int i = 0; i < 10 && !bundle && bundle.error().kind != edge::ErrorKind::InvalidParameter;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    bundle = fetch_trust_bundle(settings.workload_socket);
+  }
+  std::string trust = EDGE_TRY(std::move(bundle));
   if (!signer)
     signer = std::make_shared<WorkloadSigner>(settings.workload_socket, settings.module_id,
                                               settings.generation_id);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the edge agent's container image from build/bin/edge-agent: FROM scratch, holding
-# only the binary and the shared libraries it loads. Usage: build-agent-image.sh [TAG]
+# only the binary, the shared libraries it loads and the public root certificates (as a hashed
+# directory, so OpenSSL loads only the roots a handshake needs; the device's own trust bundle
+# comes from the workload API). Usage: build-agent-image.sh [TAG]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tag=${1:-iotedge-lite/edge-agent:1.5}
@@ -14,11 +16,14 @@ strip --strip-all "$ctx/usr/local/bin/edge-agent"
 for lib in $(ldd "$binary" | grep -o '/[^ ]*'); do
   install -D -m 0755 "$(readlink -f "$lib")" "$ctx$lib"
 done
-mkdir -p "$ctx/tmp" && chmod 1777 "$ctx/tmp"
+mkdir -p "$ctx/tmp" "$ctx/etc/ssl/certs" && chmod 1777 "$ctx/tmp"
+for cert in /etc/ssl/certs/*.[0-9]; do
+  [ -e "$cert" ] && install -m 0644 "$(readlink -f "$cert")" "$ctx/etc/ssl/certs/$(basename "$cert")"
+done
 cat > "$ctx/Dockerfile" <<'DOCKERFILE'
 FROM scratch
 COPY . /
-ENV ConfigSource=local StorageFolder=/tmp
+ENV StorageFolder=/tmp SSL_CERT_DIR=/etc/ssl/certs
 ENTRYPOINT ["/usr/local/bin/edge-agent"]
 DOCKERFILE
 tar -C "$ctx" -cf "$ctx.tar" .

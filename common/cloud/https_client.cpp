@@ -596,4 +596,16 @@ Result<Response> request(const std::string& method, const std::string& url_text,
   return read_response(stream, options, what, method == "HEAD");
 }
 
+Result<int> open_tunnel(const std::string& host, uint16_t port, const std::optional<Proxy>& proxy,
+                        Clock::time_point deadline) {
+  Fd sock;
+  if (proxy) {
+    sock.fd = EDGE_TRY(connect_tcp(proxy->host, proxy->port, deadline, "proxy"));
+    EDGE_TRY_VOID(proxy_connect(sock.fd, *proxy, Url{host, port, "/"}, deadline));
+  } else {
+    sock.fd = EDGE_TRY(connect_tcp(host, port, deadline, "server"));
+  }
+  return std::exchange(sock.fd, -1);
+}
+
 }  // namespace edge::cloud

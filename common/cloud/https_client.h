@@ -80,4 +80,9 @@ Result<Response> request(const std::string& method, const std::string& url,
                          const HeaderList& headers, const std::string& body,
                          const Options& options);
 
+// A connected non-blocking TCP socket to host:port, through `proxy` (HTTP CONNECT, Basic
+// credentials) when set, for protocols other than HTTPS requests (MQTT). The caller owns the fd.
+Result<int> open_tunnel(const std::string& host, uint16_t port, const std::optional<Proxy>& proxy,
+                        std::chrono::steady_clock::time_point deadline);
+
 }  // namespace edge::cloud

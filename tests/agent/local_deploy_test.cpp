@@ -9,6 +9,7 @@
 
 #include "common/http/server.h"
 #include "edged/management.h"
+#include "tests/agent/own_modules.h"
 #include "tests/support/harness.h"
 
 using namespace edged;
@@ -57,8 +58,8 @@ TEST_CASE("the agent deploys updates and removes modules from a local manifest",
   REQUIRE(edge::test::run("EDGE_AGENT_BINARY=" + edge::test::bin("edge-agent") + " " EDGE_SOURCE_DIR
                           "/scripts/build-agent-image.sh " + image + " 2>&1", &out) == 0);
 
-  Management mgmt(ManagementOptions{"/var/run/docker.sock", agent, "1.5.0"});
-  edge::http::Server server([&](edge::http::Request& r) { return mgmt.handle(r); }, {});
+  Management mgmt(ManagementOptions{"/var/run/docker.sock", agent, "1.5.0", {}});
+  edge::http::Server server([&](edge::http::Request& r) { return agent_test::only_own_modules(r, mgmt.handle(r), suffix); }, {});
   REQUIRE(server.listen(*edge::uri::parse_endpoint("unix://" + dir / "mgmt.sock")));
   std::thread t([&] { server.run(); });
   struct Guard {  // also on a failed REQUIRE: no container or thread left behind
@@ -77,7 +78,7 @@ TEST_CASE("the agent deploys updates and removes modules from a local manifest",
   write_manifest(Json{{a, module("running", "trap 'exit 0' TERM; echo v1 $GREETING; sleep 300 & wait", 2, "always", {{"GREETING", {{"value", "hello"}}}})},
                       {b, module("stopped", "sleep 300", 1)}});
   Json create{{"Image", image},
-              {"Env", {"IOTEDGE_MANAGEMENTURI=unix:///edge/mgmt.sock", "LocalConfigPath=/edge/deployment.json",
+              {"Env", {"ConfigSource=local", "IOTEDGE_MANAGEMENTURI=unix:///edge/mgmt.sock", "LocalConfigPath=/edge/deployment.json",
                        "StorageFolder=/edge/storage", "ReconcileIntervalSecs=1"}},
               {"HostConfig", {{"Binds", {dir.path() + ":/edge"}}}}};
   REQUIRE(docker.create_container(agent, create));

@@ -1,0 +1,133 @@
+#include "tests/agent/hub_fixture.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <random>
+#include <thread>
+
+#include "common/cloud/https_client.h"
+#include "common/fs.h"
+
+namespace agent_test {
+
+namespace {
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+}  // namespace
+
+std::string random_loopback() {
+  std::random_device rd;
+  std::uniform_int_distribution<int> a(10, 209), b(1, 250);
+  return "127." + std::to_string(a(rd)) + "." + std::to_string(b(rd)) + "." + std::to_string(b(rd));
+}
+
+HubEmulator::HubEmulator() : address_(random_loopback()) {
+  process_ = std::make_unique<edge::test::Process>(
+      std::vector<std::string>{edge::test::bin("iothub-emulator"), "--state-dir", dir_ / "state",
+                               "--hostname", address_, "--bind", address_},
+      std::map<std::string, std::string>{}, dir_ / "emulator.log");
+  for (int i = 0; i < 300 && !edge::fs::exists(dir_ / "state/info.json"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  INFO(process_->log());
+  REQUIRE(edge::fs::exists(dir_ / "state/info.json"));
+  ca_ = edge::test::read_file(dir_ / "state/ca.pem");
+}
+
+HubEmulator::~HubEmulator() {
+  if (process_) process_->stop();
+}
+
+edge::test::Reply HubEmulator::call(const std::string& method, const std::string& path,
+                                    const Json& body) {
+  edge::cloud::Options o;
+  o.extra_roots_pem = ca_;
+  o.system_roots = false;
+  o.proxy = std::optional<edge::cloud::Proxy>();
+  o.timeout = std::chrono::milliseconds(60000);
+  auto r = edge::cloud::request(method, "https://" + address_ + path,
+                                {{"Content-Type", "application/json"}},
+                                body.is_null() ? "" : body.dump(), o);
+  edge::test::Reply reply;
+  if (!r) {
+    reply.body = r.error().message;
+    return reply;
+  }
+  reply.status = r->status;
+  reply.body = r->body;
+  reply.json = Json::parse(r->body, nullptr, false);
+  if (reply.json.is_discarded()) reply.json = nullptr;
+  return reply;
+}
+
+std::string HubEmulator::create_edge_device(const std::string& device) {
+  auto r = call("POST", "/admin/devices", Json{{"deviceId", device}, {"edge", true}});
+  INFO(r.body);
+  REQUIRE(r.status == 200);
+  // The admin answer carries connection strings; the key is in the module's one.
+  std::string cs = r.json["modules"]["$edgeAgent"];
+  auto at = cs.find("SharedAccessKey=");
+  REQUIRE(at != std::string::npos);
+  return cs.substr(at + 16, cs.find(';', at) == std::string::npos ? std::string::npos
+                                                                  : cs.find(';', at) - at - 16);
+}
+
+std::string HubEmulator::service_connection_string() const {
+  auto info = Json::parse(edge::test::read_file(dir_ / "state/info.json"));
+  return info["serviceConnectionString"];
+}
+
+int HubEmulator::service_sdk(const std::string& args, std::string* out) {
+  std::string cmd =
+      "NODE_PATH=" EDGE_SOURCE_DIR "/tests/emulator/node/node_modules NODE_EXTRA_CA_CERTS=" +
+      ca_file() + " node " EDGE_SOURCE_DIR "/tests/agent/service.js " + args + " 2>&1";
+  return edge::test::run(cmd, out);
+}
+
+Json HubEmulator::agent_twin(const std::string& device) {
+  auto r = call("GET", "/admin/twins/" + device + "/modules/%24edgeAgent");
+  REQUIRE(r.status == 200);
+  return r.json;
+}
+
+Tinyproxy::Tinyproxy(const std::string& user, const std::string& password) {
+  port_ = free_port();
+  std::string conf = "User nobody\nGroup nogroup\nPort " + std::to_string(port_) +
+                     "\nListen 127.0.0.1\nTimeout 60\nLogLevel Connect\nMaxClients 20\nAllow "
+                     "127.0.0.1\nConnectPort 443\n";
+  if (!user.empty()) conf += "BasicAuth " + user + " " + password + "\n";
+  edge::test::write_file(dir_ / "tinyproxy.conf", conf);
+  process_ = std::make_unique<edge::test::Process>(
+      std::vector<std::string>{"/usr/bin/tinyproxy", "-d", "-c", dir_ / "tinyproxy.conf"},
+      std::map<std::string, std::string>{}, dir_ / "tinyproxy.log");
+  for (int i = 0; i < 100; ++i) {
+    if (edge::test::run("bash -c 'exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port_) +
+                        "' 2>/dev/null") == 0)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+Tinyproxy::~Tinyproxy() {
+  if (process_) process_->stop();
+}
+
+std::string Tinyproxy::url(const std::string& userinfo) const {
+  return "http://" + (userinfo.empty() ? "" : userinfo + "@") +
+         "127.0.0.1:" + std::to_string(port_);
+}
+
+std::string Tinyproxy::log() const { return process_ ? process_->log() : ""; }
+
+}  // namespace agent_test

@@ -1,0 +1,55 @@
+// A private IoT Hub emulator per test (root, real ports 8883/443 on a random 127.x.y.z, like the
+// SDK tests), an edge device with its `$edgeAgent` key, and a tinyproxy for proxy tests.
+#pragma once
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tests/support/harness.h"
+
+namespace agent_test {
+
+using Json = nlohmann::json;
+
+class HubEmulator {
+ public:
+  HubEmulator();
+  ~HubEmulator();
+  const std::string& address() const { return address_; }
+  const std::string& ca_pem() const { return ca_; }
+  std::string ca_file() const { return dir_ / "state/ca.pem"; }
+  std::string service_connection_string() const;
+  // Runs tests/agent/service.js (azure-iothub) with `args`; returns its exit code, stdout in *out.
+  int service_sdk(const std::string& args, std::string* out);
+  // The admin / service API over HTTPS; returns the status and parsed body.
+  edge::test::Reply call(const std::string& method, const std::string& path,
+                         const Json& body = nullptr);
+  // Creates an edge device; returns the `$edgeAgent` module's primary key.
+  std::string create_edge_device(const std::string& device);
+  Json agent_twin(const std::string& device);
+  std::string log() const { return process_ ? process_->log() : ""; }
+
+ private:
+  edge::test::TempDir dir_;
+  std::string address_;
+  std::string ca_;
+  std::unique_ptr<edge::test::Process> process_;
+};
+
+class Tinyproxy {
+ public:
+  // With credentials the proxy asks for Basic authentication.
+  explicit Tinyproxy(const std::string& user = "", const std::string& password = "");
+  ~Tinyproxy();
+  std::string url(const std::string& userinfo = "") const;
+  std::string log() const;
+
+ private:
+  edge::test::TempDir dir_;
+  int port_ = 0;
+  std::unique_ptr<edge::test::Process> process_;
+};
+
+std::string random_loopback();
+
+}  // namespace agent_test

@@ -1,0 +1,350 @@
+// The agent in its container, deployed from its `$edgeAgent` twin: a manifest pushed with
+// Microsoft's azure-iothub SDK, modules started on the real engine through edged's management
+// API, reported properties read back from the hub, desired patches, direct methods, bad
+// manifests, MqttWs through an authenticating proxy, and the agent's PSS while connected.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <functional>
+#include <thread>
+
+#include "agent/upstream/sas.h"
+#include "common/base64.h"
+#include "common/http/server.h"
+#include "edged/management.h"
+#include "tests/agent/hub_fixture.h"
+#include "tests/agent/own_modules.h"
+
+using namespace edged;
+using agent_test::HubEmulator;
+using agent_test::Json;
+using namespace std::chrono_literals;
+
+namespace {
+const std::string kImage = "edge-test-busybox:1";
+
+template <class F>
+bool eventually(F f, int seconds = 30) {
+  for (int i = 0; i < seconds * 10; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
+Json module(const std::string& status, const std::string& cmd, int order,
+            Json env = Json::object()) {
+  Json create{{"Cmd", {"/bin/sh", "-c", cmd}}};
+  return Json{{"version", "1.0"},
+              {"type", "docker"},
+              {"status", status},
+              {"restartPolicy", "always"},
+              {"imagePullPolicy", "never"},
+              {"startupOrder", order},
+              {"settings", {{"image", kImage}, {"createOptions", create.dump()}}},
+              {"env", env}};
+}
+
+Json manifest(Json modules, const std::string& schema = "1.1") {
+  return Json{
+      {"modulesContent",
+       {{"$edgeAgent",
+         {{"properties.desired",
+           {{"schemaVersion", schema},
+            {"runtime", {{"type", "docker"}, {"settings", {{"minDockerVersion", "v1.25"}}}}},
+            {"systemModules", Json::object()},
+            {"modules", modules}}}}},
+        {"$edgeHub",
+         {{"properties.desired", {{"schemaVersion", "1.1"}, {"routes", Json::object()}}}}}}}};
+}
+
+// edged's management API (in-process, real engine), a workload-API stand-in that signs with the
+// module key the hub knows and serves the hub's CA as trust bundle, and the agent container.
+// (The workload API of aziot-edged replaces the stand-in once it is on main.)
+struct Rig {
+  HubEmulator hub;
+  edge::test::TempDir dir;
+  std::string suffix = std::to_string(getpid());
+  std::string device = "edge" + suffix, agent = "agent-twin-" + suffix;
+  std::string image = "iotedge-lite/edge-agent:twin-" + suffix;
+  std::string key;
+  docker::Client docker;
+  std::vector<std::string> containers;
+  Management mgmt{ManagementOptions{"/var/run/docker.sock", agent, "1.5.0", {}}};
+  std::unique_ptr<edge::http::Server> mgmt_server, workload_server;
+  std::vector<std::thread> threads;
+
+  Rig() {
+    key = hub.create_edge_device(device);
+    std::string out;
+    int rc =
+        edge::test::run("EDGE_AGENT_BINARY=" + edge::test::bin("edge-agent") +
+                            " " EDGE_SOURCE_DIR "/scripts/build-agent-image.sh " + image + " 2>&1",
+                        &out);
+    INFO(out);
+    REQUIRE(rc == 0);
+    mgmt_server = std::make_unique<edge::http::Server>(
+        [this](edge::http::Request& r) { return management(r); }, edge::http::ServerOptions{});
+    REQUIRE(mgmt_server->listen(*edge::uri::parse_endpoint("unix://" + dir / "mgmt.sock")));
+    workload_server = std::make_unique<edge::http::Server>(
+        [this](edge::http::Request& r) { return workload(r); }, edge::http::ServerOptions{});
+    REQUIRE(workload_server->listen(*edge::uri::parse_endpoint("unix://" + dir / "workload.sock")));
+    threads.emplace_back([this] { mgmt_server->run(); });
+    threads.emplace_back([this] { workload_server->run(); });
+  }
+  ~Rig() {
+    for (const auto& c : containers) (void)docker.remove_container(c, true);
+    (void)docker.remove_container(agent, true);
+    (void)docker.remove_image(image);
+    mgmt_server->stop();
+    workload_server->stop();
+    for (auto& t : threads) t.join();
+  }
+
+  edge::http::Response management(edge::http::Request& r) {
+    return agent_test::only_own_modules(r, mgmt.handle(r), suffix);
+  }
+
+  edge::http::Response workload(edge::http::Request& r) {
+    if (r.method == "GET" && r.path == "/trust-bundle")
+      return edge::http::Response::json(200, Json{{"certificate", hub.ca_pem()}});
+    if (r.method == "POST" && r.path == "/modules/$edgeAgent/genid/gen1/sign") {
+      Json body = Json::parse(r.body, nullptr, false);
+      if (!body.is_object() || body.value("keyId", "") != "primary" ||
+          body.value("algo", "") != "HMACSHA256")
+        return edge::http::Response::error(400, "bad sign request");
+      auto data = edge::base64::decode(body.value("data", ""));
+      agent::upstream::KeySigner signer{edge::Secret(key)};
+      auto digest = signer.sign(data ? *data : "");
+      return edge::http::Response::json(200, Json{{"digest", *digest}});
+    }
+    return edge::http::Response::error(404, "not found");
+  }
+
+  void start_agent(std::vector<std::string> extra_env = {}) {
+    std::vector<std::string> env = {"IOTEDGE_MANAGEMENTURI=unix:///edge/mgmt.sock",
+                                    "IOTEDGE_WORKLOADURI=unix:///edge/workload.sock",
+                                    "IOTEDGE_IOTHUBHOSTNAME=" + hub.address(),
+                                    "IOTEDGE_DEVICEID=" + device,
+                                    "IOTEDGE_MODULEID=$edgeAgent",
+                                    "IOTEDGE_MODULEGENERATIONID=gen1",
+                                    "IOTEDGE_AUTHSCHEME=sasToken",
+                                    "IOTEDGE_APIVERSION=2022-08-03",
+                                    "StorageFolder=/edge/storage",
+                                    "ReconcileIntervalSecs=1"};
+    env.insert(env.end(), extra_env.begin(), extra_env.end());
+    Json create{{"Image", image},
+                {"Env", env},
+                {"HostConfig", {{"Binds", {dir.path() + ":/edge"}}, {"NetworkMode", "host"}}}};
+    REQUIRE(docker.create_container(agent, create));
+    REQUIRE(docker.start(agent));
+    // Connected and subscribed (the hub answers methods only after that).
+    REQUIRE(eventually([&] {
+      auto r = hub.call("GET", "/admin/devices/" + device);
+      auto c =
+          r.json.is_object() ? r.json["connections"].value(device + "/$edgeAgent", Json()) : Json();
+      return c.is_object() && c.value("connected", false) && c["subscriptions"].size() >= 2;
+    }));
+  }
+
+  std::string agent_log() {
+    std::string text;
+    (void)docker.logs(agent, {}, [&](const docker::LogFrame& f) {
+      text += f.text;
+      return true;
+    });
+    return text;
+  }
+  bool running(const std::string& n) {
+    auto i = docker.inspect_container(n);
+    return i && (*i)["State"].value("Running", false);
+  }
+  void deploy(const Json& m) {
+    edge::test::write_file(dir / "manifest.json", m.dump());
+    std::string out;
+    int rc = hub.service_sdk(
+        "deploy '" + hub.service_connection_string() + "' " + device + " " + dir / "manifest.json",
+        &out);
+    INFO(out);
+    REQUIRE(rc == 0);
+  }
+  Json method(const std::string& name, const std::string& payload = "") {
+    std::string out;
+    int rc = hub.service_sdk("method '" + hub.service_connection_string() + "' " + device +
+                                 " '$edgeAgent' " + name + " '" + payload + "'",
+                             &out);
+    INFO(out);
+    REQUIRE(rc == 0);
+    return Json::parse(out);
+  }
+  Json reported() { return hub.agent_twin(device)["properties"]["reported"]; }
+  long long desired_version() {
+    return hub.agent_twin(device)["properties"]["desired"]["$version"];
+  }
+};
+}  // namespace
+
+TEST_CASE("the agent deploys from its twin reports state and answers direct methods",
+          "[docker][e2e]") {
+  Rig rig;
+  std::string a = "twina" + rig.suffix, b = "twinb" + rig.suffix;
+  rig.containers = {a, b};
+  rig.start_agent();
+  INFO(rig.agent_log());
+  rig.deploy(manifest(
+      Json{{a, module("running", "trap 'exit 0' TERM; echo hello $GREETING; sleep 300 & wait", 1,
+                      {{"GREETING", {{"value", "one"}}}})},
+           {b, module("stopped", "sleep 300", 2)}}));
+  REQUIRE(eventually([&] { return rig.running(a) && rig.docker.inspect_container(b); }));
+  long long v1 = rig.desired_version();
+
+  // Reported properties as upstream's agent writes them.
+  Json rep;
+  REQUIRE(eventually([&] {
+    rep = rig.reported();
+    return rep.value("lastDesiredVersion", -1LL) == v1 && rep["modules"].contains(a) &&
+           rep["modules"][a].value("runtimeStatus", "") == "running";
+  }));
+  INFO(rep.dump(2));
+  CHECK(rep["schemaVersion"] == "1.0");
+  CHECK(rep["version"]["version"] == EDGE_VERSION);
+  CHECK(rep["lastDesiredStatus"] == Json{{"code", 200}, {"description", ""}});
+  CHECK(rep["runtime"]["type"] == "docker");
+  CHECK(rep["runtime"]["platform"]["os"] == "linux");
+  CHECK_FALSE(rep["runtime"]["platform"]["architecture"].get<std::string>().empty());
+  CHECK(rep["runtime"]["settings"]["minDockerVersion"] == "v1.25");
+  const Json& ma = rep["modules"][a];
+  for (const char* k :
+       {"version", "type", "status", "restartPolicy", "imagePullPolicy", "startupOrder",
+        "runtimeStatus", "exitCode", "statusDescription", "lastStartTimeUtc", "lastExitTimeUtc",
+        "restartCount", "lastRestartTimeUtc", "settings", "env"})
+    CHECK(ma.contains(k));
+  CHECK(ma["status"] == "running");
+  CHECK(ma["restartPolicy"] == "always");
+  CHECK(ma["startupOrder"] == 1);
+  CHECK(ma["restartCount"] == 0);
+  CHECK(ma["settings"]["image"] == kImage);
+  CHECK(ma["settings"]["imageHash"].get<std::string>().starts_with("sha256:"));
+  CHECK(Json::parse(ma["settings"]["createOptions"].get<std::string>())["Cmd"][2]
+            .get<std::string>()
+            .starts_with("trap"));
+  CHECK(ma["env"]["GREETING"]["value"] == "one");
+  CHECK(ma["lastStartTimeUtc"].get<std::string>().starts_with("20"));
+  CHECK(rep["modules"][b]["runtimeStatus"] == "stopped");
+  CHECK(rep["modules"][b]["status"] == "stopped");
+
+  // Direct methods with upstream's payloads and codes.
+  CHECK(rig.method("ping") == Json{{"status", 200}, {"payload", nullptr}});
+  std::string started = (*rig.docker.inspect_container(a))["State"]["StartedAt"];
+  CHECK(rig.method("RestartModule", Json{{"schemaVersion", "1.0"}, {"id", a}}.dump()) ==
+        Json{{"status", 200}, {"payload", nullptr}});
+  CHECK((*rig.docker.inspect_container(a))["State"]["StartedAt"] != started);
+  Json missing =
+      rig.method("RestartModule", Json{{"schemaVersion", "1.0"}, {"id", "nosuchmodule"}}.dump());
+  INFO(missing.dump());
+  CHECK(missing["status"] == 500);
+  REQUIRE(missing["payload"].is_object());
+  CHECK(missing["payload"]["message"] ==
+        "Module nosuchmodule not found in the current environment");
+  CHECK(rig.method("RestartModule", Json{{"schemaVersion", "2.0"}, {"id", a}}.dump())["status"] ==
+        500);
+  CHECK(rig.method("RestartModule", "")["status"] == 400);
+  Json unknown = rig.method("Reboot");
+  INFO(unknown.dump());
+  CHECK(unknown["status"] == 400);
+  REQUIRE(unknown["payload"].is_object());
+  CHECK_THAT(unknown["payload"]["message"].get<std::string>(),
+             Catch::StartsWith("Command 'Reboot' not found."));
+  CHECK(
+      rig.method("gettaskstatus", Json{{"schemaVersion", "1.0"}, {"correlationId", "c1"}}.dump()) ==
+      Json{{"status", 200},
+           {"payload", {{"status", "Unknown"}, {"message", ""}, {"correlationId", "c1"}}}});
+  Json logs = rig.method(
+      "GetModuleLogs",
+      Json{{"schemaVersion", "1.0"}, {"items", {{"id", "^twina"}, {"filter", {{"tail", 10}}}}}}
+          .dump());
+  REQUIRE(logs["status"] == 200);
+  REQUIRE(logs["payload"].size() == 1);
+  CHECK(logs["payload"][0]["id"] == a);
+  CHECK_THAT(logs["payload"][0]["payload"].get<std::string>(), Catch::Contains("hello one"));
+
+  // A desired change: a's env changes (recreated), b is removed (reported as gone).
+  std::string before = (*rig.docker.inspect_container(a))["Id"];
+  rig.deploy(manifest(
+      Json{{a, module("running", "trap 'exit 0' TERM; echo hello $GREETING; sleep 300 & wait", 1,
+                      {{"GREETING", {{"value", "two"}}}})}}));
+  REQUIRE(eventually([&] {
+    auto i = rig.docker.inspect_container(a);
+    return i && (*i)["Id"] != before && (*i)["State"].value("Running", false) &&
+           !rig.docker.inspect_container(b);
+  }));
+  long long v2 = rig.desired_version();
+  CHECK(v2 > v1);
+  REQUIRE(eventually([&] {
+    rep = rig.reported();
+    return rep.value("lastDesiredVersion", -1LL) == v2 && !rep["modules"].contains(b) &&
+           rep["modules"][a]["env"]["GREETING"]["value"] == "two";
+  }));
+
+  // Bad manifests: reported with upstream's codes; the running module is left alone.
+  std::string id = (*rig.docker.inspect_container(a))["Id"];
+  struct Bad {
+    Json manifest;
+    int code;
+  };
+  Json wrong_shape = manifest(Json::object());
+  wrong_shape["modulesContent"]["$edgeAgent"]["properties.desired"]["modules"] = "not an object";
+  for (const auto& bad : {Bad{manifest(Json{{a, module("running", "sleep 1", 1)}}, "2.0"), 412},
+                          Bad{wrong_shape, 400}}) {
+    rig.deploy(bad.manifest);
+    REQUIRE(eventually([&] {
+      rep = rig.reported();
+      return rep["lastDesiredStatus"].value("code", 0) == bad.code;
+    }));
+    CHECK(rep["lastDesiredVersion"] == v2);  // the deployment last applied
+    CHECK_FALSE(rep["lastDesiredStatus"]["description"].get<std::string>().empty());
+    CHECK(rig.running(a));
+    CHECK((*rig.docker.inspect_container(a))["Id"] == id);
+  }
+
+  // The agent's footprint while connected and idle.
+  auto info = rig.docker.inspect_container(rig.agent);
+  long long pid = (*info)["State"]["Pid"];
+  std::ifstream smaps("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  std::string line;
+  while (std::getline(smaps, line))
+    if (line.starts_with("Pss")) WARN("edge agent while connected: " + line);
+  if (std::getenv("AGENT_SMAPS")) {
+    std::string out;
+    edge::test::run(
+        "awk '/^[0-9a-f]+-/{name=$6} /^Pss:/{pss[name]+=$2} END{for(n in pss) if (pss[n]>50) print "
+        "pss[n], n}' /proc/" +
+            std::to_string(pid) + "/smaps | sort -rn",
+        &out);
+    WARN(out);
+  }
+
+  // SIGTERM: "Agent is not running" reported before the agent exits.
+  REQUIRE(rig.docker.stop(rig.agent, 10));
+  rep = rig.reported();
+  CHECK(rep["lastDesiredStatus"]["code"] == 406);
+  CHECK(rep["modules"][a]["runtimeStatus"] == "unknown");
+}
+
+TEST_CASE("the agent connects over MqttWs through an authenticating proxy", "[docker][e2e]") {
+  Rig rig;
+  agent_test::Tinyproxy proxy("agent", "pr0xy");
+  std::string a = "twinws" + rig.suffix;
+  rig.containers = {a};
+  rig.start_agent({"UpstreamProtocol=AmqpWs", "https_proxy=" + proxy.url("agent:pr0xy")});
+  INFO(rig.agent_log());
+  CHECK_THAT(rig.agent_log(), Catch::Contains("using MqttWs instead"));
+  CHECK_THAT(rig.agent_log(), Catch::Contains("over MqttWs through proxy"));
+  CHECK_THAT(rig.agent_log(), !Catch::Contains("pr0xy"));
+  CHECK_THAT(proxy.log(), Catch::Contains("CONNECT"));
+  rig.deploy(manifest(Json{{a, module("running", "sleep 300", 1)}}));
+  REQUIRE(eventually([&] { return rig.running(a); }));
+  CHECK(eventually([&] { return rig.reported()["modules"].contains(a); }));
+  CHECK(rig.method("ping")["status"] == 200);
+}

@@ -1,15 +1,17 @@
 // The edge agent: reads the deployment (a local manifest file for now), reconciles the
-// device's modules through edged's management API every few seconds, and logs what it did.
+// device's modules through edged's management API, and logs what it did.
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <thread>
 
-#include "agent/manifest.h"
-#include "agent/runner.h"
+#include "agent/agent.h"
+#include "agent/events.h"
+#include "agent/local_source.h"
 #include "common/daemon.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -39,37 +41,26 @@ int main() {
   std::string manifest_path = env_or("LocalConfigPath", "config.json");
   std::string storage = env_or("StorageFolder", "/tmp") + "/edgeAgent";
   if (auto s = fs::ensure_dir(storage, 0700); !s) return daemon::report("create " + storage, s.error());
-  long long interval = std::atoll(env_or("ReconcileIntervalSecs", "5").c_str());
-  agent::Runner runner({mgmt->value, storage, env_or("IOTEDGE_GATEWAYHOSTNAME", "")});
+
+  // Reconcile: the loop, its deployment source, and the module event watcher that wakes it.
+  agent::AgentOptions options;
+  options.runner = {mgmt->value, storage, agent::AgentEnvironment::from_env(), agent::RestartSettings::from_env()};
+  options.gateway = env_or("IOTEDGE_GATEWAYHOSTNAME", "");
+  options.interval_ms = std::max(1LL, std::atoll(env_or("ReconcileIntervalSecs", "5").c_str())) * 1000;
+  options.rollback = agent::RollbackSettings::from_env();
+  options.status_file = storage + "/deployment-status.json";
+  std::unique_ptr<agent::Agent> reconciler;     // outlives the watchers that wake it
+  std::atomic<agent::Agent*> waker{nullptr};  // set once the agent exists
+  agent::LocalSource local(manifest_path, [&] {
+    if (auto* a = waker.load()) a->wake();
+  });
+  reconciler = std::make_unique<agent::Agent>(options, [&] { return local.read(); },
+                                              agent::make_deployment_store(storage));
+  waker = reconciler.get();
+  agent::ModuleEvents events(mgmt->value, options.runner.env.api_version,
+                             [&](const agent::ModuleEvent&) { reconciler->wake(); });
   log::info("Edge agent started: deployment from " + manifest_path);
-  std::string last_problem;
-  while (!stop_requested) {
-    auto text = fs::read_file(manifest_path, 1024 * 1024);
-    std::string problem;
-    if (!text) {
-      problem = "could not read the deployment: " + text.error().message;
-    } else {
-      auto doc = agent::Json::parse(*text, nullptr, false);
-      agent::Json desired = doc;
-      if (doc.is_object() && doc.contains("modulesContent"))
-        desired = doc["modulesContent"].value("$edgeAgent", agent::Json::object()).value("properties.desired", agent::Json::object());
-      else if (doc.is_object() && doc.contains("deploymentConfig"))
-        desired = doc["deploymentConfig"];
-      if (doc.is_discarded()) {
-        problem = "400 the deployment is not valid JSON";
-      } else if (auto d = agent::parse_deployment(desired, env_or("IOTEDGE_GATEWAYHOSTNAME", "")); !d) {
-        problem = std::to_string(d.error().code) + " " + d.error().message;
-      } else if (auto r = runner.reconcile(*d, std::time(nullptr)); !r) {
-        problem = "500 " + r.error().message;
-      } else if (!r->empty()) {
-        log::info("Reconciled: " + *r);
-      }
-    }
-    if (!problem.empty() && problem != last_problem) log::error("Deployment not applied: " + problem);
-    last_problem = problem;
-    for (long long i = 0; i < interval * 10 && !stop_requested; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  reconciler->run([] { return stop_requested != 0; });
   log::info("Edge agent stopping");
   return 0;
 }

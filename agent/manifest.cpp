@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <regex>
+#include <set>
+#include <vector>
 
 namespace agent {
 using edge::invalid;
@@ -213,6 +215,53 @@ std::expected<Deployment, ManifestError> parse_deployment(const Json& desired, c
     return std::unexpected(ManifestError{412, "The desired properties' schema version " + d.schema_version +
                                               " is not supported; expected 1.0 or 1.1."});
   return d;
+}
+
+}  // namespace agent
+
+namespace agent {
+
+std::expected<DesiredDocument, ManifestError> read_manifest(std::string_view text) {
+  auto bad = [](const std::string& m) {
+    return std::unexpected(ManifestError{400, "Agent configuration format is invalid: " + m});
+  };
+  if (text.size() > kMaxManifestBytes)
+    return bad("the manifest is larger than " + std::to_string(kMaxManifestBytes) + " bytes");
+  // Duplicate keys would silently keep one module of two with the same name: refuse them.
+  std::vector<std::set<std::string>> keys;
+  std::string duplicate;
+  bool too_deep = false;
+  auto watch = [&](int depth, Json::parse_event_t event, Json& parsed) {
+    if (depth > kMaxManifestDepth) too_deep = true;
+    if (event == Json::parse_event_t::object_start) keys.emplace_back();
+    else if (event == Json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
+    else if (event == Json::parse_event_t::key && !keys.empty() && !keys.back().insert(parsed.get<std::string>()).second &&
+             duplicate.empty())
+      duplicate = parsed.get<std::string>();
+    return !too_deep;
+  };
+  Json doc = Json::parse(text.begin(), text.end(), watch, false);
+  if (too_deep) return bad("the manifest nests deeper than " + std::to_string(kMaxManifestDepth) + " levels");
+  if (doc.is_discarded()) return bad("the manifest is not valid JSON");
+  if (!duplicate.empty()) return bad("duplicate key \"" + duplicate + "\"");
+  if (!doc.is_object()) return bad("the manifest is not a JSON object");
+  DesiredDocument out;
+  auto version_of = [](const Json& j, const char* key) -> int64_t {
+    return j.contains(key) && j[key].is_number_integer() ? j[key].get<int64_t>() : 0;
+  };
+  if (doc.contains("modulesContent")) {
+    const Json& content = doc["modulesContent"];
+    if (!content.is_object() || !content.contains("$edgeAgent") || !content["$edgeAgent"].is_object())
+      return bad("modulesContent has no $edgeAgent");
+    out.desired = content["$edgeAgent"].value("properties.desired", Json::object());
+  } else if (doc.contains("deploymentConfig")) {
+    out.desired = doc["deploymentConfig"];
+    out.version = version_of(doc, "version");
+  } else {
+    out.desired = doc;
+  }
+  if (out.desired.is_object() && out.version == 0) out.version = version_of(out.desired, "$version");
+  return out;
 }
 
 }  // namespace agent

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "edged/events.h"
 #include "edged/module.h"
 
 namespace edged {
@@ -102,6 +103,7 @@ Status Management::create(const Json& body, bool start, const std::string& repla
 
 void Management::add_routes() {
   auto& r = router_;
+  add_event_routes(r, options_.docker_socket);  // beyond upstream: the agent's event stream
   auto list = expose([this](Request&) -> Result<Response> {
     Json modules = Json::array();
     for (const auto& c : EDGE_TRY(docker_.list_containers({std::string(kOwnerLabel) + "=" + kOwner}))) {

@@ -27,12 +27,25 @@ std::string file_stamp(const std::string& path) {
 
 LocalSource::LocalSource(std::string path, std::function<void()> on_change)
     : path_(std::move(path)), on_change_(std::move(on_change)) {
+  // Watch and stamp before returning: a change right after construction must not be missed.
+  auto slash = path_.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
+  inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (inotify_fd_ >= 0 && ::inotify_add_watch(inotify_fd_, dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
+                                                                             IN_DELETE | IN_MOVED_FROM | IN_MODIFY |
+                                                                             IN_ATTRIB) < 0) {
+    ::close(inotify_fd_);
+    inotify_fd_ = -1;
+  }
+  if (inotify_fd_ < 0) edge::log::info("Watching " + path_ + " by polling its modification time");
+  stamp_ = file_stamp(path_);
   thread_ = std::thread([this] { watch(); });
 }
 
 LocalSource::~LocalSource() {
   stop_ = true;
   if (thread_.joinable()) thread_.join();
+  if (inotify_fd_ >= 0) ::close(inotify_fd_);
 }
 
 std::expected<DesiredDocument, ManifestError> LocalSource::read() const {
@@ -47,17 +60,10 @@ std::expected<DesiredDocument, ManifestError> LocalSource::read() const {
 
 void LocalSource::watch() {
   auto slash = path_.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
   std::string base = slash == std::string::npos ? path_ : path_.substr(slash + 1);
-  int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (fd >= 0 && ::inotify_add_watch(fd, dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE |
-                                                          IN_MOVED_FROM | IN_MODIFY | IN_ATTRIB) < 0) {
-    ::close(fd);
-    fd = -1;
-  }
-  if (fd < 0) edge::log::info("Watching " + path_ + " by polling its modification time");
+  int fd = inotify_fd_;
   // The stamp is compared too: inotify misses changes made through some bind mounts.
-  std::string stamp = file_stamp(path_);
+  std::string stamp = stamp_;
   bool pending = false;
   auto last_event = std::chrono::steady_clock::now();
   alignas(inotify_event) char buf[4096];
@@ -90,7 +96,6 @@ void LocalSource::watch() {
       on_change_();
     }
   }
-  if (fd >= 0) ::close(fd);
 }
 
 }  // namespace agent

@@ -26,6 +26,8 @@ class LocalSource {
 
   std::string path_;
   std::function<void()> on_change_;
+  int inotify_fd_ = -1;
+  std::string stamp_;  // the file's stamp when the watch began
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

@@ -46,14 +46,14 @@ RollbackGuard::Verdict RollbackGuard::observe(const DesiredDocument& doc, bool c
   if (text != applying_text_) {
     applying_text_ = text;
     applying_since_ = now;
-    converged_since_ = 0;
+    converged_since_.reset();
   }
   if (text == good_text_) return Verdict::Good;
   if (!converged) {
-    converged_since_ = 0;
+    converged_since_.reset();
   } else {
-    if (converged_since_ == 0) converged_since_ = now;
-    if (now - converged_since_ >= settings_.stable_ms) {
+    if (!converged_since_) converged_since_ = now;
+    if (now - *converged_since_ >= settings_.stable_ms) {
       if (auto s = store_.save(text); !s) {
         edge::log::warn("Failed to save the last good deployment: " + s.error().message);
       }
@@ -70,7 +70,7 @@ RollbackGuard::Verdict RollbackGuard::observe(const DesiredDocument& doc, bool c
 
 int64_t RollbackGuard::next_check_ms() const {
   if (applying_text_.empty() || applying_text_ == good_text_) return 0;
-  if (converged_since_) return converged_since_ + settings_.stable_ms;
+  if (converged_since_) return *converged_since_ + settings_.stable_ms;
   return settings_.deadline_ms > 0 && last_good_ ? applying_since_ + settings_.deadline_ms : 0;
 }
 

@@ -38,7 +38,7 @@ class RollbackGuard {
   std::string good_text_;      // last_good_ as stored
   std::string applying_text_;  // the deployment being watched
   int64_t applying_since_ = 0;
-  int64_t converged_since_ = 0;  // 0: not converged at the last pass
+  std::optional<int64_t> converged_since_;  // unset: not converged at the last pass
 };
 
 }  // namespace agent

@@ -86,7 +86,7 @@ std::vector<Command> plan(const std::map<std::string, Module>& desired,
         continue;
       }
       if (c.applied && only_status_differs(*c.applied, m)) {
-        add(running ? Op::Start : Op::Stop, n);
+        add(running ? Op::Start : Op::Stop, n, m);  // with the spec: it becomes the applied one
         add(Op::ResetRestarts, n);
         continue;
       }

@@ -232,8 +232,11 @@ Status Runner::execute(const Command& c, const Deployment& d, const std::map<std
       applied_[c.module] = *c.spec;
       return {};
     }
-    case Op::Start: return expect(mgmt_.request("POST", api(base + "/start", e)), {204, 304});
-    case Op::Stop: return expect(mgmt_.request("POST", api(base + "/stop", e)), {204, 304});
+    case Op::Start:
+    case Op::Stop:
+      EDGE_TRY_VOID(expect(mgmt_.request("POST", api(base + (c.op == Op::Start ? "/start" : "/stop"), e)), {204, 304}));
+      if (c.spec) applied_[c.module] = *c.spec;  // a desired-status change
+      return {};
     case Op::Restart: {
       // Stop + start as upstream (its Windows workaround), counted for the back-off.
       auto& r = restarts_[c.module];

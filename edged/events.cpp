@@ -33,8 +33,9 @@ std::string engine_since(int64_t ns) {
 
 // Streams engine events from `since_ns` on; each forwarded line goes to `sink`. Returns false
 // when the client is gone.
-bool relay(const std::string& docker_socket, int64_t& since_ns, const edge::http::ChunkSink& sink) {
-  Json filters{{"type", {"container"}}, {"label", {std::string(kOwnerLabel) + "=" + kOwner}}};
+bool relay(const std::string& docker_socket, const std::string& owner, int64_t& since_ns,
+           const edge::http::ChunkSink& sink) {
+  Json filters{{"type", {"container"}}, {"label", {std::string(kOwnerLabel) + "=" + owner}}};
   std::string target = "/v1.41/events?filters=" + edge::uri::percent_encode(filters.dump()) +
                        "&since=" + engine_since(since_ns);
   edge::http::UnixClient engine(docker_socket, std::chrono::seconds(10));
@@ -84,14 +85,14 @@ std::string event_line(const Json& e) {
   return out.dump() + "\n";
 }
 
-void add_event_routes(edge::http::Router& router, const std::string& docker_socket) {
-  router.add("GET", "/events", {"2018-06-28", ""}, [docker_socket](Request&) -> edge::Result<Response> {
+void add_event_routes(edge::http::Router& router, const std::string& docker_socket, const std::string& owner) {
+  router.add("GET", "/events", {"2018-06-28", ""}, [docker_socket, owner](Request&) -> edge::Result<Response> {
     Response resp;
     resp.content_type = "application/x-ndjson";
-    resp.stream = [docker_socket](const edge::http::ChunkSink& sink) {
+    resp.stream = [docker_socket, owner](const edge::http::ChunkSink& sink) {
       int64_t since = now_ns();
       if (!sink("\n")) return;  // the head and a first line go out at once
-      while (relay(docker_socket, since, sink)) {
+      while (relay(docker_socket, owner, since, sink)) {
       }
     };
     return resp;

@@ -96,17 +96,19 @@ Status Management::create(const Json& body, bool start, const std::string& repla
     auto removed = docker_.remove_container(replace, true);
     if (!removed && removed.error().kind != ErrorKind::NotFound) return fail(removed.error());
   }
-  EDGE_TRY(docker_.create_container(spec.name, create_body(spec)));
+  Json container = create_body(spec);
+  container["Labels"][kOwnerLabel] = options_.owner;
+  EDGE_TRY(docker_.create_container(spec.name, container));
   if (start) EDGE_TRY_VOID(docker_.start(spec.name));
   return {};
 }
 
 void Management::add_routes() {
   auto& r = router_;
-  add_event_routes(r, options_.docker_socket);  // beyond upstream: the agent's event stream
+  add_event_routes(r, options_.docker_socket, options_.owner);  // beyond upstream: the agent's event stream
   auto list = expose([this](Request&) -> Result<Response> {
     Json modules = Json::array();
-    for (const auto& c : EDGE_TRY(docker_.list_containers({std::string(kOwnerLabel) + "=" + kOwner}))) {
+    for (const auto& c : EDGE_TRY(docker_.list_containers({std::string(kOwnerLabel) + "=" + options_.owner}))) {
       auto info = docker_.inspect_container(c.value("Id", ""));
       if (info) modules.push_back(module_details(*info));  // removed meanwhile: skip
     }

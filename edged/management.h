@@ -13,6 +13,9 @@ struct ManagementOptions {
   std::string docker_socket = "/var/run/docker.sock";
   std::string agent_name = "edgeAgent";
   std::string version = EDGE_VERSION;
+  // The owner label's value on module containers (upstream's constant). Tests that share one
+  // engine give each edged its own, so one test's agent never sees another's modules.
+  std::string owner = "Microsoft.Azure.Devices.Edge.Agent";
 };
 
 class Management {

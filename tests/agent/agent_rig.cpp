@@ -1,6 +1,7 @@
 #include "tests/agent/agent_rig.h"
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cstdio>
 
 #include "edged/module.h"
@@ -23,6 +24,56 @@ Json deployment(const Json& modules, int version) {
                     {"systemModules", Json::object()}, {"modules", modules}, {"$version", version}}}}}}}};
 }
 
+EngineEvents::EngineEvents(std::string prefix) : prefix_(std::move(prefix)) {
+  auto since = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  thread_ = std::thread([this, since]() mutable {
+    while (!done_) {
+      edge::http::UnixClient engine("/var/run/docker.sock");
+      Json filters{{"type", {"container"}}, {"event", {"start", "die"}}};
+      char cursor[48];
+      std::snprintf(cursor, sizeof cursor, "%lld.%09lld", static_cast<long long>(since / 1'000'000'000),
+                    static_cast<long long>(since % 1'000'000'000));
+      std::string buffer;
+      (void)engine.stream("GET", "/v1.41/events?filters=" + edge::uri::percent_encode(filters.dump()) + "&since=" + cursor,
+                          "", "", {},
+                          [&](std::string_view piece) {
+                            buffer.append(piece);
+                            size_t nl;
+                            while ((nl = buffer.find('\n')) != std::string::npos) {
+                              Json e = Json::parse(buffer.substr(0, nl), nullptr, false);
+                              buffer.erase(0, nl + 1);
+                              if (!e.is_object()) continue;
+                              int64_t t = e.value("timeNano", int64_t{0});
+                              since = std::max(since, t + 1);
+                              Json attrs = e["Actor"].value("Attributes", Json::object());
+                              std::string name = attrs.value("name", "");
+                              if (!name.starts_with(prefix_)) continue;
+                              std::lock_guard lock(mutex_);
+                              events_.push_back({name, e.value("Action", ""), static_cast<double>(t) / 1e9,
+                                                 std::atoi(attrs.value("exitCode", "0").c_str())});
+                            }
+                            return !done_;
+                          },
+                          std::chrono::milliseconds(300));
+    }
+  });
+}
+
+EngineEvents::~EngineEvents() {
+  done_ = true;
+  thread_.join();
+}
+
+std::vector<EngineEvents::Event> EngineEvents::events() {
+  std::lock_guard lock(mutex_);
+  return events_;
+}
+
+size_t EngineEvents::count(const std::string& action) {
+  std::lock_guard lock(mutex_);
+  return static_cast<size_t>(std::count_if(events_.begin(), events_.end(), [&](const Event& e) { return e.action == action; }));
+}
+
 namespace {
 std::string unique_suffix() {
   static int n = 0;
@@ -35,7 +86,7 @@ AgentRig::AgentRig(std::map<std::string, std::string> env)
       agent_("agent-" + suffix_),
       image_("iotedge-lite/edge-agent:test-" + suffix_),
       env_(std::move(env)),
-      mgmt_(edged::ManagementOptions{"/var/run/docker.sock", agent_, "1.5.0"}),
+      mgmt_(edged::ManagementOptions{"/var/run/docker.sock", agent_, "1.5.0", owner()}),
       server_([this](edge::http::Request& r) { return mgmt_.handle(r); }, {}) {
   std::string out;
   REQUIRE(edge::test::run("EDGE_AGENT_BINARY=" + edge::test::bin("edge-agent") + " " EDGE_SOURCE_DIR
@@ -47,7 +98,7 @@ AgentRig::AgentRig(std::map<std::string, std::string> env)
 AgentRig::~AgentRig() {
   (void)docker_.remove_container(agent_, true);
   // Every container this test made carries the suffix and edged's owner label.
-  auto mine = docker_.list_containers({std::string(edged::kOwnerLabel) + "=" + edged::kOwner});
+  auto mine = docker_.list_containers({std::string(edged::kOwnerLabel) + "=" + owner()});
   if (mine)
     for (const auto& c : *mine)
       for (const auto& n : c.value("Names", Json::array()))
@@ -80,7 +131,8 @@ void AgentRig::start_agent() {
 
 Json AgentRig::inspect(const std::string& n) {
   auto i = docker_.inspect_container(n);
-  return i ? *i : Json();
+  // A missing container reads as empty sections, so lookups in polling loops never throw.
+  return i ? *i : Json{{"Id", ""}, {"Config", {{"Image", ""}, {"Env", Json::array()}}}, {"State", Json::object()}};
 }
 
 bool AgentRig::running(const std::string& n) {

@@ -4,7 +4,9 @@
 #pragma once
 #include <unistd.h>
 
+#include <atomic>
 #include <functional>
+#include <mutex>
 #include <map>
 #include <string>
 #include <thread>
@@ -34,6 +36,28 @@ bool eventually(F f, double seconds = 30) {
   return false;
 }
 
+// The engine's own start/die events for containers whose name starts with `prefix`, recorded
+// from construction on (re-attached with `since` so none is lost).
+class EngineEvents {
+ public:
+  struct Event {
+    std::string name, action;
+    double time;  // unix seconds
+    int exit_code;
+  };
+  explicit EngineEvents(std::string prefix);
+  ~EngineEvents();
+  std::vector<Event> events();
+  size_t count(const std::string& action);
+
+ private:
+  std::string prefix_;
+  std::atomic<bool> done_{false};
+  std::mutex mutex_;
+  std::vector<Event> events_;
+  std::thread thread_;
+};
+
 class AgentRig {
  public:
   // `env` adds to / overrides the agent's environment (timings, rollback deadline, …).
@@ -41,6 +65,8 @@ class AgentRig {
   ~AgentRig();
 
   std::string name(const std::string& base) const { return base + suffix_; }  // unique name
+  // This test's edged owner label value: other tests' agents on the engine never see its modules.
+  std::string owner() const { return "agent-test-" + suffix_; }
   void write_manifest(const Json& whole_deployment);
   void write_text(const std::string& text);
   void start_agent();

@@ -40,7 +40,8 @@ TEST_CASE("a module exit reaches the agent through edged's event stream", "[dock
   std::string name = "evt" + std::to_string(getpid());
   edged::docker::Client docker;
   (void)docker.remove_container(name, true);
-  edged::Management mgmt(edged::ManagementOptions{"/var/run/docker.sock", "agent-" + name, "1.5.0"});
+  std::string owner = "events-test-" + name;  // no other test's agent sees this container
+  edged::Management mgmt(edged::ManagementOptions{"/var/run/docker.sock", "agent-" + name, "1.5.0", owner});
   edge::http::Server server([&](edge::http::Request& r) { return mgmt.handle(r); }, {});
   REQUIRE(server.listen(*edge::uri::parse_endpoint("unix://" + dir / "mgmt.sock")));
   std::thread t([&] { server.run(); });
@@ -50,7 +51,7 @@ TEST_CASE("a module exit reaches the agent through edged's event stream", "[dock
   {
     agent::ModuleEvents events(dir / "mgmt.sock", "2022-08-03", [&](const agent::ModuleEvent& e) {
       std::lock_guard lock(m);
-      if (e.name == name) {
+      if (!e.name.empty()) {  // "" marks a reconnect
         seen.push_back(e);
         when.push_back(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
       }
@@ -59,18 +60,20 @@ TEST_CASE("a module exit reaches the agent through edged's event stream", "[dock
     CHECK(events.streaming());
     // A container edged manages (owner label) that exits with 7 after a short while.
     Json create{{"Image", "edge-test-busybox:1"}, {"Cmd", {"/bin/sh", "-c", "sleep 1; exit 7"}},
-                {"Labels", {{edged::kOwnerLabel, edged::kOwner}}}};
+                {"Labels", {{edged::kOwnerLabel, owner}}}};
     REQUIRE(docker.create_container(name, create));
     REQUIRE(docker.start(name));
-    // Unlabelled containers are not reported.
+    // Containers of other owners are not reported.
     std::string stranger = name + "s";
-    REQUIRE(docker.create_container(stranger, Json{{"Image", "edge-test-busybox:1"}, {"Cmd", {"true"}}}));
+    REQUIRE(docker.create_container(stranger, Json{{"Image", "edge-test-busybox:1"}, {"Cmd", {"true"}},
+                                                   {"Labels", {{edged::kOwnerLabel, owner + "-other"}}}}));
     REQUIRE(docker.start(stranger));
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the stranger's events would arrive
     bool died = false;
     for (int i = 0; i < 100 && !died; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       std::lock_guard lock(m);
-      for (const auto& e : seen) died = died || e.action == "die";
+      for (const auto& e : seen) died = died || (e.name == name && e.action == "die");
     }
     auto exited = docker.inspect_container(name);
     (void)docker.remove_container(stranger, true);
@@ -79,8 +82,9 @@ TEST_CASE("a module exit reaches the agent through edged's event stream", "[dock
     std::vector<std::string> actions;
     for (const auto& e : seen) actions.push_back(e.action);
     CHECK(actions[0] == "create");
+    for (const auto& e : seen) CHECK(e.name == name);
     CHECK(std::find(actions.begin(), actions.end(), "start") != actions.end());
-    auto die = std::find_if(seen.begin(), seen.end(), [](const auto& e) { return e.action == "die"; });
+    auto die = std::find_if(seen.begin(), seen.end(), [&](const auto& e) { return e.name == name && e.action == "die"; });
     CHECK(die->exit_code == 7);
     // Seen within a second of the engine's finish time.
     REQUIRE(exited);

@@ -30,43 +30,18 @@ TEST_CASE("three modules come up in startupOrder", "[docker][e2e]") {
 TEST_CASE("a crashing on-failure module is restarted with upstream's back-off", "[docker][e2e]") {
   AgentRig rig({{"CoolOffTimeUnitInSeconds", "1"}, {"MaxRestartCount", "3"}});
   std::string crash = rig.name("crash");
-  // Watch the engine's own events for this container: start times and exits.
-  std::vector<std::pair<std::string, double>> events;
-  std::mutex m;
-  std::atomic<bool> done{false};
-  std::thread watcher([&] {
-    edged::docker::Client d;
-    (void)d.events(Json{{"container", {crash}}, {"event", {"start", "die"}}},
-                   [&](const Json& e) {
-                     std::lock_guard lock(m);
-                     events.emplace_back(e.value("Action", ""), static_cast<double>(e.value("timeNano", int64_t{0})) / 1e9);
-                     return !done;
-                   },
-                   std::chrono::milliseconds(1000));
-  });
-  struct Join {
-    std::atomic<bool>& done;
-    std::thread& t;
-    ~Join() {
-      done = true;
-      t.join();
-    }
-  } join{done, watcher};
+  EngineEvents engine(crash);  // the engine's own record of starts and exits
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   rig.write_manifest(deployment({{crash, module("running", "sleep 0.3; exit 3", 1, "on-failure")}}));
   rig.start_agent();
   // 1 start + 3 restarts (cool-offs 1, 2, 4 s), then it stays failed.
-  auto starts = [&] {
-    std::lock_guard lock(m);
-    return std::count_if(events.begin(), events.end(), [](const auto& e) { return e.first == "start"; });
-  };
-  REQUIRE(eventually([&] { return starts() == 4; }, 30));
+  auto starts = [&] { return engine.count("start"); };
+  if (!eventually([&] { return starts() == 4; }, 30)) FAIL("starts: " << starts() << "\n" << rig.agent_log());
   std::this_thread::sleep_for(std::chrono::seconds(10));  // a fifth start would come after 8 s
   INFO(rig.agent_log());
   CHECK(starts() == 4);
-  std::lock_guard lock(m);
   std::vector<double> die, start;
-  for (const auto& [action, t] : events) (action == "die" ? die : start).push_back(t);
+  for (const auto& e : engine.events()) (e.action == "die" ? die : start).push_back(e.time);
   REQUIRE(die.size() >= 3);
   for (int n = 0; n < 3; ++n) {
     double wait = start[n + 1] - die[n], cool_off = 1 << n;
@@ -100,6 +75,7 @@ TEST_CASE("stopped status removal and image tag update", "[docker][e2e]") {
   // And running again.
   rig.write_manifest(deployment({{m, module("running", kServe)}, {other, module("running", kServe)}}, 3));
   REQUIRE(eventually([&] { return rig.running(m); }));
+  INFO(rig.agent_log());
   CHECK(rig.inspect(m)["Id"] == id);
 
   // A new image tag: pulled (here: present), the container recreated from it.

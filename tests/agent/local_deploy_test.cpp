@@ -57,7 +57,8 @@ TEST_CASE("the agent deploys updates and removes modules from a local manifest",
   REQUIRE(edge::test::run("EDGE_AGENT_BINARY=" + edge::test::bin("edge-agent") + " " EDGE_SOURCE_DIR
                           "/scripts/build-agent-image.sh " + image + " 2>&1", &out) == 0);
 
-  Management mgmt(ManagementOptions{"/var/run/docker.sock", agent, "1.5.0"});
+  // Its own owner label value: agents of other tests on this engine never touch its modules.
+  Management mgmt(ManagementOptions{"/var/run/docker.sock", agent, "1.5.0", "local-deploy-test-" + suffix});
   edge::http::Server server([&](edge::http::Request& r) { return mgmt.handle(r); }, {});
   REQUIRE(server.listen(*edge::uri::parse_endpoint("unix://" + dir / "mgmt.sock")));
   std::thread t([&] { server.run(); });

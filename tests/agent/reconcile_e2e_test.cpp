@@ -47,7 +47,8 @@ TEST_CASE("a crashing on-failure module is restarted with upstream's back-off", 
     double wait = start[n + 1] - die[n], cool_off = 1 << n;
     INFO("restart " << n << " came " << wait << " s after the exit");
     CHECK(wait > cool_off);
-    CHECK(wait < cool_off + 1.0);  // noticed from the event stream, not a poll
+    // Before the next step of the back-off would be due (latency itself is bench_agent's job).
+    CHECK(wait < 2 * cool_off + 1.0);
   }
   CHECK(rig.inspect(crash)["State"].value("ExitCode", 0) == 3);
   auto state = Json::parse(edge::test::read_file(rig.storage() + "/agent-state.json"));

@@ -71,8 +71,9 @@ std::vector<Command> plan(const std::map<std::string, Module>& desired,
       if (m.startup_order != p || n == "edgeAgent") continue;
       auto it = current.find(n);
       bool running = m.status == DesiredStatus::Running;
+      // With imagePullPolicy never edged pulls nothing: the prepare call is left out.
       if (it == current.end()) {  // added: pull, create, start
-        add(Op::PrepareUpdate, n, m);
+        if (m.pull_on_create) add(Op::PrepareUpdate, n, m);
         add(Op::Create, n, m);
         if (running) add(Op::Start, n);
         continue;
@@ -93,7 +94,7 @@ std::vector<Command> plan(const std::map<std::string, Module>& desired,
       if (!same_module(m, c)) {
         // The new image is pulled while the old container still runs: a pull that fails
         // leaves the module as it was (the runner skips the rest of this module's steps).
-        add(Op::PrepareUpdate, n, m);
+        if (m.pull_on_create) add(Op::PrepareUpdate, n, m);
         add(Op::Stop, n);
         add(Op::Update, n, m);
         if (running) add(Op::Start, n);

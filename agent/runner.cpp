@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <atomic>
 #include <set>
 #include <thread>
 
@@ -204,8 +205,8 @@ std::map<std::string, std::string> Runner::sync_identities(const std::vector<Com
   return generation;
 }
 
-Status Runner::execute(const Command& c, const Deployment& d, const std::map<std::string, std::string>& generation,
-                       int64_t now) {
+Status Runner::execute(edge::http::UnixClient& mgmt, const Command& c, const Deployment& d,
+                       const std::map<std::string, std::string>& generation, int64_t now) {
   std::string base = "/modules/" + edge::uri::percent_encode(c.module);
   auto expect = [&](const Result<edge::http::ClientResponse>& r, std::initializer_list<int> ok) -> Status {
     if (!r) return std::unexpected(r.error());
@@ -220,41 +221,54 @@ Status Runner::execute(const Command& c, const Deployment& d, const std::map<std
   const auto& e = options_.env;
   switch (c.op) {
     case Op::PrepareUpdate:
-      return expect(mgmt_.request("POST", api(base + "/prepareupdate", e), spec()), {204, 200});
+      return expect(mgmt.request("POST", api(base + "/prepareupdate", e), spec()), {204, 200});
     case Op::Create:
-      EDGE_TRY_VOID(expect(mgmt_.request("POST", api("/modules", e), spec()), {201, 200}));
-      applied_[c.module] = *c.spec;
+      EDGE_TRY_VOID(expect(mgmt.request("POST", api("/modules", e), spec()), {201, 200}));
+      remember_applied(c.module, *c.spec);
       return {};
     case Op::Update: {
       // The agent replaces itself with start=true: edged answers before removing the caller.
       bool start = c.module == "edgeAgent";
-      EDGE_TRY_VOID(expect(mgmt_.request("PUT", api(base + (start ? "?start=true" : "?start=false"), e), spec()), {201, 200}));
-      applied_[c.module] = *c.spec;
+      EDGE_TRY_VOID(expect(mgmt.request("PUT", api(base + (start ? "?start=true" : "?start=false"), e), spec()), {201, 200}));
+      remember_applied(c.module, *c.spec);
       return {};
     }
     case Op::Start:
     case Op::Stop:
-      EDGE_TRY_VOID(expect(mgmt_.request("POST", api(base + (c.op == Op::Start ? "/start" : "/stop"), e)), {204, 304}));
-      if (c.spec) applied_[c.module] = *c.spec;  // a desired-status change
+      EDGE_TRY_VOID(expect(mgmt.request("POST", api(base + (c.op == Op::Start ? "/start" : "/stop"), e)), {204, 304}));
+      if (c.spec) remember_applied(c.module, *c.spec);  // a desired-status change
       return {};
     case Op::Restart: {
       // Stop + start as upstream (its Windows workaround), counted for the back-off.
-      auto& r = restarts_[c.module];
-      ++r.count;
-      r.last_ms = now;
-      EDGE_TRY_VOID(expect(mgmt_.request("POST", api(base + "/stop", e)), {204, 304}));
-      return expect(mgmt_.request("POST", api(base + "/start", e)), {204, 304});
+      {
+        std::lock_guard lock(book_mutex_);
+        auto& r = restarts_[c.module];
+        ++r.count;
+        r.last_ms = now;
+      }
+      EDGE_TRY_VOID(expect(mgmt.request("POST", api(base + "/stop", e)), {204, 304}));
+      return expect(mgmt.request("POST", api(base + "/start", e)), {204, 304});
     }
     case Op::Remove:
-      EDGE_TRY_VOID(expect(mgmt_.request("DELETE", api(base, e)), {204, 404}));
-      applied_.erase(c.module);
+      EDGE_TRY_VOID(expect(mgmt.request("DELETE", api(base, e)), {204, 404}));
+      {
+        std::lock_guard lock(book_mutex_);
+        applied_.erase(c.module);
+        restarts_.erase(c.module);
+      }
+      return {};
+    case Op::ResetRestarts: {
+      std::lock_guard lock(book_mutex_);
       restarts_.erase(c.module);
       return {};
-    case Op::ResetRestarts:
-      restarts_.erase(c.module);
-      return {};
+    }
   }
   return {};
+}
+
+void Runner::remember_applied(const std::string& module, const Module& m) {
+  std::lock_guard lock(book_mutex_);
+  applied_[module] = m;
 }
 
 void Runner::wait_until_up(const std::vector<std::string>& modules) {
@@ -273,6 +287,45 @@ void Runner::wait_until_up(const std::vector<std::string>& modules) {
   }
 }
 
+bool Runner::run_chain(edge::http::UnixClient& client, const std::vector<const Command*>& chain, const Deployment& d,
+                       const std::map<std::string, std::string>& generation, int64_t now, PassResult& result) {
+  bool started = false;
+  for (const Command* c : chain) {
+    std::string key = command_key(*c);
+    {
+      std::lock_guard lock(book_mutex_);
+      if (needs_identity(*c) && !generation.count(c->module)) {
+        ++result.skipped;
+        return started;
+      }
+      if (auto it = failed_commands_.find(key); it != failed_commands_.end()) {
+        const Attempts& a = it->second;
+        int64_t wait = options_.restart.cool_off_unit_ms << std::min(a.runs, 30);
+        if (a.runs >= options_.restart.max_restart_count || now - a.last_ms <= wait) {
+          ++result.skipped;  // held back by its retry back-off, with the rest of the module
+          return started;
+        }
+      }
+    }
+    auto s = execute(client, *c, d, generation, now);
+    std::lock_guard lock(book_mutex_);
+    if (c->op != Op::ResetRestarts)
+      result.summary += std::string(result.summary.empty() ? "" : ", ") + to_string(c->op) + " " + c->module;
+    if (!s) {
+      ++result.failed;
+      auto& a = failed_commands_[key];
+      ++a.runs;
+      a.last_ms = now;
+      if (result.first_error.empty()) result.first_error = s.error().message;
+      edge::log::error("Failed to " + std::string(to_string(c->op)) + " " + c->module + ": " + s.error().message);
+      return started;  // its later steps depend on this one
+    }
+    failed_commands_.erase(key);
+    if (c->op == Op::Start || c->op == Op::Restart) started = true;
+  }
+  return started;
+}
+
 Result<PassResult> Runner::reconcile(const Deployment& deployment, int64_t version, int64_t now) {
   auto current_modules = EDGE_TRY(current());
   auto desired = deployment.all();
@@ -284,46 +337,38 @@ Result<PassResult> Runner::reconcile(const Deployment& deployment, int64_t versi
     attempts_version_ = version;
   }
   auto generation = sync_identities(commands);
-  std::set<std::string> broken;  // modules whose earlier step failed or was held back this pass
-  std::vector<std::string> started;
-  for (size_t i = 0; i < commands.size(); ++i) {
-    const Command& c = commands[i];
-    if (broken.count(c.module)) continue;
-    if (needs_identity(c) && !generation.count(c.module)) {
-      broken.insert(c.module);
-      ++result.skipped;
-      continue;
+  // Commands run group by group (startupOrder); inside a group each module's steps run in
+  // order, and different modules of one group run side by side on a few connections.
+  for (size_t i = 0; i < commands.size();) {
+    size_t j = i;
+    bool agent_phase = commands[i].module == "edgeAgent";  // the self-update runs alone, first
+    while (j < commands.size() && commands[j].group == commands[i].group &&
+           (commands[j].module == "edgeAgent") == agent_phase)
+      ++j;
+    std::vector<std::vector<const Command*>> chains;
+    std::map<std::string, size_t> chain_of;
+    for (size_t k = i; k < j; ++k) {
+      auto [it, added] = chain_of.try_emplace(commands[k].module, chains.size());
+      if (added) chains.emplace_back();
+      chains[it->second].push_back(&commands[k]);
     }
-    std::string key = command_key(c);
-    if (auto it = failed_commands_.find(key); it != failed_commands_.end()) {
-      const Attempts& a = it->second;
-      int64_t wait = options_.restart.cool_off_unit_ms << std::min(a.runs, 30);
-      if (a.runs >= options_.restart.max_restart_count || now - a.last_ms <= wait) {
-        broken.insert(c.module);
-        ++result.skipped;
-        continue;
-      }
-    }
-    auto s = execute(c, deployment, generation, now);
-    if (c.op != Op::ResetRestarts)
-      result.summary += std::string(result.summary.empty() ? "" : ", ") + to_string(c.op) + " " + c.module;
-    if (!s) {
-      ++result.failed;
-      auto& a = failed_commands_[key];
-      ++a.runs;
-      a.last_ms = now;
-      if (result.first_error.empty()) result.first_error = s.error().message;
-      edge::log::error("Failed to " + std::string(to_string(c.op)) + " " + c.module + ": " + s.error().message);
-      broken.insert(c.module);  // its later steps depend on this one
-      continue;
-    }
-    failed_commands_.erase(key);
-    if (c.op == Op::Start || c.op == Op::Restart) started.push_back(c.module);
-    bool group_ends = i + 1 == commands.size() || commands[i + 1].group != c.group;
-    if (group_ends && !started.empty() && i + 1 < commands.size()) {
-      wait_until_up(started);
-      started.clear();
-    }
+    std::vector<std::string> started;
+    std::atomic<size_t> next_chain{0};
+    auto worker = [&] {
+      edge::http::UnixClient client(options_.management_socket);
+      for (size_t n; (n = next_chain++) < chains.size();)
+        if (run_chain(client, chains[n], deployment, generation, now, result)) {
+          std::lock_guard lock(book_mutex_);
+          started.push_back(chains[n].front()->module);
+        }
+    };
+    size_t workers = std::min<size_t>(kParallelModules, chains.size());
+    std::vector<std::thread> pool;
+    for (size_t w = 1; w < workers; ++w) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
+    if (!started.empty() && j < commands.size()) wait_until_up(started);
+    i = j;
   }
   save_state();
   result.next_due_ms = next_restart_due(desired, current_modules, options_.restart);

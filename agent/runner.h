@@ -40,8 +40,14 @@ class Runner {
   std::map<std::string, ModuleRuntimeState> module_states() const;
 
  private:
-  edge::Status execute(const Command& command, const Deployment& deployment,
+  edge::Status execute(edge::http::UnixClient& mgmt, const Command& command, const Deployment& deployment,
                        const std::map<std::string, std::string>& generation_ids, int64_t now_ms);
+  // One module's steps of a group in order, stopping at the first failure; true when the
+  // module was started.
+  bool run_chain(edge::http::UnixClient& client, const std::vector<const Command*>& chain,
+                 const Deployment& deployment, const std::map<std::string, std::string>& generation_ids,
+                 int64_t now_ms, PassResult& result);
+  void remember_applied(const std::string& module, const Module& m);
   // Creates/deletes module identities for the plan; returns module name → generation id.
   std::map<std::string, std::string> sync_identities(const std::vector<Command>& commands);
   void wait_until_up(const std::vector<std::string>& modules);
@@ -58,8 +64,11 @@ class Runner {
     int64_t last_ms = 0;
   };
 
+  static constexpr size_t kParallelModules = 4;  // upstream's client allows 5 requests at once
+
   RunnerOptions options_;
   edge::http::UnixClient mgmt_;
+  std::mutex book_mutex_;  // applied_, restarts_, failed_commands_ and the pass result
   std::map<std::string, Module> applied_;
   std::map<std::string, Restarts> restarts_;
   std::map<std::string, Attempts> failed_commands_;  // by command key, for one deployment

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <map>
 #include <cstdio>
 #include <mutex>
 #include <thread>
@@ -11,6 +13,7 @@
 #include "bench/support.h"
 #include "common/http/server.h"
 #include "edged/management.h"
+#include "common/uri.h"
 #include "edged/module.h"
 
 using edge::http::Json;
@@ -47,19 +50,35 @@ std::string manifest(const Json& modules) {
 class EngineEvents {
  public:
   explicit EngineEvents(std::string prefix) : prefix_(std::move(prefix)) {
-    thread_ = std::thread([this] {
-      edged::docker::Client d;
-      while (!done_)
-        (void)d.events(Json{{"type", {"container"}}, {"event", {"start", "die"}}},
-                       [&](const Json& e) {
-                         std::string name = e["Actor"]["Attributes"].value("name", "");
-                         if (name.starts_with(prefix_)) {
-                           std::lock_guard lock(m_);
-                           seen_.push_back({name, e.value("Action", ""), static_cast<double>(e.value("timeNano", int64_t{0})) / 1e9});
-                         }
-                         return !done_;
-                       },
-                       500ms);
+    int64_t since = static_cast<int64_t>(now_s() * 1e9);
+    thread_ = std::thread([this, since]() mutable {
+      while (!done_) {  // re-attached from the last event's time: none is lost
+        edge::http::UnixClient engine("/var/run/docker.sock");
+        Json filters{{"type", {"container"}}, {"event", {"start", "die"}}};
+        char cursor[48];
+        std::snprintf(cursor, sizeof cursor, "%lld.%09lld", static_cast<long long>(since / 1'000'000'000),
+                      static_cast<long long>(since % 1'000'000'000));
+        std::string buffer;
+        (void)engine.stream("GET", "/v1.41/events?filters=" + edge::uri::percent_encode(filters.dump()) + "&since=" + cursor,
+                            "", "", {},
+                            [&](std::string_view piece) {
+                              buffer.append(piece);
+                              size_t nl;
+                              while ((nl = buffer.find('\n')) != std::string::npos) {
+                                Json e = Json::parse(buffer.substr(0, nl), nullptr, false);
+                                buffer.erase(0, nl + 1);
+                                if (!e.is_object()) continue;
+                                int64_t t = e.value("timeNano", int64_t{0});
+                                since = std::max(since, t + 1);
+                                std::string name = e["Actor"]["Attributes"].value("name", "");
+                                if (!name.starts_with(prefix_)) continue;
+                                std::lock_guard lock(m_);
+                                seen_.push_back({name, e.value("Action", ""), static_cast<double>(t) / 1e9});
+                              }
+                              return !done_;
+                            },
+                            300ms);
+      }
     });
   }
   ~EngineEvents() {
@@ -126,6 +145,7 @@ int main() {
     spec.image = kImage;
     spec.create_options = Json{{"Cmd", {"/bin/sh", "-c", kCmd}}};
     Json body = edged::create_body(spec);
+    body["Labels"][edged::kOwnerLabel] = "bench-" + tag;  // as the agent's edged labels them
     double t0 = now_s();
     for (const auto& n : names) {
       if (!docker.create_container(n, body) || !docker.start(n)) return 1;
@@ -136,7 +156,7 @@ int main() {
 
   // The agent in its container, against edged's management API served here.
   std::string agent = "bench-agent-" + tag;
-  edged::Management mgmt(edged::ManagementOptions{"/var/run/docker.sock", agent, "1.5.0"});
+  edged::Management mgmt(edged::ManagementOptions{"/var/run/docker.sock", agent, "1.5.0", "bench-" + tag});
   edge::http::Server server([&](edge::http::Request& r) { return mgmt.handle(r); }, {});
   if (!server.listen(*edge::uri::parse_endpoint("unix://" + dir + "/mgmt.sock"))) return 1;
   std::thread serving([&] { server.run(); });

@@ -163,3 +163,13 @@ TEST_CASE("commands carry their startupOrder group and convergence is judged per
   CHECK(converged({{"a", a}, {"b", stopped}}, both));
   CHECK_FALSE(converged({{"a", a}}, both));  // b still there but no longer desired
 }
+
+TEST_CASE("modules that are never pulled skip the prepare step", "[unit]") {
+  Module m = module("m", 1);
+  m.pull_on_create = false;
+  CHECK(ops(plan({{"m", m}}, {}, 2000, {})) == std::vector<std::string>{"create m", "start m"});
+  Module old = m;
+  old.image = "reg/x:0";
+  CHECK(ops(plan({{"m", m}}, {{"m", running(old)}}, 2000, {})) ==
+        std::vector<std::string>{"stop m", "update m", "start m", "reset-restarts m"});
+}

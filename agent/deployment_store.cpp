@@ -1,9 +1,10 @@
 #include "agent/deployment_store.h"
 
+#include <sys/random.h>
+
 #include <cstdlib>
 
 #include "common/base64.h"
-#include "common/crypto.h"
 #include "common/fs.h"
 #include "common/http/client.h"
 #include "common/log.h"
@@ -28,7 +29,8 @@ edge::Status PlainFileStore::save(const std::string& text) { return edge::fs::wr
 Result<std::string> WorkloadEncryptedStore::iv() {
   if (auto existing = edge::fs::read_file(iv_path_, 256); existing && !existing->empty()) return *existing;
   // A random GUID in "N" format (32 hex digits), as upstream.
-  auto bytes = EDGE_TRY(edge::crypto::random_bytes(16));
+  unsigned char bytes[16];
+  if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) return edge::internal("getrandom failed");
   static const char* hex = "0123456789abcdef";
   std::string text;
   for (unsigned char b : bytes) {

@@ -162,7 +162,7 @@ std::map<std::string, std::string> Runner::sync_identities(const std::vector<Com
     if (needs_identity(c)) removed.erase(module_identity(c.module));
   std::map<std::string, std::string> generation;
   if (wanted.empty() && removed.empty()) return generation;
-  auto list = mgmt_.request("GET", api("/identities/", options_.env));
+  auto list = mgmt_.request("GET", api("/identities", options_.env));
   if (list && list->status == 404) {  // an edged without the identity service: none to manage
     for (const auto& c : commands) generation[c.module] = "";
     return generation;
@@ -192,7 +192,7 @@ std::map<std::string, std::string> Runner::sync_identities(const std::vector<Com
       r = mgmt_.request("PUT", api("/identities/" + edge::uri::percent_encode(id), options_.env),
                         Json{{"moduleId", id}, {"generationId", by_id[id].value("generationId", "")}, {"managedBy", "IotEdge"}});
     else
-      r = mgmt_.request("POST", api("/identities/", options_.env), Json{{"moduleId", id}, {"managedBy", "IotEdge"}});
+      r = mgmt_.request("POST", api("/identities", options_.env), Json{{"moduleId", id}, {"managedBy", "IotEdge"}});
     if (r && r->status / 100 == 2) {
       auto j = r->json();
       generation[c.module] = j && j->is_object() ? j->value("generationId", "") : "";

@@ -119,6 +119,16 @@ TEST_CASE("module identities are created for new modules and deleted with them",
   edged.calls.clear();
   lock.unlock();
 
+  // The per-module state for reported properties, as of the next pass.
+  REQUIRE(runner.reconcile(d, 1, 1'001'000));
+  auto states = runner.module_states();
+  REQUIRE(states.count("a"));
+  CHECK(states["a"].runtime_status == "running");
+  CHECK(states["a"].last_start_time_utc == "2026-01-01T00:00:00Z");
+  CHECK(states["a"].restart_count == 0);
+  CHECK(states["a"].image == "reg.example.test/x:1");
+  CHECK_FALSE(states.count("refused"));
+
   // Removing the modules deletes the identities the agent manages, and no other.
   auto removal = runner.reconcile(Deployment{}, 2, 2'000'000);
   lock.lock();

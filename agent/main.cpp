@@ -45,7 +45,8 @@ int main() {
   // Reconcile: the loop, its deployment source, and the module event watcher that wakes it.
   agent::AgentOptions options;
   options.runner = {mgmt->value, storage, agent::AgentEnvironment::from_env(), agent::RestartSettings::from_env()};
-  options.gateway = env_or("IOTEDGE_GATEWAYHOSTNAME", "");
+  options.runner.require_identities = false;  // local deployments run without a cloud
+  options.gateway = env_or("IOTEDGE_GATEWAYHOSTNAME", env_or("IOTEDGE_PARENTHOSTNAME", ""));
   options.interval_ms = std::max(1LL, std::atoll(env_or("ReconcileIntervalSecs", "5").c_str())) * 1000;
   options.rollback = agent::RollbackSettings::from_env();
   options.status_file = storage + "/deployment-status.json";

@@ -170,9 +170,15 @@ std::map<std::string, std::string> Runner::sync_identities(const std::vector<Com
   Json existing = Json::array();
   if (list && list->status == 200)
     if (auto j = list->json(); j && j->contains("identities") && (*j)["identities"].is_array()) existing = (*j)["identities"];
+  auto without_identities = [&] {
+    if (!options_.require_identities)
+      for (const auto& c : commands)
+        if (needs_identity(c)) generation.try_emplace(c.module, "");
+    return generation;
+  };
   if (!list || list->status != 200) {
     edge::log::warn("Failed to list module identities: " + (list ? list->message() : list.error().message));
-    return generation;  // modules that need one are skipped this pass, as upstream
+    return without_identities();  // upstream skips the modules that need one this pass
   }
   std::map<std::string, Json> by_id;
   for (const auto& i : existing)
@@ -202,7 +208,7 @@ std::map<std::string, std::string> Runner::sync_identities(const std::vector<Com
                       (r ? r->message() : r.error().message));
     }
   }
-  return generation;
+  return without_identities();
 }
 
 Status Runner::execute(edge::http::UnixClient& mgmt, const Command& c, const Deployment& d,

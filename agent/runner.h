@@ -18,6 +18,9 @@ struct RunnerOptions {
   AgentEnvironment env;           // what edged told the agent (injected into module specs)
   RestartSettings restart;
   int64_t group_wait_ms = 5000;   // how long a startupOrder group may take to come up
+  // Upstream skips a module whose identity cannot be obtained. A local (offline) deployment
+  // sets this false: such a module still runs, without an identity, so no cloud is needed.
+  bool require_identities = true;
 };
 
 struct PassResult {

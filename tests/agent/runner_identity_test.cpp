@@ -82,6 +82,7 @@ Module user_module(const std::string& name) {
 TEST_CASE("module identities are created for new modules and deleted with them", "[integration]") {
   edge::test::TempDir dir;
   FakeEdged edged;
+
   edged.identities["manual"] = Json{{"moduleId", "manual"}, {"managedBy", "user"}, {"generationId", "g0"}};
   edge::http::Server server([&](Request& r) { return edged.router.dispatch(r); }, {});
   REQUIRE(server.listen(*edge::uri::parse_endpoint("unix://" + dir / "mgmt.sock")));
@@ -137,4 +138,23 @@ TEST_CASE("module identities are created for new modules and deleted with them",
   CHECK_FALSE(edged.identities.count("a"));
   CHECK(edged.identities.count("manual"));
   CHECK(std::find(edged.calls.begin(), edged.calls.end(), "DELETE /identities/a") != edged.calls.end());
+}
+
+TEST_CASE("a local deployment runs modules whose identity cannot be made", "[integration]") {
+  edge::test::TempDir dir;
+  FakeEdged edged;
+  edge::http::Server server([&](Request& r) { return edged.router.dispatch(r); }, {});
+  REQUIRE(server.listen(*edge::uri::parse_endpoint("unix://" + dir / "local.sock")));
+  std::thread t([&] { server.run(); });
+  RunnerOptions options{dir / "local.sock", dir.path(), AgentEnvironment{}, RestartSettings{}};
+  options.require_identities = false;
+  Runner runner(options);
+  Deployment d;
+  d.modules["refused"] = user_module("refused");
+  auto pass = runner.reconcile(d, 1, 1'000'000);
+  server.stop();
+  t.join();
+  REQUIRE(pass);
+  CHECK(pass->skipped == 0);
+  CHECK(edged.modules.count("refused"));
 }

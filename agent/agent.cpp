@@ -10,11 +10,14 @@ namespace agent {
 
 namespace {
 int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-std::string doc_text(const DesiredDocument& d) { return Json{{"version", d.version}, {"desired", d.desired}}.dump(); }
+std::string doc_text(const DesiredDocument& d) {
+  return Json{{"version", d.version}, {"desired", d.desired}}.dump();
+}
 }  // namespace
 
 Agent::Agent(AgentOptions options, DesiredSource source, std::unique_ptr<DeploymentStore> store)
@@ -45,9 +48,14 @@ AgentStatus Agent::status() const {
 }
 
 static Json report_json(const DeploymentReport& r) {
-  Json j{{"version", r.version}, {"code", r.code}, {"description", r.description}, {"rolledBack", r.rolled_back}};
+  Json j{{"version", r.version},
+         {"code", r.code},
+         {"description", r.description},
+         {"rolledBack", r.rolled_back}};
   if (r.rolled_back)
-    j.update(Json{{"rolledBackFrom", r.rolled_back_from}, {"rolledBackTo", r.rolled_back_to}, {"rollbackReason", r.rollback_reason}});
+    j.update(Json{{"rolledBackFrom", r.rolled_back_from},
+                  {"rolledBackTo", r.rolled_back_to},
+                  {"rollbackReason", r.rollback_reason}});
   return j;
 }
 
@@ -59,10 +67,14 @@ void Agent::publish(const DeploymentReport& report) {
     if (auto s = edge::fs::write_atomic(options_.status_file, report_json(report).dump(), 0644); !s)
       edge::log::warn("Failed to write " + options_.status_file + ": " + s.error().message);
   if (report.code != published_.code || report.description != published_.description) {
-    std::string line = "Deployment " + std::to_string(report.version) + ": " + std::to_string(report.code) +
+    std::string line = "Deployment " + std::to_string(report.version) + ": " +
+                       std::to_string(report.code) +
                        (report.description.empty() ? "" : " " + report.description);
-    if (report.code == 200) edge::log::info(line);
-    else edge::log::error("Deployment not applied: " + std::to_string(report.code) + " " + report.description);
+    if (report.code == 200)
+      edge::log::info(line);
+    else
+      edge::log::error("Deployment not applied: " + std::to_string(report.code) + " " +
+                       report.description);
   }
   published_ = report;
 }
@@ -125,7 +137,8 @@ int64_t Agent::pass(int64_t now) {
       report_.rolled_back = true;
       report_.rolled_back_from = active_->doc.version;
       report_.rolled_back_to = guard_.last_good()->version;
-      report_.rollback_reason = "deployment " + std::to_string(active_->doc.version) + " did not become healthy within " +
+      report_.rollback_reason = "deployment " + std::to_string(active_->doc.version) +
+                                " did not become healthy within " +
                                 std::to_string(options_.rollback.deadline_ms / 1000) + " s";
       report_.code = 500;
       report_.description = report_.rollback_reason + "; rolled back to deployment " +

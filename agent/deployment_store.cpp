@@ -24,13 +24,17 @@ std::optional<std::string> PlainFileStore::load() {
   return *text;
 }
 
-edge::Status PlainFileStore::save(const std::string& text) { return edge::fs::write_atomic(path_, text, 0600); }
+edge::Status PlainFileStore::save(const std::string& text) {
+  return edge::fs::write_atomic(path_, text, 0600);
+}
 
 Result<std::string> WorkloadEncryptedStore::iv() {
-  if (auto existing = edge::fs::read_file(iv_path_, 256); existing && !existing->empty()) return *existing;
+  if (auto existing = edge::fs::read_file(iv_path_, 256); existing && !existing->empty())
+    return *existing;
   // A random GUID in "N" format (32 hex digits), as upstream.
   unsigned char bytes[16];
-  if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) return edge::internal("getrandom failed");
+  if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes))
+    return edge::internal("getrandom failed");
   static const char* hex = "0123456789abcdef";
   std::string text;
   for (unsigned char b : bytes) {
@@ -41,15 +45,18 @@ Result<std::string> WorkloadEncryptedStore::iv() {
   return text;
 }
 
-Result<std::string> WorkloadEncryptedStore::call(const char* op, const char* in_field, const std::string& value,
-                                                 const char* out_field) {
+Result<std::string> WorkloadEncryptedStore::call(const char* op, const char* in_field,
+                                                 const std::string& value, const char* out_field) {
   std::string vector = EDGE_TRY(iv());
   edge::http::UnixClient client(id_.socket, std::chrono::seconds(10));
   std::string target = "/modules/" + edge::uri::percent_encode(id_.module_id) + "/genid/" +
-                       edge::uri::percent_encode(id_.generation_id) + "/" + op + "?api-version=" + id_.api_version;
+                       edge::uri::percent_encode(id_.generation_id) + "/" + op +
+                       "?api-version=" + id_.api_version;
   Json body{{in_field, value}, {"initializationVector", edge::base64::encode(vector)}};
   auto r = EDGE_TRY(client.request("POST", target, body));
-  if (r.status != 200) return edge::internal(std::string("workload ") + op + ": " + std::to_string(r.status) + " " + r.message());
+  if (r.status != 200)
+    return edge::internal(std::string("workload ") + op + ": " + std::to_string(r.status) + " " +
+                          r.message());
   auto j = EDGE_TRY(r.json());
   if (!j.is_object() || !j.contains(out_field) || !j[out_field].is_string())
     return edge::internal(std::string("workload ") + op + " answered without " + out_field);
@@ -89,11 +96,15 @@ std::unique_ptr<DeploymentStore> make_deployment_store(const std::string& dir) {
   const char* module = std::getenv("IOTEDGE_MODULEID");
   std::string u = uri ? uri : "";
   if (u.starts_with("unix://")) {
-    WorkloadIdentity id{u.substr(7), module && *module ? module : "$edgeAgent", genid ? genid : "", "2022-08-03"};
-    auto store = std::make_unique<WorkloadEncryptedStore>(id, dir + "/last-good.enc", dir + "/IOTEDGE_BACKUP_IV");
-    if (auto probe = store->encrypt("probe"); probe) return store;
-    else edge::log::warn("The workload API does not encrypt (" + probe.error().message +
-                         "): keeping the last good deployment in a plain file");
+    WorkloadIdentity id{u.substr(7), module && *module ? module : "$edgeAgent", genid ? genid : "",
+                        "2022-08-03"};
+    auto store = std::make_unique<WorkloadEncryptedStore>(id, dir + "/last-good.enc",
+                                                          dir + "/IOTEDGE_BACKUP_IV");
+    if (auto probe = store->encrypt("probe"); probe)
+      return store;
+    else
+      edge::log::warn("The workload API does not encrypt (" + probe.error().message +
+                      "): keeping the last good deployment in a plain file");
   }
   return std::make_unique<PlainFileStore>(dir + "/last-good.json");
 }

@@ -33,7 +33,7 @@ class PlainFileStore : public DeploymentStore {
 };
 
 struct WorkloadIdentity {
-  std::string socket;         // path of workload.sock
+  std::string socket;  // path of workload.sock
   std::string module_id = "$edgeAgent";
   std::string generation_id;  // IOTEDGE_MODULEGENERATIONID
   std::string api_version = "2022-08-03";

@@ -31,9 +31,9 @@ LocalSource::LocalSource(std::string path, std::function<void()> on_change)
   auto slash = path_.rfind('/');
   std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path_.substr(0, slash);
   inotify_fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (inotify_fd_ >= 0 && ::inotify_add_watch(inotify_fd_, dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
-                                                                             IN_DELETE | IN_MOVED_FROM | IN_MODIFY |
-                                                                             IN_ATTRIB) < 0) {
+  if (inotify_fd_ >= 0 && ::inotify_add_watch(inotify_fd_, dir.c_str(),
+                                              IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE |
+                                                  IN_MOVED_FROM | IN_MODIFY | IN_ATTRIB) < 0) {
     ::close(inotify_fd_);
     inotify_fd_ = -1;
   }
@@ -52,8 +52,10 @@ std::expected<DesiredDocument, ManifestError> LocalSource::read() const {
   auto text = edge::fs::read_file(path_, kMaxManifestBytes);
   if (!text) {
     if (text.error().kind == edge::ErrorKind::PayloadTooLarge)
-      return std::unexpected(ManifestError{400, "Agent configuration format is invalid: " + text.error().message});
-    return std::unexpected(ManifestError{500, "could not read the deployment: " + text.error().message});
+      return std::unexpected(
+          ManifestError{400, "Agent configuration format is invalid: " + text.error().message});
+    return std::unexpected(
+        ManifestError{500, "could not read the deployment: " + text.error().message});
   }
   return read_manifest(*text);
 }
@@ -91,7 +93,8 @@ void LocalSource::watch() {
       pending = true;
       last_event = std::chrono::steady_clock::now();
     }
-    if (pending && std::chrono::steady_clock::now() - last_event >= std::chrono::milliseconds(kQuietMs)) {
+    if (pending &&
+        std::chrono::steady_clock::now() - last_event >= std::chrono::milliseconds(kQuietMs)) {
       pending = false;
       on_change_();
     }

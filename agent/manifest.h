@@ -3,10 +3,9 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "common/result.h"
 
@@ -69,7 +68,8 @@ struct DesiredDocument {
 std::expected<DesiredDocument, ManifestError> read_manifest(std::string_view text);
 
 // `gateway` replaces `$upstream` in images and registry addresses (IOTEDGE_GATEWAYHOSTNAME).
-std::expected<Deployment, ManifestError> parse_deployment(const Json& desired, const std::string& gateway);
+std::expected<Deployment, ManifestError> parse_deployment(const Json& desired,
+                                                          const std::string& gateway);
 // Image rules: trim, `$upstream:<port>` → gateway, add ":latest" when untagged.
 edge::Result<std::string> normalize_image(const std::string& image, const std::string& gateway);
 // Joins createOptions, createOptions01, … (at most 100, no gaps) into one JSON object.

@@ -46,7 +46,8 @@ std::string module_identity(const std::string& name) {
   return name == "edgeAgent" || name == "edgeHub" ? "$" + name : name;
 }
 
-Json module_spec(const Module& m, const Deployment& d, const AgentEnvironment& e, const std::string& generation_id) {
+Json module_spec(const Module& m, const Deployment& d, const AgentEnvironment& e,
+                 const std::string& generation_id) {
   bool system = m.name == "edgeAgent" || m.name == "edgeHub";
   Json env = Json::array();
   auto put = [&](const std::string& k, const std::string& v) {
@@ -91,10 +92,11 @@ Json module_spec(const Module& m, const Deployment& d, const AgentEnvironment& e
     std::string mgmt = unix_path(e.management_uri);
     bind(mgmt, mgmt);
   }
-  if (!e.network_id.empty() &&
-      !(options.contains("NetworkingConfig") && options["NetworkingConfig"].contains("EndpointsConfig"))) {
+  if (!e.network_id.empty() && !(options.contains("NetworkingConfig") &&
+                                 options["NetworkingConfig"].contains("EndpointsConfig"))) {
     Json endpoint = Json::object();
-    if (m.name == "edgeHub" && !e.edge_device_hostname.empty()) endpoint["Aliases"] = {e.edge_device_hostname};
+    if (m.name == "edgeHub" && !e.edge_device_hostname.empty())
+      endpoint["Aliases"] = {e.edge_device_hostname};
     options["NetworkingConfig"]["EndpointsConfig"][e.network_id] = endpoint;
   }
 
@@ -103,10 +105,13 @@ Json module_spec(const Module& m, const Deployment& d, const AgentEnvironment& e
   std::string host = registry_host(m.image);
   for (const auto& [name, c] : d.registry_credentials)
     if (!host.empty() && strcasecmp(c.address.c_str(), host.c_str()) == 0) {
-      settings["auth"] = {{"username", c.username}, {"password", c.password}, {"serveraddress", c.address}};
+      settings["auth"] = {
+          {"username", c.username}, {"password", c.password}, {"serveraddress", c.address}};
       break;
     }
-  return Json{{"name", m.name}, {"type", "docker"}, {"imagePullPolicy", m.pull_on_create ? "On-Create" : "Never"},
+  return Json{{"name", m.name},
+              {"type", "docker"},
+              {"imagePullPolicy", m.pull_on_create ? "On-Create" : "Never"},
               {"config", {{"settings", settings}, {"env", env}}}};
 }
 

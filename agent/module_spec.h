@@ -10,17 +10,17 @@ namespace agent {
 
 // What edged gave the agent in its environment; empty values are not passed on.
 struct AgentEnvironment {
-  std::string device_id;             // IOTEDGE_DEVICEID
-  std::string iothub_hostname;       // IOTEDGE_IOTHUBHOSTNAME
-  std::string edge_device_hostname;  // EdgeDeviceHostName
-  std::string parent_hostname;       // IOTEDGE_GATEWAYHOSTNAME of the agent (nested edge)
-  std::string workload_uri;          // IOTEDGE_WORKLOADURI
-  std::string workload_listen_mnt_uri;  // IOTEDGE_WORKLOADLISTEN_MNTURI
-  std::string management_uri;        // IOTEDGE_MANAGEMENTURI
-  std::string network_id;            // NetworkId
+  std::string device_id;                   // IOTEDGE_DEVICEID
+  std::string iothub_hostname;             // IOTEDGE_IOTHUBHOSTNAME
+  std::string edge_device_hostname;        // EdgeDeviceHostName
+  std::string parent_hostname;             // IOTEDGE_GATEWAYHOSTNAME of the agent (nested edge)
+  std::string workload_uri;                // IOTEDGE_WORKLOADURI
+  std::string workload_listen_mnt_uri;     // IOTEDGE_WORKLOADLISTEN_MNTURI
+  std::string management_uri;              // IOTEDGE_MANAGEMENTURI
+  std::string network_id;                  // NetworkId
   std::string api_version = "2022-08-03";  // IOTEDGE_APIVERSION
-  std::string runtime_log_level;     // RuntimeLogLevel
-  std::string upstream_protocol;     // UpstreamProtocol
+  std::string runtime_log_level;           // RuntimeLogLevel
+  std::string upstream_protocol;           // UpstreamProtocol
   static AgentEnvironment from_env();
 };
 

@@ -6,14 +6,22 @@ namespace agent {
 
 const char* to_string(Op op) {
   switch (op) {
-    case Op::PrepareUpdate: return "prepare-update";
-    case Op::Create: return "create";
-    case Op::Update: return "update";
-    case Op::Start: return "start";
-    case Op::Stop: return "stop";
-    case Op::Remove: return "remove";
-    case Op::Restart: return "restart";
-    case Op::ResetRestarts: return "reset-restarts";
+    case Op::PrepareUpdate:
+      return "prepare-update";
+    case Op::Create:
+      return "create";
+    case Op::Update:
+      return "update";
+    case Op::Start:
+      return "start";
+    case Op::Stop:
+      return "stop";
+    case Op::Remove:
+      return "remove";
+    case Op::Restart:
+      return "restart";
+    case Op::ResetRestarts:
+      return "reset-restarts";
   }
   return "?";
 }
@@ -27,10 +35,10 @@ bool only_status_differs(const Module& a, const Module& b) {
 }
 
 bool same_module(const Module& desired, const Current& cur) {
-  if (!cur.applied) return false;  // unknown container: recreate
+  if (!cur.applied) return false;   // unknown container: recreate
   if (desired.name == "edgeAgent")  // version and pull policy are not compared for the agent
-    return desired.image == cur.applied->image && desired.create_options == cur.applied->create_options &&
-           desired.env == cur.applied->env;
+    return desired.image == cur.applied->image &&
+           desired.create_options == cur.applied->create_options && desired.env == cur.applied->env;
   return desired == *cur.applied;
 }
 
@@ -52,7 +60,9 @@ std::vector<Command> plan(const std::map<std::string, Module>& desired,
     out.push_back({Op::Update, "edgeAgent", want_agent->second, 0});
   }
   // Containers the last deployment did not know get order 0: they go first.
-  auto order_of_current = [&](const Current& c) { return c.applied ? c.applied->startup_order : 0u; };
+  auto order_of_current = [&](const Current& c) {
+    return c.applied ? c.applied->startup_order : 0u;
+  };
   std::set<uint32_t> priorities;
   for (const auto& [n, m] : desired) priorities.insert(m.startup_order);
   for (const auto& [n, c] : current)
@@ -106,7 +116,8 @@ std::vector<Command> plan(const std::map<std::string, Module>& desired,
         if (c.edged_status == RuntimeStatus::Running) add(Op::Stop, n);
         continue;
       }
-      RuntimeStatus status = status_from_policy(c.edged_status, m.restart_policy, c.restart_count, s);
+      RuntimeStatus status =
+          status_from_policy(c.edged_status, m.restart_policy, c.restart_count, s);
       if (status == RuntimeStatus::Backoff) {
         if (cool_off_over(c.restart_count, c.exit_ms, now, s)) add(Op::Restart, n);
       } else if (status == RuntimeStatus::Stopped &&
@@ -126,16 +137,20 @@ int64_t next_restart_due(const std::map<std::string, Module>& desired,
   int64_t due = 0;
   for (const auto& [n, m] : desired) {
     auto it = current.find(n);
-    if (it == current.end() || m.status != DesiredStatus::Running || !unchanged(m, it->second)) continue;
+    if (it == current.end() || m.status != DesiredStatus::Running || !unchanged(m, it->second))
+      continue;
     const Current& c = it->second;
-    if (status_from_policy(c.edged_status, m.restart_policy, c.restart_count, s) != RuntimeStatus::Backoff) continue;
+    if (status_from_policy(c.edged_status, m.restart_policy, c.restart_count, s) !=
+        RuntimeStatus::Backoff)
+      continue;
     int64_t t = c.exit_ms + cool_off_ms(c.restart_count, s) + 1;
     if (due == 0 || t < due) due = t;
   }
   return due;
 }
 
-bool converged(const std::map<std::string, Module>& desired, const std::map<std::string, Current>& current) {
+bool converged(const std::map<std::string, Module>& desired,
+               const std::map<std::string, Current>& current) {
   for (const auto& [n, m] : desired) {
     if (n == "edgeAgent") continue;
     auto it = current.find(n);

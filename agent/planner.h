@@ -42,9 +42,11 @@ std::vector<Command> plan(const std::map<std::string, Module>& desired,
 // When the next back-off restart of `current` falls due (0 = none pending); lets the agent
 // sleep exactly until then.
 int64_t next_restart_due(const std::map<std::string, Module>& desired,
-                         const std::map<std::string, Current>& current, const RestartSettings& settings);
+                         const std::map<std::string, Current>& current,
+                         const RestartSettings& settings);
 // Does every desired module run in its desired state?
-bool converged(const std::map<std::string, Module>& desired, const std::map<std::string, Current>& current);
+bool converged(const std::map<std::string, Module>& desired,
+               const std::map<std::string, Current>& current);
 const char* to_string(Op op);
 
 }  // namespace agent

@@ -29,7 +29,8 @@ RollbackSettings RollbackSettings::from_env() {
   return s;
 }
 
-RollbackGuard::RollbackGuard(DeploymentStore& store, RollbackSettings settings) : store_(store), settings_(settings) {
+RollbackGuard::RollbackGuard(DeploymentStore& store, RollbackSettings settings)
+    : store_(store), settings_(settings) {
   auto text = store_.load();
   if (!text) return;
   auto doc = read_manifest(*text);
@@ -41,7 +42,8 @@ RollbackGuard::RollbackGuard(DeploymentStore& store, RollbackSettings settings) 
   good_text_ = stored_text(*doc);
 }
 
-RollbackGuard::Verdict RollbackGuard::observe(const DesiredDocument& doc, bool converged, int64_t now) {
+RollbackGuard::Verdict RollbackGuard::observe(const DesiredDocument& doc, bool converged,
+                                              int64_t now) {
   std::string text = stored_text(doc);
   if (text != applying_text_) {
     applying_text_ = text;
@@ -63,7 +65,8 @@ RollbackGuard::Verdict RollbackGuard::observe(const DesiredDocument& doc, bool c
     }
   }
   // A deployment that is converging at the deadline gets its stable window to prove itself.
-  if (!converged && settings_.deadline_ms > 0 && last_good_ && now - applying_since_ >= settings_.deadline_ms)
+  if (!converged && settings_.deadline_ms > 0 && last_good_ &&
+      now - applying_since_ >= settings_.deadline_ms)
     return Verdict::RollBack;
   return Verdict::Pending;
 }

@@ -2,9 +2,9 @@
 
 #include <strings.h>
 
+#include <atomic>
 #include <chrono>
 #include <ctime>
-#include <atomic>
 #include <set>
 #include <thread>
 
@@ -18,7 +18,8 @@ using edge::Status;
 
 namespace {
 std::string api(const std::string& target, const AgentEnvironment& e) {
-  return target + (target.find('?') == std::string::npos ? "?" : "&") + "api-version=" + e.api_version;
+  return target + (target.find('?') == std::string::npos ? "?" : "&") +
+         "api-version=" + e.api_version;
 }
 
 // RFC 3339 (as the engine writes it, with nanoseconds) to unix milliseconds; 0 for none.
@@ -58,20 +59,29 @@ RuntimeStatus from_edged(const std::string& s) {
 Json module_to_json(const Module& m) {
   Json env = Json::object();
   for (const auto& [k, v] : m.env) env[k] = v;
-  return Json{{"name", m.name}, {"version", m.version}, {"status", m.status == DesiredStatus::Running ? "running" : "stopped"},
-              {"restartPolicy", to_string(m.restart_policy)}, {"pullOnCreate", m.pull_on_create},
-              {"startupOrder", m.startup_order}, {"image", m.image}, {"createOptions", m.create_options},
-              {"digest", m.digest}, {"env", env}};
+  return Json{{"name", m.name},
+              {"version", m.version},
+              {"status", m.status == DesiredStatus::Running ? "running" : "stopped"},
+              {"restartPolicy", to_string(m.restart_policy)},
+              {"pullOnCreate", m.pull_on_create},
+              {"startupOrder", m.startup_order},
+              {"image", m.image},
+              {"createOptions", m.create_options},
+              {"digest", m.digest},
+              {"env", env}};
 }
 
 Module module_from_json(const Json& j) {
   Module m;
   m.name = j.value("name", "");
   m.version = j.value("version", "");
-  m.status = j.value("status", "running") == "running" ? DesiredStatus::Running : DesiredStatus::Stopped;
+  m.status =
+      j.value("status", "running") == "running" ? DesiredStatus::Running : DesiredStatus::Stopped;
   std::string p = j.value("restartPolicy", "always");
-  m.restart_policy = p == "never" ? RestartPolicy::Never : p == "on-failure" ? RestartPolicy::OnFailure
-                     : p == "on-unhealthy" ? RestartPolicy::OnUnhealthy : RestartPolicy::Always;
+  m.restart_policy = p == "never"          ? RestartPolicy::Never
+                     : p == "on-failure"   ? RestartPolicy::OnFailure
+                     : p == "on-unhealthy" ? RestartPolicy::OnUnhealthy
+                                           : RestartPolicy::Always;
   m.pull_on_create = j.value("pullOnCreate", true);
   m.startup_order = j.value("startupOrder", kDefaultStartupOrder);
   m.image = j.value("image", "");
@@ -95,7 +105,10 @@ bool needs_identity(const Command& c) {
 }
 }  // namespace
 
-Runner::Runner(RunnerOptions options) : options_(std::move(options)), mgmt_(options_.management_socket) { load_state(); }
+Runner::Runner(RunnerOptions options)
+    : options_(std::move(options)), mgmt_(options_.management_socket) {
+  load_state();
+}
 
 void Runner::load_state() {
   auto text = edge::fs::read_file(options_.storage_dir + "/agent-state.json");
@@ -106,7 +119,8 @@ void Runner::load_state() {
     const Json applied = j.at("applied"), restarts = j.at("restarts");
     for (const auto& m : applied) applied_[m.at("name").get<std::string>()] = module_from_json(m);
     for (const auto& [k, v] : restarts.items())
-      restarts_[k] = v.is_object() ? Restarts{v.value("count", 0), v.value("lastMs", int64_t{0})} : Restarts{v.get<int>(), 0};
+      restarts_[k] = v.is_object() ? Restarts{v.value("count", 0), v.value("lastMs", int64_t{0})}
+                                   : Restarts{v.get<int>(), 0};
   } catch (const Json::exception& e) {
     edge::log::warn(std::string("Ignoring unreadable agent state: ") + e.what());
     applied_.clear();
@@ -120,7 +134,9 @@ void Runner::save_state() const {
   Json restarts = Json::object();
   for (const auto& [n, r] : restarts_) restarts[n] = {{"count", r.count}, {"lastMs", r.last_ms}};
   Json state{{"applied", applied}, {"restarts", restarts}};
-  if (auto s = edge::fs::write_atomic(options_.storage_dir + "/agent-state.json", state.dump(), 0600); !s)
+  if (auto s =
+          edge::fs::write_atomic(options_.storage_dir + "/agent-state.json", state.dump(), 0600);
+      !s)
     edge::log::warn("Failed to save agent state: " + s.error().message);
 }
 
@@ -137,7 +153,8 @@ Result<std::map<std::string, Current>> Runner::current() {
     Current c;
     c.name = d["name"];
     const Json status = d.value("status", Json::object());
-    c.edged_status = from_edged(status.value("runtimeStatus", Json::object()).value("status", "unknown"));
+    c.edged_status =
+        from_edged(status.value("runtimeStatus", Json::object()).value("status", "unknown"));
     c.start_ms = parse_time_ms(status.value("startTime", ""));
     c.exit_ms = parse_time_ms(status.value("exitStatus", Json::object()).value("exitTime", ""));
     if (auto it = restarts_.find(c.name); it != restarts_.end()) c.restart_count = it->second.count;
@@ -169,7 +186,8 @@ std::map<std::string, std::string> Runner::sync_identities(const std::vector<Com
   }
   Json existing = Json::array();
   if (list && list->status == 200)
-    if (auto j = list->json(); j && j->contains("identities") && (*j)["identities"].is_array()) existing = (*j)["identities"];
+    if (auto j = list->json(); j && j->contains("identities") && (*j)["identities"].is_array())
+      existing = (*j)["identities"];
   auto without_identities = [&] {
     if (!options_.require_identities)
       for (const auto& c : commands)
@@ -177,18 +195,23 @@ std::map<std::string, std::string> Runner::sync_identities(const std::vector<Com
     return generation;
   };
   if (!list || list->status != 200) {
-    edge::log::warn("Failed to list module identities: " + (list ? list->message() : list.error().message));
+    edge::log::warn("Failed to list module identities: " +
+                    (list ? list->message() : list.error().message));
     return without_identities();  // upstream skips the modules that need one this pass
   }
   std::map<std::string, Json> by_id;
   for (const auto& i : existing)
-    if (i.is_object() && i.contains("moduleId") && i["moduleId"].is_string()) by_id[i["moduleId"]] = i;
+    if (i.is_object() && i.contains("moduleId") && i["moduleId"].is_string())
+      by_id[i["moduleId"]] = i;
   for (const auto& id : removed) {
     auto it = by_id.find(id);
-    if (it == by_id.end() || strcasecmp(it->second.value("managedBy", "").c_str(), "IotEdge") != 0) continue;
-    auto r = mgmt_.request("DELETE", api("/identities/" + edge::uri::percent_encode(id), options_.env));
+    if (it == by_id.end() || strcasecmp(it->second.value("managedBy", "").c_str(), "IotEdge") != 0)
+      continue;
+    auto r =
+        mgmt_.request("DELETE", api("/identities/" + edge::uri::percent_encode(id), options_.env));
     if (!r || (r->status != 204 && r->status != 404))
-      edge::log::warn("Failed to delete the identity of " + id + ": " + (r ? r->message() : r.error().message));
+      edge::log::warn("Failed to delete the identity of " + id + ": " +
+                      (r ? r->message() : r.error().message));
   }
   for (const auto& c : commands) {
     if (!needs_identity(c) || generation.count(c.module)) continue;
@@ -196,9 +219,12 @@ std::map<std::string, std::string> Runner::sync_identities(const std::vector<Com
     Result<edge::http::ClientResponse> r = edge::internal("not attempted");
     if (by_id.count(id))
       r = mgmt_.request("PUT", api("/identities/" + edge::uri::percent_encode(id), options_.env),
-                        Json{{"moduleId", id}, {"generationId", by_id[id].value("generationId", "")}, {"managedBy", "IotEdge"}});
+                        Json{{"moduleId", id},
+                             {"generationId", by_id[id].value("generationId", "")},
+                             {"managedBy", "IotEdge"}});
     else
-      r = mgmt_.request("POST", api("/identities", options_.env), Json{{"moduleId", id}, {"managedBy", "IotEdge"}});
+      r = mgmt_.request("POST", api("/identities", options_.env),
+                        Json{{"moduleId", id}, {"managedBy", "IotEdge"}});
     if (r && r->status / 100 == 2) {
       auto j = r->json();
       generation[c.module] = j && j->is_object() ? j->value("generationId", "") : "";
@@ -214,11 +240,13 @@ std::map<std::string, std::string> Runner::sync_identities(const std::vector<Com
 Status Runner::execute(edge::http::UnixClient& mgmt, const Command& c, const Deployment& d,
                        const std::map<std::string, std::string>& generation, int64_t now) {
   std::string base = "/modules/" + edge::uri::percent_encode(c.module);
-  auto expect = [&](const Result<edge::http::ClientResponse>& r, std::initializer_list<int> ok) -> Status {
+  auto expect = [&](const Result<edge::http::ClientResponse>& r,
+                    std::initializer_list<int> ok) -> Status {
     if (!r) return std::unexpected(r.error());
     for (int s : ok)
       if (r->status == s) return {};
-    return edge::internal(std::string(to_string(c.op)) + " " + c.module + ": " + std::to_string(r->status) + " " + r->message());
+    return edge::internal(std::string(to_string(c.op)) + " " + c.module + ": " +
+                          std::to_string(r->status) + " " + r->message());
   };
   auto spec = [&] {
     auto it = generation.find(c.module);
@@ -235,13 +263,17 @@ Status Runner::execute(edge::http::UnixClient& mgmt, const Command& c, const Dep
     case Op::Update: {
       // The agent replaces itself with start=true: edged answers before removing the caller.
       bool start = c.module == "edgeAgent";
-      EDGE_TRY_VOID(expect(mgmt.request("PUT", api(base + (start ? "?start=true" : "?start=false"), e), spec()), {201, 200}));
+      EDGE_TRY_VOID(expect(
+          mgmt.request("PUT", api(base + (start ? "?start=true" : "?start=false"), e), spec()),
+          {201, 200}));
       remember_applied(c.module, *c.spec);
       return {};
     }
     case Op::Start:
     case Op::Stop:
-      EDGE_TRY_VOID(expect(mgmt.request("POST", api(base + (c.op == Op::Start ? "/start" : "/stop"), e)), {204, 304}));
+      EDGE_TRY_VOID(
+          expect(mgmt.request("POST", api(base + (c.op == Op::Start ? "/start" : "/stop"), e)),
+                 {204, 304}));
       if (c.spec) remember_applied(c.module, *c.spec);  // a desired-status change
       return {};
     case Op::Restart: {
@@ -278,23 +310,27 @@ void Runner::remember_applied(const std::string& module, const Module& m) {
 }
 
 void Runner::wait_until_up(const std::vector<std::string>& modules) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.group_wait_ms);
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.group_wait_ms);
   for (const auto& name : modules) {
     while (std::chrono::steady_clock::now() < deadline) {
-      auto r = mgmt_.request("GET", api("/modules/" + edge::uri::percent_encode(name), options_.env));
+      auto r =
+          mgmt_.request("GET", api("/modules/" + edge::uri::percent_encode(name), options_.env));
       if (!r || r->status != 200) break;
       auto j = r->json();
       if (!j || !j->is_object()) break;
       // Up, or already exited again: either way the next group may go.
-      std::string status = (*j)["status"].value("runtimeStatus", Json::object()).value("status", "");
+      std::string status =
+          (*j)["status"].value("runtimeStatus", Json::object()).value("status", "");
       if (status != "stopped" || j->at("status").contains("exitStatus")) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
 }
 
-bool Runner::run_chain(edge::http::UnixClient& client, const std::vector<const Command*>& chain, const Deployment& d,
-                       const std::map<std::string, std::string>& generation, int64_t now, PassResult& result) {
+bool Runner::run_chain(edge::http::UnixClient& client, const std::vector<const Command*>& chain,
+                       const Deployment& d, const std::map<std::string, std::string>& generation,
+                       int64_t now, PassResult& result) {
   bool started = false;
   for (const Command* c : chain) {
     std::string key = command_key(*c);
@@ -316,14 +352,16 @@ bool Runner::run_chain(edge::http::UnixClient& client, const std::vector<const C
     auto s = execute(client, *c, d, generation, now);
     std::lock_guard lock(book_mutex_);
     if (c->op != Op::ResetRestarts)
-      result.summary += std::string(result.summary.empty() ? "" : ", ") + to_string(c->op) + " " + c->module;
+      result.summary +=
+          std::string(result.summary.empty() ? "" : ", ") + to_string(c->op) + " " + c->module;
     if (!s) {
       ++result.failed;
       auto& a = failed_commands_[key];
       ++a.runs;
       a.last_ms = now;
       if (result.first_error.empty()) result.first_error = s.error().message;
-      edge::log::error("Failed to " + std::string(to_string(c->op)) + " " + c->module + ": " + s.error().message);
+      edge::log::error("Failed to " + std::string(to_string(c->op)) + " " + c->module + ": " +
+                       s.error().message);
       return started;  // its later steps depend on this one
     }
     failed_commands_.erase(key);
@@ -382,15 +420,18 @@ Result<PassResult> Runner::reconcile(const Deployment& deployment, int64_t versi
   return result;
 }
 
-void Runner::record_states(const std::map<std::string, Current>& current, const Deployment& deployment) {
+void Runner::record_states(const std::map<std::string, Current>& current,
+                           const Deployment& deployment) {
   auto desired = deployment.all();
   std::map<std::string, ModuleRuntimeState> states;
   for (const auto& [name, c] : current) {
     ModuleRuntimeState s;
     s.name = name;
     RuntimeStatus status = c.edged_status;
-    if (auto it = desired.find(name); it != desired.end() && it->second.status == DesiredStatus::Running)
-      status = status_from_policy(status, it->second.restart_policy, c.restart_count, options_.restart);
+    if (auto it = desired.find(name);
+        it != desired.end() && it->second.status == DesiredStatus::Running)
+      status =
+          status_from_policy(status, it->second.restart_policy, c.restart_count, options_.restart);
     s.runtime_status = to_string(status);
     const Json& raw = raw_modules_[name];
     const Json st = raw.value("status", Json::object());
@@ -401,7 +442,8 @@ void Runner::record_states(const std::map<std::string, Current>& current, const 
     s.status_description = st.value("runtimeStatus", Json::object()).value("description", "");
     if (s.status_description.empty()) s.status_description = s.runtime_status;
     s.restart_count = c.restart_count;
-    if (auto it = restarts_.find(name); it != restarts_.end()) s.last_restart_time_utc = format_time(it->second.last_ms);
+    if (auto it = restarts_.find(name); it != restarts_.end())
+      s.last_restart_time_utc = format_time(it->second.last_ms);
     s.image = c.image;
     const Json settings = raw.value("config", Json::object()).value("settings", Json::object());
     if (s.image.empty()) s.image = settings.value("image", "");

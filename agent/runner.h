@@ -17,19 +17,19 @@ struct RunnerOptions {
   std::string storage_dir;        // applied deployment and restart counts survive restarts
   AgentEnvironment env;           // what edged told the agent (injected into module specs)
   RestartSettings restart;
-  int64_t group_wait_ms = 5000;   // how long a startupOrder group may take to come up
+  int64_t group_wait_ms = 5000;  // how long a startupOrder group may take to come up
   // Upstream skips a module whose identity cannot be obtained. A local (offline) deployment
   // sets this false: such a module still runs, without an identity, so no cloud is needed.
   bool require_identities = true;
 };
 
 struct PassResult {
-  std::string summary;   // "create a, start a, …" (empty: nothing to do)
-  size_t failed = 0;     // commands that failed this pass
-  size_t skipped = 0;    // commands held back by their retry back-off
+  std::string summary;  // "create a, start a, …" (empty: nothing to do)
+  size_t failed = 0;    // commands that failed this pass
+  size_t skipped = 0;   // commands held back by their retry back-off
   std::string first_error;
-  bool converged = false;     // every module in its desired state (before this pass's commands)
-  int64_t next_due_ms = 0;    // next back-off restart (0: none)
+  bool converged = false;   // every module in its desired state (before this pass's commands)
+  int64_t next_due_ms = 0;  // next back-off restart (0: none)
 };
 
 class Runner {
@@ -43,13 +43,15 @@ class Runner {
   std::map<std::string, ModuleRuntimeState> module_states() const;
 
  private:
-  edge::Status execute(edge::http::UnixClient& mgmt, const Command& command, const Deployment& deployment,
+  edge::Status execute(edge::http::UnixClient& mgmt, const Command& command,
+                       const Deployment& deployment,
                        const std::map<std::string, std::string>& generation_ids, int64_t now_ms);
   // One module's steps of a group in order, stopping at the first failure; true when the
   // module was started.
   bool run_chain(edge::http::UnixClient& client, const std::vector<const Command*>& chain,
-                 const Deployment& deployment, const std::map<std::string, std::string>& generation_ids,
-                 int64_t now_ms, PassResult& result);
+                 const Deployment& deployment,
+                 const std::map<std::string, std::string>& generation_ids, int64_t now_ms,
+                 PassResult& result);
   void remember_applied(const std::string& module, const Module& m);
   // Creates/deletes module identities for the plan; returns module name → generation id.
   std::map<std::string, std::string> sync_identities(const std::vector<Command>& commands);

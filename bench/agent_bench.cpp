@@ -5,15 +5,15 @@
 
 #include <algorithm>
 #include <atomic>
-#include <map>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <thread>
 
 #include "bench/support.h"
 #include "common/http/server.h"
-#include "edged/management.h"
 #include "common/uri.h"
+#include "edged/management.h"
 #include "edged/module.h"
 
 using edge::http::Json;
@@ -24,7 +24,9 @@ constexpr int kModules = 20;
 const std::string kImage = "edge-test-busybox:1";
 const std::string kCmd = "trap 'exit 0' TERM; sleep 600 & wait";
 
-double now_s() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 void write_file(const std::string& path, const std::string& text) {
   std::string tmp = path + ".tmp";
@@ -35,13 +37,19 @@ void write_file(const std::string& path, const std::string& text) {
 }
 
 Json module(const std::string& cmd, const std::string& policy) {
-  return Json{{"version", "1.0"}, {"type", "docker"}, {"status", "running"}, {"restartPolicy", policy},
-              {"imagePullPolicy", "never"},
-              {"settings", {{"image", kImage}, {"createOptions", Json{{"Cmd", {"/bin/sh", "-c", cmd}}}.dump()}}}};
+  return Json{
+      {"version", "1.0"},
+      {"type", "docker"},
+      {"status", "running"},
+      {"restartPolicy", policy},
+      {"imagePullPolicy", "never"},
+      {"settings",
+       {{"image", kImage}, {"createOptions", Json{{"Cmd", {"/bin/sh", "-c", cmd}}}.dump()}}}};
 }
 
 std::string manifest(const Json& modules) {
-  return Json{{"schemaVersion", "1.1"}, {"runtime", {{"type", "docker"}, {"settings", Json::object()}}},
+  return Json{{"schemaVersion", "1.1"},
+              {"runtime", {{"type", "docker"}, {"settings", Json::object()}}},
               {"modules", modules}}
       .dump();
 }
@@ -56,28 +64,32 @@ class EngineEvents {
         edge::http::UnixClient engine("/var/run/docker.sock");
         Json filters{{"type", {"container"}}, {"event", {"start", "die"}}};
         char cursor[48];
-        std::snprintf(cursor, sizeof cursor, "%lld.%09lld", static_cast<long long>(since / 1'000'000'000),
+        std::snprintf(cursor, sizeof cursor, "%lld.%09lld",
+                      static_cast<long long>(since / 1'000'000'000),
                       static_cast<long long>(since % 1'000'000'000));
         std::string buffer;
-        (void)engine.stream("GET", "/v1.41/events?filters=" + edge::uri::percent_encode(filters.dump()) + "&since=" + cursor,
-                            "", "", {},
-                            [&](std::string_view piece) {
-                              buffer.append(piece);
-                              size_t nl;
-                              while ((nl = buffer.find('\n')) != std::string::npos) {
-                                Json e = Json::parse(buffer.substr(0, nl), nullptr, false);
-                                buffer.erase(0, nl + 1);
-                                if (!e.is_object()) continue;
-                                int64_t t = e.value("timeNano", int64_t{0});
-                                since = std::max(since, t + 1);
-                                std::string name = e["Actor"]["Attributes"].value("name", "");
-                                if (!name.starts_with(prefix_)) continue;
-                                std::lock_guard lock(m_);
-                                seen_.push_back({name, e.value("Action", ""), static_cast<double>(t) / 1e9});
-                              }
-                              return !done_;
-                            },
-                            300ms);
+        (void)engine.stream(
+            "GET",
+            "/v1.41/events?filters=" + edge::uri::percent_encode(filters.dump()) +
+                "&since=" + cursor,
+            "", "", {},
+            [&](std::string_view piece) {
+              buffer.append(piece);
+              size_t nl;
+              while ((nl = buffer.find('\n')) != std::string::npos) {
+                Json e = Json::parse(buffer.substr(0, nl), nullptr, false);
+                buffer.erase(0, nl + 1);
+                if (!e.is_object()) continue;
+                int64_t t = e.value("timeNano", int64_t{0});
+                since = std::max(since, t + 1);
+                std::string name = e["Actor"]["Attributes"].value("name", "");
+                if (!name.starts_with(prefix_)) continue;
+                std::lock_guard lock(m_);
+                seen_.push_back({name, e.value("Action", ""), static_cast<double>(t) / 1e9});
+              }
+              return !done_;
+            },
+            300ms);
       }
     });
   }
@@ -114,7 +126,8 @@ double median_restart_latency(const std::vector<EngineEvents::Event>& events) {
   std::vector<double> gaps;
   std::map<std::string, double> died;
   for (const auto& e : events) {
-    if (e.action == "die") died[e.name] = e.t;
+    if (e.action == "die")
+      died[e.name] = e.t;
     else if (e.action == "start" && died.count(e.name)) {
       gaps.push_back(e.t - died[e.name]);
       died.erase(e.name);
@@ -132,8 +145,9 @@ int main() {
   std::string prefix = "bench" + tag + "m";
   edged::docker::Client docker;
   std::string image = "iotedge-lite/edge-agent:bench-" + tag;
-  if (std::system(("EDGE_AGENT_BINARY=" + bench::bin("edge-agent") + " " EDGE_SOURCE_DIR "/scripts/build-agent-image.sh " +
-                   image + " >/dev/null").c_str()) != 0)
+  if (std::system(("EDGE_AGENT_BINARY=" + bench::bin("edge-agent") +
+                   " " EDGE_SOURCE_DIR "/scripts/build-agent-image.sh " + image + " >/dev/null")
+                      .c_str()) != 0)
     return 1;
 
   // Baseline: the engine alone, the create body edged makes for the same module.
@@ -156,16 +170,19 @@ int main() {
 
   // The agent in its container, against edged's management API served here.
   std::string agent = "bench-agent-" + tag;
-  edged::Management mgmt(edged::ManagementOptions{"/var/run/docker.sock", agent, "1.5.0", "bench-" + tag});
+  edged::Management mgmt(
+      edged::ManagementOptions{"/var/run/docker.sock", agent, "1.5.0", "bench-" + tag});
   edge::http::Server server([&](edge::http::Request& r) { return mgmt.handle(r); }, {});
   if (!server.listen(*edge::uri::parse_endpoint("unix://" + dir + "/mgmt.sock"))) return 1;
   std::thread serving([&] { server.run(); });
   write_file(dir + "/deployment.json", manifest(Json::object()));
-  Json create{{"Image", image},
-              {"Env", {"IOTEDGE_MANAGEMENTURI=unix:///edge/mgmt.sock", "LocalConfigPath=/edge/deployment.json",
-                       "StorageFolder=/edge/storage", "ReconcileIntervalSecs=3600", "DeploymentRollbackTimeoutSecs=0",
-                       "CoolOffTimeUnitInSeconds=0", "RuntimeLogLevel=warn"}},
-              {"HostConfig", {{"Binds", {dir + ":/edge"}}}}};
+  Json create{
+      {"Image", image},
+      {"Env",
+       {"IOTEDGE_MANAGEMENTURI=unix:///edge/mgmt.sock", "LocalConfigPath=/edge/deployment.json",
+        "StorageFolder=/edge/storage", "ReconcileIntervalSecs=3600",
+        "DeploymentRollbackTimeoutSecs=0", "CoolOffTimeUnitInSeconds=0", "RuntimeLogLevel=warn"}},
+      {"HostConfig", {{"Binds", {dir + ":/edge"}}}}};
   if (!docker.create_container(agent, create) || !docker.start(agent)) return 1;
   std::this_thread::sleep_for(2s);
 
@@ -177,7 +194,8 @@ int main() {
     for (const auto& n : names) modules[n] = module(kCmd, "always");
     double t0 = now_s();
     write_file(dir + "/deployment.json", manifest(modules));
-    for (int i = 0; i < 600 && events.nth("start", kModules) == 0; ++i) std::this_thread::sleep_for(50ms);
+    for (int i = 0; i < 600 && events.nth("start", kModules) == 0; ++i)
+      std::this_thread::sleep_for(50ms);
     double last = events.nth("start", kModules);
     if (last == 0) {
       std::fprintf(stderr, "the agent did not start %d modules\n", kModules);
@@ -196,7 +214,8 @@ int main() {
     std::string crash = prefix + "crash";
     EngineEvents events(crash);
     std::this_thread::sleep_for(300ms);
-    write_file(dir + "/deployment.json", manifest(Json{{crash, module("sleep 1; exit 1", "on-failure")}}));
+    write_file(dir + "/deployment.json",
+               manifest(Json{{crash, module("sleep 1; exit 1", "on-failure")}}));
     for (int i = 0; i < 400 && events.nth("start", 6) == 0; ++i) std::this_thread::sleep_for(50ms);
     agent_restart = median_restart_latency(events.snapshot());
     write_file(dir + "/deployment.json", manifest(Json::object()));
@@ -205,10 +224,13 @@ int main() {
     std::string crash = prefix + "native";
     EngineEvents events(crash);
     std::this_thread::sleep_for(300ms);
-    Json body{{"Image", kImage}, {"Cmd", {"/bin/sh", "-c", "sleep 1; exit 1"}},
-              {"HostConfig", {{"RestartPolicy", {{"Name", "on-failure"}, {"MaximumRetryCount", 10}}}}}};
+    Json body{
+        {"Image", kImage},
+        {"Cmd", {"/bin/sh", "-c", "sleep 1; exit 1"}},
+        {"HostConfig", {{"RestartPolicy", {{"Name", "on-failure"}, {"MaximumRetryCount", 10}}}}}};
     if (docker.create_container(crash, body) && docker.start(crash))
-      for (int i = 0; i < 400 && events.nth("start", 4) == 0; ++i) std::this_thread::sleep_for(50ms);
+      for (int i = 0; i < 400 && events.nth("start", 4) == 0; ++i)
+        std::this_thread::sleep_for(50ms);
     engine_restart = median_restart_latency(events.snapshot());
     (void)docker.remove_container(crash, true);
   }
@@ -223,8 +245,10 @@ int main() {
   (void)docker.remove_image(image);
 
   std::printf("edge agent, %d modules from a local manifest (cached image), same run:\n", kModules);
-  bench::row("manifest -> all running (ms)", deploy * 1000, "raw Engine API create+start loop", raw * 1000, "ms");
-  bench::row("crash -> restart (median ms)", agent_restart * 1000, "engine restart policy on-failure", engine_restart * 1000, "ms");
+  bench::row("manifest -> all running (ms)", deploy * 1000, "raw Engine API create+start loop",
+             raw * 1000, "ms");
+  bench::row("crash -> restart (median ms)", agent_restart * 1000,
+             "engine restart policy on-failure", engine_restart * 1000, "ms");
   std::printf("%-44s %12ld KiB\n", "agent PSS idle", pss_idle);
   std::printf("%-44s %12.1f MB\n", "agent image size", size_mb);
   return 0;

@@ -10,7 +10,8 @@ namespace edged {
 
 // Registers GET /events (any api-version edged knows) on `router`; events come from the engine
 // at `docker_socket`, only for containers edged manages (the owner label with `owner`).
-void add_event_routes(edge::http::Router& router, const std::string& docker_socket, const std::string& owner);
+void add_event_routes(edge::http::Router& router, const std::string& docker_socket,
+                      const std::string& owner);
 
 // One engine event turned into the line the route sends ("" for events it does not forward).
 std::string event_line(const edge::http::Json& engine_event);

@@ -6,8 +6,8 @@
 
 #include <atomic>
 #include <functional>
-#include <mutex>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,8 +22,9 @@ using edge::http::Json;
 inline const std::string kImage = "edge-test-busybox:1";
 
 // A user module running `cmd` in the busybox test image (cached: pull policy never).
-Json module(const std::string& status, const std::string& cmd, int order = 1, const std::string& policy = "always",
-            Json env = Json::object(), const std::string& image = kImage);
+Json module(const std::string& status, const std::string& cmd, int order = 1,
+            const std::string& policy = "always", Json env = Json::object(),
+            const std::string& image = kImage);
 // A whole deployment (`modulesContent`) with these user modules.
 Json deployment(const Json& modules, int version = 1);
 

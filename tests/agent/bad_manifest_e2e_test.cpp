@@ -20,7 +20,8 @@ TEST_CASE("bad manifests are rejected and running modules are untouched", "[dock
   Json many = Json::object();
   for (int i = 0; i < 500; ++i) many["m" + std::to_string(i)] = good_module;
   Json huge = good_module;
-  huge["settings"]["createOptions"] = Json{{"Labels", {{"big", std::string(1024 * 1024, 'x')}}}}.dump();
+  huge["settings"]["createOptions"] =
+      Json{{"Labels", {{"big", std::string(1024 * 1024, 'x')}}}}.dump();
   Json v2 = desired({{m, good_module}});
   v2["modulesContent"]["$edgeAgent"]["properties.desired"]["schemaVersion"] = "2.0";
   std::string dup = desired({{m, good_module}}).dump();
@@ -36,7 +37,8 @@ TEST_CASE("bad manifests are rejected and running modules are untouched", "[dock
       {"invalid JSON", "{\"modulesContent\": {", 400, "not valid JSON"},
       {"unknown schema version", v2.dump(), 412, "schema version 2.0"},
       {"500 modules", desired(many).dump(), 400, "more than 100 modules"},
-      {"a megabyte of createOptions", desired({{m, huge}}).dump(), 400, "createOptions larger than"},
+      {"a megabyte of createOptions", desired({{m, huge}}).dump(), 400,
+       "createOptions larger than"},
       {"duplicate module names", dup, 400, "duplicate key"},
       {"a reserved name", desired({{"edgeHub", good_module}}).dump(), 400, "reserved"},
       {"an invalid name", desired({{"$bad", good_module}}).dump(), 400, "invalid module name"},
@@ -44,11 +46,13 @@ TEST_CASE("bad manifests are rejected and running modules are untouched", "[dock
   for (const auto& c : cases) {
     INFO(c.what);
     rig.write_text(c.text);
-    REQUIRE(eventually([&] {
-      Json s = rig.status();
-      return s.is_object() && s.value("code", 0) == c.code &&
-             s.value("description", "").find(c.says) != std::string::npos;
-    }, 15));
+    REQUIRE(eventually(
+        [&] {
+          Json s = rig.status();
+          return s.is_object() && s.value("code", 0) == c.code &&
+                 s.value("description", "").find(c.says) != std::string::npos;
+        },
+        15));
     CHECK(rig.running(m));
     CHECK(rig.inspect(m)["Id"] == id);
   }

@@ -2,12 +2,13 @@
 // workload API's encrypt/decrypt wire format. edged's workload API is being written on
 // another branch, so the encrypted store is exercised here against a small in-test server
 // with upstream's request/response shapes (reversible, clearly not real crypto).
+#include "agent/deployment_store.h"
+
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 #include <thread>
 
-#include "agent/deployment_store.h"
 #include "common/base64.h"
 #include "common/http/router.h"
 #include "common/http/server.h"
@@ -51,7 +52,8 @@ TEST_CASE("the workload store keeps only ciphertext and reads it back", "[unit]"
       auto in = edge::base64::decode(b.value(encrypt ? "plaintext" : "ciphertext", ""));
       if (!in) return edge::http::Response::error(400, "invalid base64");
       std::string out(in->rbegin(), in->rend());
-      return edge::http::Response::json(200, Json{{encrypt ? "ciphertext" : "plaintext", edge::base64::encode(out)}});
+      return edge::http::Response::json(
+          200, Json{{encrypt ? "ciphertext" : "plaintext", edge::base64::encode(out)}});
     };
   };
   router.add("POST", "/modules/{m}/genid/{g}/encrypt", {"2022-08-03", ""}, handler(true));
@@ -74,8 +76,10 @@ TEST_CASE("the workload store keeps only ciphertext and reads it back", "[unit]"
   ::unsetenv("IOTEDGE_WORKLOADURI");
   ::unsetenv("IOTEDGE_MODULEGENERATIONID");
   CHECK(std::string(store->kind()) == "workload-encrypted file");
-  CHECK_THAT(seen_target, Catch::StartsWith("/modules/%24edgeAgent/genid/gen1/encrypt?api-version="));
-  std::string secret = R"({"version":3,"deploymentConfig":{"runtime":{"settings":{"registryCredentials":{"r":{"password":"hunter2"}}}}}})";
+  CHECK_THAT(seen_target,
+             Catch::StartsWith("/modules/%24edgeAgent/genid/gen1/encrypt?api-version="));
+  std::string secret =
+      R"({"version":3,"deploymentConfig":{"runtime":{"settings":{"registryCredentials":{"r":{"password":"hunter2"}}}}}})";
   REQUIRE(store->save(secret));
   std::string on_disk = edge::test::read_file(dir / "last-good.enc");
   CHECK(on_disk.find("hunter2") == std::string::npos);

@@ -1,5 +1,7 @@
 // edged's event stream (GET /events, our addition to the management API) followed by the
 // agent's watcher, on the real engine: a module container's exit arrives within a second.
+#include "agent/events.h"
+
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -7,7 +9,6 @@
 #include <mutex>
 #include <thread>
 
-#include "agent/events.h"
 #include "common/http/server.h"
 #include "edged/events.h"
 #include "edged/management.h"
@@ -41,7 +42,8 @@ TEST_CASE("a module exit reaches the agent through edged's event stream", "[dock
   edged::docker::Client docker;
   (void)docker.remove_container(name, true);
   std::string owner = "events-test-" + name;  // no other test's agent sees this container
-  edged::Management mgmt(edged::ManagementOptions{"/var/run/docker.sock", "agent-" + name, "1.5.0", owner});
+  edged::Management mgmt(
+      edged::ManagementOptions{"/var/run/docker.sock", "agent-" + name, "1.5.0", owner});
   edge::http::Server server([&](edge::http::Request& r) { return mgmt.handle(r); }, {});
   REQUIRE(server.listen(*edge::uri::parse_endpoint("unix://" + dir / "mgmt.sock")));
   std::thread t([&] { server.run(); });
@@ -53,22 +55,29 @@ TEST_CASE("a module exit reaches the agent through edged's event stream", "[dock
       std::lock_guard lock(m);
       if (!e.name.empty()) {  // "" marks a reconnect
         seen.push_back(e);
-        when.push_back(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+        when.push_back(
+            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+                .count());
       }
     });
-    for (int i = 0; i < 100 && !events.streaming(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (int i = 0; i < 100 && !events.streaming(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     CHECK(events.streaming());
     // A container edged manages (owner label) that exits with 7 after a short while.
-    Json create{{"Image", "edge-test-busybox:1"}, {"Cmd", {"/bin/sh", "-c", "sleep 1; exit 7"}},
+    Json create{{"Image", "edge-test-busybox:1"},
+                {"Cmd", {"/bin/sh", "-c", "sleep 1; exit 7"}},
                 {"Labels", {{edged::kOwnerLabel, owner}}}};
     REQUIRE(docker.create_container(name, create));
     REQUIRE(docker.start(name));
     // Containers of other owners are not reported.
     std::string stranger = name + "s";
-    REQUIRE(docker.create_container(stranger, Json{{"Image", "edge-test-busybox:1"}, {"Cmd", {"true"}},
-                                                   {"Labels", {{edged::kOwnerLabel, owner + "-other"}}}}));
+    REQUIRE(docker.create_container(stranger,
+                                    Json{{"Image", "edge-test-busybox:1"},
+                                         {"Cmd", {"true"}},
+                                         {"Labels", {{edged::kOwnerLabel, owner + "-other"}}}}));
     REQUIRE(docker.start(stranger));
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the stranger's events would arrive
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(300));  // the stranger's events would arrive
     bool died = false;
     for (int i = 0; i < 100 && !died; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -84,7 +93,8 @@ TEST_CASE("a module exit reaches the agent through edged's event stream", "[dock
     CHECK(actions[0] == "create");
     for (const auto& e : seen) CHECK(e.name == name);
     CHECK(std::find(actions.begin(), actions.end(), "start") != actions.end());
-    auto die = std::find_if(seen.begin(), seen.end(), [&](const auto& e) { return e.name == name && e.action == "die"; });
+    auto die = std::find_if(seen.begin(), seen.end(),
+                            [&](const auto& e) { return e.name == name && e.action == "die"; });
     CHECK(die->exit_code == 7);
     // Seen within a second of the engine's finish time.
     REQUIRE(exited);
@@ -92,7 +102,8 @@ TEST_CASE("a module exit reaches the agent through edged's event stream", "[dock
     std::tm tm{};
     const char* rest = strptime(finished.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
     REQUIRE(rest);
-    double finished_at = static_cast<double>(timegm(&tm)) + (*rest == '.' ? std::atof(("0" + std::string(rest)).c_str()) : 0);
+    double finished_at = static_cast<double>(timegm(&tm)) +
+                         (*rest == '.' ? std::atof(("0" + std::string(rest)).c_str()) : 0);
     double latency = when[static_cast<size_t>(die - seen.begin())] - finished_at;
     INFO("exit noticed after " << latency << " s");
     CHECK(latency < 1.0);

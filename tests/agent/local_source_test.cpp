@@ -1,9 +1,10 @@
-#include <catch2/catch.hpp>
+#include "agent/local_source.h"
+
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <thread>
 
-#include "agent/local_source.h"
 #include "tests/support/harness.h"
 
 using namespace agent;
@@ -36,7 +37,8 @@ TEST_CASE("the local manifest is watched and re-read on change", "[unit]") {
 
   // Replaced by a rename (what editors and the tests do).
   int seen = changes;
-  edge::test::write_file(dir / "new.json", R"({"version": 2, "deploymentConfig": {"schemaVersion": "1.1"}})");
+  edge::test::write_file(dir / "new.json",
+                         R"({"version": 2, "deploymentConfig": {"schemaVersion": "1.1"}})");
   REQUIRE(std::rename((dir / "new.json").c_str(), path.c_str()) == 0);
   REQUIRE(within(3, [&] { return changes > seen; }));
   CHECK(source.read()->version == 2);

@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "agent/module_spec.h"
+
+#include <catch2/catch.hpp>
 
 using namespace agent;
 
@@ -41,7 +41,8 @@ TEST_CASE("module specs carry upstream's injected environment binds and network"
   CHECK(env.count("IOTEDGE_MANAGEMENTURI") == 0);
   CHECK(spec["config"]["settings"]["auth"]["username"] == "user");
   const Json& opts = spec["config"]["settings"]["createOptions"];
-  CHECK(opts["HostConfig"]["Binds"][0] == "/var/lib/aziot/edged/mnt/sensor.sock:/var/run/iotedge/workload.sock");
+  CHECK(opts["HostConfig"]["Binds"][0] ==
+        "/var/lib/aziot/edged/mnt/sensor.sock:/var/run/iotedge/workload.sock");
   CHECK(opts["NetworkingConfig"]["EndpointsConfig"].contains("azure-iot-edge"));
   CHECK(spec["imagePullPolicy"] == "On-Create");
 
@@ -57,8 +58,8 @@ TEST_CASE("module specs carry upstream's injected environment binds and network"
   CHECK(hub_env["IOTEDGE_GATEWAYHOSTNAME"] == "parent.local");
   CHECK(hub_env["EdgeDeviceHostName"] == "edge.local");
   CHECK_FALSE(hub_spec["config"]["settings"].contains("auth"));  // another registry
-  CHECK(hub_spec["config"]["settings"]["createOptions"]["NetworkingConfig"]["EndpointsConfig"]["azure-iot-edge"]["Aliases"][0] ==
-        "edge.local");
+  CHECK(hub_spec["config"]["settings"]["createOptions"]["NetworkingConfig"]["EndpointsConfig"]
+                ["azure-iot-edge"]["Aliases"][0] == "edge.local");
   CHECK(hub_spec["imagePullPolicy"] == "Never");
 
   // Without identity service or network (a plain local deployment) nothing empty is added.
@@ -70,5 +71,6 @@ TEST_CASE("module specs carry upstream's injected environment binds and network"
   // A network named in createOptions is kept.
   m.create_options = Json::parse(R"({"NetworkingConfig":{"EndpointsConfig":{"host":{}}}})");
   Json own = module_spec(m, d, device(), "g");
-  CHECK(own["config"]["settings"]["createOptions"]["NetworkingConfig"]["EndpointsConfig"].size() == 1);
+  CHECK(own["config"]["settings"]["createOptions"]["NetworkingConfig"]["EndpointsConfig"].size() ==
+        1);
 }

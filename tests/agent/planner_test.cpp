@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "agent/planner.h"
+
+#include <catch2/catch.hpp>
 
 using namespace agent;
 
@@ -30,29 +30,35 @@ std::vector<std::string> ops(const std::vector<Command>& cmds) {
 }  // namespace
 
 TEST_CASE("new modules are pulled created and started in startupOrder", "[unit]") {
-  std::map<std::string, Module> desired{{"a", module("a", 2)}, {"b", module("b", 1)}, {"c", module("c", 1)}};
+  std::map<std::string, Module> desired{
+      {"a", module("a", 2)}, {"b", module("b", 1)}, {"c", module("c", 1)}};
   auto p = plan(desired, {}, 2000, {});
-  CHECK(ops(p) == std::vector<std::string>{"prepare-update b", "create b", "start b", "prepare-update c", "create c",
-                                           "start c", "prepare-update a", "create a", "start a"});
+  CHECK(ops(p) == std::vector<std::string>{"prepare-update b", "create b", "start b",
+                                           "prepare-update c", "create c", "start c",
+                                           "prepare-update a", "create a", "start a"});
 }
 
-TEST_CASE("changes become updates status-only changes become start or stop and removals stop first", "[unit]") {
+TEST_CASE("changes become updates status-only changes become start or stop and removals stop first",
+          "[unit]") {
   Module a = module("a", 1), b = module("b", 1), gone = module("gone", 0);
-  std::map<std::string, Current> current{{"a", running(a)}, {"b", running(b)}, {"gone", running(gone)}};
+  std::map<std::string, Current> current{
+      {"a", running(a)}, {"b", running(b)}, {"gone", running(gone)}};
   Module a2 = a;
   a2.image = "reg/x:2";
   Module b2 = b;
   b2.status = DesiredStatus::Stopped;
   auto p = plan({{"a", a2}, {"b", b2}}, current, 2000, {});
-  CHECK(ops(p) == std::vector<std::string>{"stop gone", "remove gone", "prepare-update a", "stop a", "update a",
-                                           "start a", "reset-restarts a", "stop b", "reset-restarts b"});
+  CHECK(ops(p) == std::vector<std::string>{"stop gone", "remove gone", "prepare-update a", "stop a",
+                                           "update a", "start a", "reset-restarts a", "stop b",
+                                           "reset-restarts b"});
   // Nothing changed and all is running: nothing to do.
   CHECK(plan({{"a", a}, {"b", b}}, {{"a", running(a)}, {"b", running(b)}}, 2000, {}).empty());
   // A container the agent never deployed is recreated.
   Current stranger = running(a);
   stranger.applied.reset();
   CHECK(ops(plan({{"a", a}}, {{"a", stranger}}, 2000, {})) ==
-        std::vector<std::string>{"prepare-update a", "stop a", "update a", "start a", "reset-restarts a"});
+        std::vector<std::string>{"prepare-update a", "stop a", "update a", "start a",
+                                 "reset-restarts a"});
 }
 
 TEST_CASE("crashed modules restart by policy with upstream's back-off", "[unit]") {
@@ -68,9 +74,11 @@ TEST_CASE("crashed modules restart by policy with upstream's back-off", "[unit]"
   crashed.restart_count = 2;  // cool-off 40 s
   CHECK(plan({{"m", m}}, {{"m", crashed}}, 1'030'000, s).empty());
   CHECK(next_restart_due({{"m", m}}, {{"m", crashed}}, s) == 1'040'001);
-  CHECK(ops(plan({{"m", m}}, {{"m", crashed}}, 1'040'001, s)) == std::vector<std::string>{"restart m"});
+  CHECK(ops(plan({{"m", m}}, {{"m", crashed}}, 1'040'001, s)) ==
+        std::vector<std::string>{"restart m"});
   crashed.restart_count = 20;  // gave up
-  CHECK(status_from_policy(RuntimeStatus::Failed, RestartPolicy::Always, 20, s) == RuntimeStatus::Failed);
+  CHECK(status_from_policy(RuntimeStatus::Failed, RestartPolicy::Always, 20, s) ==
+        RuntimeStatus::Failed);
   CHECK(plan({{"m", m}}, {{"m", crashed}}, 5'000'000, s).empty());
   CHECK(next_restart_due({{"m", m}}, {{"m", crashed}}, s) == 0);
   // never: a failed module stays down; a stopped never-started one is started once.
@@ -84,8 +92,10 @@ TEST_CASE("crashed modules restart by policy with upstream's back-off", "[unit]"
   CHECK(ops(plan({{"m", m}}, {{"m", fresh}}, 5'000'000, s)) == std::vector<std::string>{"start m"});
   // on-failure: a clean exit (stopped) is started again, a failure backs off.
   m.restart_policy = RestartPolicy::OnFailure;
-  CHECK(status_from_policy(RuntimeStatus::Stopped, RestartPolicy::OnFailure, 0, s) == RuntimeStatus::Stopped);
-  CHECK(status_from_policy(RuntimeStatus::Failed, RestartPolicy::OnFailure, 0, s) == RuntimeStatus::Backoff);
+  CHECK(status_from_policy(RuntimeStatus::Stopped, RestartPolicy::OnFailure, 0, s) ==
+        RuntimeStatus::Stopped);
+  CHECK(status_from_policy(RuntimeStatus::Failed, RestartPolicy::OnFailure, 0, s) ==
+        RuntimeStatus::Backoff);
   // Healthy for longer than the intensive-care time: the restart count is reset.
   Current healthy = running(module("h", 1), 1'000'000);
   healthy.restart_count = 3;
@@ -100,7 +110,8 @@ TEST_CASE("the agent updates itself first and is never stopped by removals", "[u
   agent2.image = "reg/agent:2";
   Module x = module("x", 1);
   auto p = plan({{"edgeAgent", agent2}, {"x", x}}, {{"edgeAgent", running(agent)}}, 2000, {});
-  CHECK(ops(p) == std::vector<std::string>{"prepare-update edgeAgent", "update edgeAgent", "prepare-update x", "create x", "start x"});
+  CHECK(ops(p) == std::vector<std::string>{"prepare-update edgeAgent", "update edgeAgent",
+                                           "prepare-update x", "create x", "start x"});
   // The agent's version is not compared.
   Module agent_v = agent;
   agent_v.version = "9";
@@ -114,7 +125,8 @@ TEST_CASE("upstream's status table under restart policies", "[unit]") {
   using RS = RuntimeStatus;
   using RP = RestartPolicy;
   CHECK(status_from_policy(RS::Stopped, RP::Always, 0, s) == RS::Backoff);
-  for (auto p : {RP::OnFailure, RP::OnUnhealthy, RP::Never}) CHECK(status_from_policy(RS::Stopped, p, 0, s) == RS::Stopped);
+  for (auto p : {RP::OnFailure, RP::OnUnhealthy, RP::Never})
+    CHECK(status_from_policy(RS::Stopped, p, 0, s) == RS::Stopped);
   CHECK(status_from_policy(RS::Stopped, RP::Always, 6, s) == RS::Failed);
   CHECK(status_from_policy(RS::Failed, RP::Never, 0, s) == RS::Failed);
   for (auto p : {RP::OnFailure, RP::OnUnhealthy, RP::Always}) {
@@ -149,7 +161,8 @@ TEST_CASE("restart settings come from upstream's environment variables", "[unit]
   ::unsetenv("IntensiveCareTimeInMinutes");
 }
 
-TEST_CASE("commands carry their startupOrder group and convergence is judged per module", "[unit]") {
+TEST_CASE("commands carry their startupOrder group and convergence is judged per module",
+          "[unit]") {
   Module a = module("a", 1), b = module("b", 7);
   auto p = plan({{"a", a}, {"b", b}}, {}, 2000, {});
   for (const auto& c : p) CHECK(c.group == (c.module == "a" ? 1u : 7u));

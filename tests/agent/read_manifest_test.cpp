@@ -11,8 +11,9 @@ int code_of(const std::string& text) {
   auto d = parse_deployment(doc->desired, "");
   return d ? 200 : d.error().code;
 }
-const char* kDesired = R"({"schemaVersion":"1.1","runtime":{"type":"docker","settings":{}},"modules":{)"
-                       R"("a":{"type":"docker","status":"running","settings":{"image":"x:1"}}},"$version":7})";
+const char* kDesired =
+    R"({"schemaVersion":"1.1","runtime":{"type":"docker","settings":{}},"modules":{)"
+    R"("a":{"type":"docker","status":"running","settings":{"image":"x:1"}}},"$version":7})";
 }  // namespace
 
 TEST_CASE("manifests are read in their three shapes", "[unit]") {
@@ -20,8 +21,9 @@ TEST_CASE("manifests are read in their three shapes", "[unit]") {
   REQUIRE(bare);
   CHECK(bare->version == 7);
   CHECK(bare->desired["modules"].contains("a"));
-  auto whole = read_manifest(std::string(R"({"modulesContent":{"$edgeAgent":{"properties.desired":)") + kDesired +
-                             R"(},"$edgeHub":{"properties.desired":{}}}})");
+  auto whole =
+      read_manifest(std::string(R"({"modulesContent":{"$edgeAgent":{"properties.desired":)") +
+                    kDesired + R"(},"$edgeHub":{"properties.desired":{}}}})");
   REQUIRE(whole);
   CHECK(whole->version == 7);
   auto local = read_manifest(std::string(R"({"version":12,"deploymentConfig":)") + kDesired + "}");
@@ -48,9 +50,11 @@ TEST_CASE("hostile manifest text is rejected with 400 and a clear message", "[un
   CHECK(code_of(std::string(100, '[') + std::string(100, ']')) == 400);
   CHECK(code_of(std::string(kMaxManifestBytes + 1, ' ')) == 400);
   // A megabyte of createOptions is over the limit even when the text is allowed.
-  std::string big = std::string(R"({"schemaVersion":"1.1","runtime":{"type":"docker"},"modules":{"a":{"type":"docker",)") +
-                    R"("status":"running","settings":{"image":"x:1","createOptions":"{\"Labels\":{\"l\":\")" +
-                    std::string(1024 * 1024, 'x') + R"(\"}}"}}}})";
+  std::string big =
+      std::string(
+          R"({"schemaVersion":"1.1","runtime":{"type":"docker"},"modules":{"a":{"type":"docker",)") +
+      R"("status":"running","settings":{"image":"x:1","createOptions":"{\"Labels\":{\"l\":\")" +
+      std::string(1024 * 1024, 'x') + R"(\"}}"}}}})";
   auto huge = read_manifest(big);
   REQUIRE(huge);
   auto parsed = parse_deployment(huge->desired, "");

@@ -9,14 +9,17 @@
 using namespace agent_test;
 
 namespace {
-std::string started_at(AgentRig& rig, const std::string& n) { return rig.inspect(n)["State"].value("StartedAt", ""); }
+std::string started_at(AgentRig& rig, const std::string& n) {
+  return rig.inspect(n)["State"].value("StartedAt", "");
+}
 const std::string kServe = "trap 'exit 0' TERM; sleep 300 & wait";
 }  // namespace
 
 TEST_CASE("three modules come up in startupOrder", "[docker][e2e]") {
   AgentRig rig;
   std::string a = rig.name("a"), b = rig.name("b"), c = rig.name("c");
-  rig.write_manifest(deployment({{a, module("running", kServe, 2)}, {b, module("running", kServe, 0)},
+  rig.write_manifest(deployment({{a, module("running", kServe, 2)},
+                                 {b, module("running", kServe, 0)},
                                  {c, module("running", kServe, 1)}}));
   rig.start_agent();
   REQUIRE(eventually([&] { return rig.running(a) && rig.running(b) && rig.running(c); }));
@@ -32,11 +35,13 @@ TEST_CASE("a crashing on-failure module is restarted with upstream's back-off", 
   std::string crash = rig.name("crash");
   EngineEvents engine(crash);  // the engine's own record of starts and exits
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  rig.write_manifest(deployment({{crash, module("running", "sleep 0.3; exit 3", 1, "on-failure")}}));
+  rig.write_manifest(
+      deployment({{crash, module("running", "sleep 0.3; exit 3", 1, "on-failure")}}));
   rig.start_agent();
   // 1 start + 3 restarts (cool-offs 1, 2, 4 s), then it stays failed.
   auto starts = [&] { return engine.count("start"); };
-  if (!eventually([&] { return starts() == 4; }, 30)) FAIL("starts: " << starts() << "\n" << rig.agent_log());
+  if (!eventually([&] { return starts() == 4; }, 30))
+    FAIL("starts: " << starts() << "\n" << rig.agent_log());
   std::this_thread::sleep_for(std::chrono::seconds(10));  // a fifth start would come after 8 s
   INFO(rig.agent_log());
   CHECK(starts() == 4);
@@ -64,29 +69,35 @@ TEST_CASE("stopped status removal and image tag update", "[docker][e2e]") {
     std::string t;
     ~Untag() { edge::test::run("docker rmi " + t + " >/dev/null 2>&1"); }
   } untag{tag};
-  rig.write_manifest(deployment({{m, module("running", kServe)}, {other, module("running", kServe)}}, 1));
+  rig.write_manifest(
+      deployment({{m, module("running", kServe)}, {other, module("running", kServe)}}, 1));
   rig.start_agent();
   REQUIRE(eventually([&] { return rig.running(m) && rig.running(other); }));
   std::string id = rig.inspect(m)["Id"];
 
   // Status only: stopped in place, not recreated.
-  rig.write_manifest(deployment({{m, module("stopped", kServe)}, {other, module("running", kServe)}}, 2));
+  rig.write_manifest(
+      deployment({{m, module("stopped", kServe)}, {other, module("running", kServe)}}, 2));
   REQUIRE(eventually([&] { return !rig.running(m); }));
   CHECK(rig.inspect(m)["Id"] == id);
   // And running again.
-  rig.write_manifest(deployment({{m, module("running", kServe)}, {other, module("running", kServe)}}, 3));
+  rig.write_manifest(
+      deployment({{m, module("running", kServe)}, {other, module("running", kServe)}}, 3));
   REQUIRE(eventually([&] { return rig.running(m); }));
   INFO(rig.agent_log());
   CHECK(rig.inspect(m)["Id"] == id);
 
   // A new image tag: pulled (here: present), the container recreated from it.
   rig.write_manifest(deployment({{m, module("running", kServe, 1, "always", Json::object(), tag)},
-                                 {other, module("running", kServe)}}, 4));
-  REQUIRE(eventually([&] { return rig.inspect(m)["Config"].value("Image", "") == tag && rig.running(m); }));
+                                 {other, module("running", kServe)}},
+                                4));
+  REQUIRE(eventually(
+      [&] { return rig.inspect(m)["Config"].value("Image", "") == tag && rig.running(m); }));
   CHECK(rig.inspect(m)["Id"] != id);
 
   // Removal.
-  rig.write_manifest(deployment({{m, module("running", kServe, 1, "always", Json::object(), tag)}}, 5));
+  rig.write_manifest(
+      deployment({{m, module("running", kServe, 1, "always", Json::object(), tag)}}, 5));
   REQUIRE(eventually([&] { return !rig.exists(other); }));
   CHECK(rig.running(m));
   CHECK(rig.wait_status(200, 5));
@@ -100,7 +111,8 @@ TEST_CASE("a missing image never takes the running module down", "[docker][e2e]"
   REQUIRE(eventually([&] { return rig.running(m); }));
   std::string id = rig.inspect(m)["Id"];
   // Nothing listens on 127.0.0.1:9: the pull fails at once.
-  Json missing = module("running", kServe, 1, "always", Json::object(), "127.0.0.1:9/missing" + rig.name("") + ":1");
+  Json missing = module("running", kServe, 1, "always", Json::object(),
+                        "127.0.0.1:9/missing" + rig.name("") + ":1");
   missing["imagePullPolicy"] = "on-create";
   rig.write_manifest(deployment({{m, missing}}, 2));
   REQUIRE(rig.wait_status(500, 2));
@@ -112,16 +124,25 @@ TEST_CASE("a missing image never takes the running module down", "[docker][e2e]"
 }
 
 TEST_CASE("a deployment that does not become healthy is rolled back", "[docker][e2e]") {
-  AgentRig rig({{"DeploymentRollbackTimeoutSecs", "4"}, {"DeploymentStableSecs", "1"}, {"CoolOffTimeUnitInSeconds", "1"}});
+  AgentRig rig({{"DeploymentRollbackTimeoutSecs", "4"},
+                {"DeploymentStableSecs", "1"},
+                {"CoolOffTimeUnitInSeconds", "1"}});
   std::string m = rig.name("svc");
-  rig.write_manifest(deployment({{m, module("running", kServe, 1, "always", {{"V", {{"value", "good"}}}})}}, 1));
+  rig.write_manifest(
+      deployment({{m, module("running", kServe, 1, "always", {{"V", {{"value", "good"}}}})}}, 1));
   rig.start_agent();
   REQUIRE(eventually([&] { return rig.running(m); }));
   // Saved as the last good one once it ran for the stable period.
-  REQUIRE(eventually([&] { return edge::test::read_file(rig.storage() + "/last-good.json").find(m) != std::string::npos; }, 10));
+  REQUIRE(eventually(
+      [&] {
+        return edge::test::read_file(rig.storage() + "/last-good.json").find(m) !=
+               std::string::npos;
+      },
+      10));
   std::string good_id = rig.inspect(m)["Id"];
 
-  rig.write_manifest(deployment({{m, module("running", "exit 1", 1, "always", {{"V", {{"value", "bad"}}}})}}, 2));
+  rig.write_manifest(
+      deployment({{m, module("running", "exit 1", 1, "always", {{"V", {{"value", "bad"}}}})}}, 2));
   REQUIRE(eventually([&] { return rig.inspect(m)["Id"] != good_id; }));
   REQUIRE(rig.wait_status(500, 2, 20));
   Json status = rig.status();
@@ -138,7 +159,8 @@ TEST_CASE("a deployment that does not become healthy is rolled back", "[docker][
   std::this_thread::sleep_for(std::chrono::seconds(3));
   CHECK(rig.inspect(m)["Id"] == restored);
   // A new deployment is applied normally.
-  rig.write_manifest(deployment({{m, module("running", kServe, 1, "always", {{"V", {{"value", "next"}}}})}}, 3));
+  rig.write_manifest(
+      deployment({{m, module("running", kServe, 1, "always", {{"V", {{"value", "next"}}}})}}, 3));
   CHECK(rig.wait_status(200, 3));
   CHECK(rig.status()["rolledBack"] == false);
 }
@@ -150,8 +172,10 @@ TEST_CASE("a changed manifest file is applied without a restart", "[docker][e2e]
   rig.start_agent();
   REQUIRE(eventually([&] { return rig.running(first); }));
   // Rewritten in place (not renamed) this time.
-  edge::test::write_file(rig.storage() + "/../../deployment.json",
-                         deployment({{first, module("running", kServe)}, {second, module("running", kServe)}}, 2).dump());
+  edge::test::write_file(
+      rig.storage() + "/../../deployment.json",
+      deployment({{first, module("running", kServe)}, {second, module("running", kServe)}}, 2)
+          .dump());
   CHECK(eventually([&] { return rig.running(second); }, 10));
   CHECK(rig.wait_status(200, 2));
 }

@@ -1,15 +1,17 @@
+#include "agent/rollback.h"
+
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
 
-#include "agent/rollback.h"
 #include "tests/support/harness.h"
 
 using namespace agent;
 
 namespace {
 DesiredDocument doc(int64_t version, const std::string& image) {
-  return DesiredDocument{Json{{"schemaVersion", "1.1"}, {"modules", {{"m", {{"image", image}}}}}}, version};
+  return DesiredDocument{Json{{"schemaVersion", "1.1"}, {"modules", {{"m", {{"image", image}}}}}},
+                         version};
 }
 }  // namespace
 
@@ -43,7 +45,7 @@ TEST_CASE("an unhealthy deployment is rolled back after the deadline", "[unit]")
   REQUIRE(guard.observe(doc(1, "a:1"), true, 1000) == V::Good);
   CHECK(guard.observe(doc(2, "a:2"), false, 5000) == V::Pending);
   CHECK(guard.next_check_ms() == 15000);
-  CHECK(guard.observe(doc(2, "a:2"), true, 9000) == V::Pending);  // flickers up...
+  CHECK(guard.observe(doc(2, "a:2"), true, 9000) == V::Pending);   // flickers up...
   CHECK(guard.observe(doc(2, "a:2"), false, 9500) == V::Pending);  // ...and down again
   CHECK(guard.observe(doc(2, "a:2"), false, 15000) == V::RollBack);
   CHECK(guard.last_good()->version == 1);
@@ -58,7 +60,8 @@ TEST_CASE("an unhealthy deployment is rolled back after the deadline", "[unit]")
 
 TEST_CASE("a corrupt stored deployment is ignored", "[unit]") {
   edge::test::TempDir dir;
-  edge::test::write_file(dir / "last-good.json", "{\"version\": 1, \"deploymentConfig\": {tru", 0600);
+  edge::test::write_file(dir / "last-good.json", "{\"version\": 1, \"deploymentConfig\": {tru",
+                         0600);
   PlainFileStore store(dir / "last-good.json");
   RollbackGuard guard(store, {10'000, 1'000});
   CHECK_FALSE(guard.last_good());

@@ -24,16 +24,21 @@ struct FakeEdged {
 
   FakeEdged() {
     auto route = [&](const char* method, const char* path, auto f) {
-      router.add(method, path, {"2022-08-03", ""}, [this, method, f](Request& r) -> edge::Result<Response> {
-        std::lock_guard lock(m);
-        calls.push_back(std::string(method) + " " + r.target.substr(0, r.target.find('?')));
-        return f(r);
-      });
+      router.add(
+          method, path, {"2022-08-03", ""},
+          [this, method, f](Request& r) -> edge::Result<Response> {
+            std::lock_guard lock(m);
+            calls.push_back(std::string(method) + " " + r.target.substr(0, r.target.find('?')));
+            return f(r);
+          });
     };
     route("GET", "/modules", [&](Request&) {
       Json list = Json::array();
       for (const auto& [n, spec] : modules)
-        list.push_back({{"name", n}, {"status", {{"runtimeStatus", {{"status", "running"}}}, {"startTime", "2026-01-01T00:00:00Z"}}}});
+        list.push_back({{"name", n},
+                        {"status",
+                         {{"runtimeStatus", {{"status", "running"}}},
+                          {"startTime", "2026-01-01T00:00:00Z"}}}});
       return Response::json(200, Json{{"modules", list}});
     });
     route("POST", "/modules", [&](Request& r) {
@@ -54,7 +59,10 @@ struct FakeEdged {
     route("POST", "/identities", [&](Request& r) {
       std::string id = (*r.json)["moduleId"];
       if (id == "refused") return Response::error(500, "the hub is unreachable");
-      identities[id] = Json{{"moduleId", id}, {"managedBy", (*r.json)["managedBy"]}, {"generationId", "gen-" + id}, {"authType", "Sas"}};
+      identities[id] = Json{{"moduleId", id},
+                            {"managedBy", (*r.json)["managedBy"]},
+                            {"generationId", "gen-" + id},
+                            {"authType", "Sas"}};
       return Response::json(200, identities[id]);
     });
     route("PUT", "/identities/{id}", [&](Request& r) {
@@ -83,7 +91,8 @@ TEST_CASE("module identities are created for new modules and deleted with them",
   edge::test::TempDir dir;
   FakeEdged edged;
 
-  edged.identities["manual"] = Json{{"moduleId", "manual"}, {"managedBy", "user"}, {"generationId", "g0"}};
+  edged.identities["manual"] =
+      Json{{"moduleId", "manual"}, {"managedBy", "user"}, {"generationId", "g0"}};
   edge::http::Server server([&](Request& r) { return edged.router.dispatch(r); }, {});
   REQUIRE(server.listen(*edge::uri::parse_endpoint("unix://" + dir / "mgmt.sock")));
   std::thread t([&] { server.run(); });
@@ -96,7 +105,8 @@ TEST_CASE("module identities are created for new modules and deleted with them",
     }
   } stop{server, t};
 
-  Runner runner(RunnerOptions{dir / "mgmt.sock", dir.path(), AgentEnvironment{}, RestartSettings{}});
+  Runner runner(
+      RunnerOptions{dir / "mgmt.sock", dir.path(), AgentEnvironment{}, RestartSettings{}});
   Deployment d;
   d.modules["a"] = user_module("a");
   d.modules["refused"] = user_module("refused");
@@ -114,9 +124,12 @@ TEST_CASE("module identities are created for new modules and deleted with them",
     return env;
   };
   CHECK(env_of("a")["IOTEDGE_MODULEGENERATIONID"] == "gen-a");
-  CHECK(env_of("manual")["IOTEDGE_MODULEGENERATIONID"] == "g0");  // an existing identity is updated, not made
-  CHECK(std::count(edged.calls.begin(), edged.calls.end(), "POST /identities") == 2);  // a and refused
-  CHECK(std::find(edged.calls.begin(), edged.calls.end(), "PUT /identities/manual") != edged.calls.end());
+  CHECK(env_of("manual")["IOTEDGE_MODULEGENERATIONID"] ==
+        "g0");  // an existing identity is updated, not made
+  CHECK(std::count(edged.calls.begin(), edged.calls.end(), "POST /identities") ==
+        2);  // a and refused
+  CHECK(std::find(edged.calls.begin(), edged.calls.end(), "PUT /identities/manual") !=
+        edged.calls.end());
   edged.calls.clear();
   lock.unlock();
 
@@ -137,7 +150,8 @@ TEST_CASE("module identities are created for new modules and deleted with them",
   CHECK(edged.modules.empty());
   CHECK_FALSE(edged.identities.count("a"));
   CHECK(edged.identities.count("manual"));
-  CHECK(std::find(edged.calls.begin(), edged.calls.end(), "DELETE /identities/a") != edged.calls.end());
+  CHECK(std::find(edged.calls.begin(), edged.calls.end(), "DELETE /identities/a") !=
+        edged.calls.end());
 }
 
 TEST_CASE("a local deployment runs modules whose identity cannot be made", "[integration]") {

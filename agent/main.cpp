@@ -1,17 +1,20 @@
 // The edge agent: reads the deployment (its `$edgeAgent` module twin, or a local manifest file
-// with ConfigSource=local), reconciles the device's modules through edged's management API every
-// few seconds, and reports what runs to the twin.
+// with ConfigSource=local), reconciles the device's modules through edged's management API (woken
+// by module events, rolling back a deployment that does not become healthy), and reports what
+// runs to the twin.
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <thread>
 
-#include "agent/manifest.h"
-#include "agent/runner.h"
 #include "agent/upstream/twin_agent.h"
+#include "agent/agent.h"
+#include "agent/events.h"
+#include "agent/local_source.h"
 #include "common/daemon.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -42,8 +45,6 @@ int main() {
   std::string manifest_path = env_or("LocalConfigPath", "config.json");
   std::string storage = env_or("StorageFolder", "/tmp") + "/edgeAgent";
   if (auto s = fs::ensure_dir(storage, 0700); !s) return daemon::report("create " + storage, s.error());
-  long long interval = std::atoll(env_or("ReconcileIntervalSecs", "5").c_str());
-  agent::Runner runner({mgmt->value, storage, env_or("IOTEDGE_GATEWAYHOSTNAME", "")});
 
   // ConfigSource=twin: the deployment comes from the hub and the state is reported there.
   std::unique_ptr<agent::upstream::TwinAgent> twin;
@@ -54,67 +55,62 @@ int main() {
       return daemon::report("start the twin config source", started.error(),
                             started.error().kind == ErrorKind::InvalidParameter ? daemon::kExitBadConfig : 1);
     twin = std::move(*started);
-    log::info("Edge agent started: deployment from the $edgeAgent module twin");
-  } else {
-    log::info("Edge agent started: deployment from " + manifest_path);
   }
-  agent::upstream::DeploymentStatus status;
-  long long applied_version = 0;
-  std::string last_problem;
-  while (!stop_requested) {
-    std::string problem;
-    agent::Json desired;
-    long long version = 0;
-    std::optional<agent::Deployment> deployment;
-    bool have_source = true;
-    if (twin) {
+
+  // Reconcile: the loop, its deployment source, and the module event watcher that wakes it.
+  agent::AgentOptions options;
+  options.runner = {mgmt->value, storage, agent::AgentEnvironment::from_env(), agent::RestartSettings::from_env()};
+  // Local deployments run without a cloud; twin deployments need module identities.
+  options.runner.require_identities = twin != nullptr;
+  options.gateway = env_or("IOTEDGE_GATEWAYHOSTNAME", env_or("IOTEDGE_PARENTHOSTNAME", ""));
+  options.interval_ms = std::max(1LL, std::atoll(env_or("ReconcileIntervalSecs", "5").c_str())) * 1000;
+  options.rollback = agent::RollbackSettings::from_env();
+  options.status_file = storage + "/deployment-status.json";
+  if (twin)
+    options.after_pass = [&twin](agent::Runner& runner, const agent::Deployment* deployment, const agent::Json& desired,
+                                 const agent::DeploymentReport& report) {
+      twin->report(runner, deployment, desired, {report.code, report.description}, report.version);
+    };
+  std::unique_ptr<agent::Agent> reconciler;     // outlives the watchers that wake it
+  std::atomic<agent::Agent*> waker{nullptr};  // set once the agent exists
+  auto wake = [&] {
+    if (auto* a = waker.load()) a->wake();
+  };
+  std::unique_ptr<agent::LocalSource> local;
+  agent::DesiredSource desired_source;
+  if (twin) {
+    desired_source = [&twin]() -> std::expected<agent::DesiredDocument, agent::ManifestError> {
       auto d = twin->desired();
-      have_source = d.has_value();
-      if (d) {
-        desired = *d;
-        version = desired.value("$version", 0LL);
-      }
-    } else if (auto text = fs::read_file(manifest_path, 1024 * 1024); !text) {
-      problem = "500 could not read the deployment: " + text.error().message;
-    } else {
-      auto doc = agent::Json::parse(*text, nullptr, false);
-      desired = doc;
-      if (doc.is_object() && doc.contains("modulesContent"))
-        desired = doc["modulesContent"].value("$edgeAgent", agent::Json::object()).value("properties.desired", agent::Json::object());
-      else if (doc.is_object() && doc.contains("deploymentConfig"))
-        desired = doc["deploymentConfig"], version = doc.value("version", 0LL);
-      if (doc.is_discarded()) problem = "400 the deployment is not valid JSON";
-    }
-    if (have_source && problem.empty()) {
-      if (auto d = agent::parse_deployment(desired, env_or("IOTEDGE_GATEWAYHOSTNAME", "")); !d) {
-        problem = std::to_string(d.error().code) + " " + d.error().message;
-      } else {
-        deployment = std::move(*d);
-        auto r = runner.reconcile(*deployment, std::time(nullptr));
-        applied_version = version;  // upstream records the deployment even when commands failed
-        if (!r) problem = "500 " + r.error().message;
-        else if (!r->empty()) log::info("Reconciled: " + *r);
-      }
-    }
-    if (have_source) {
-      status = problem.empty() ? agent::upstream::DeploymentStatus{200, ""}
-                               : agent::upstream::DeploymentStatus{std::atoi(problem.c_str()), problem.substr(4)};
-    }
-    if (!problem.empty() && problem != last_problem) log::error("Deployment not applied: " + problem);
-    last_problem = problem;
-    if (twin) {
-      if (have_source) twin->report(runner, deployment ? &*deployment : nullptr, desired, status, applied_version);
-      // A new desired version wakes the loop at once.
-      for (long long i = 0; i < interval * 10 && !stop_requested; ++i) {
-        twin->wait(have_source ? version : -1, std::chrono::milliseconds(100));
-        auto d = twin->desired();
-        if (d && d->value("$version", 0LL) != version) break;
-      }
-      continue;
-    }
-    for (long long i = 0; i < interval * 10 && !stop_requested; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (!d) return std::unexpected(agent::ManifestError{406, "the $edgeAgent twin has not been read yet"});
+      return agent::DesiredDocument{*d, d->value("$version", int64_t{0})};
+    };
+  } else {
+    local = std::make_unique<agent::LocalSource>(manifest_path, wake);
+    desired_source = [&local] { return local->read(); };
   }
+  reconciler = std::make_unique<agent::Agent>(options, desired_source, agent::make_deployment_store(storage));
+  waker = reconciler.get();
+  agent::ModuleEvents events(mgmt->value, options.runner.env.api_version,
+                             [&](const agent::ModuleEvent&) { reconciler->wake(); });
+  // A new desired version of the twin wakes the loop at once.
+  std::thread twin_watch;
+  if (twin)
+    twin_watch = std::thread([&] {
+      long long seen = -1;
+      while (!stop_requested) {
+        twin->wait(seen, std::chrono::milliseconds(250));
+        auto d = twin->desired();
+        long long v = d ? d->value("$version", 0LL) : -1;
+        if (v != seen) {
+          seen = v;
+          wake();
+        }
+      }
+    });
+  log::info(twin ? std::string("Edge agent started: deployment from the $edgeAgent module twin")
+                 : "Edge agent started: deployment from " + manifest_path);
+  reconciler->run([] { return stop_requested != 0; });
+  if (twin_watch.joinable()) twin_watch.join();
   log::info("Edge agent stopping");
   if (twin) twin->report_shutdown();
   return 0;

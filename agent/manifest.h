@@ -3,10 +3,9 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "common/result.h"
 
@@ -18,6 +17,8 @@ constexpr size_t kMaxModules = 100;
 constexpr size_t kMaxCreateOptionsChunks = 100;
 constexpr size_t kMaxCreateOptionsSize = 64 * 1024;
 constexpr uint32_t kDefaultStartupOrder = 4294967295u;
+constexpr size_t kMaxManifestBytes = 4 * 1024 * 1024;  // a local manifest file
+constexpr int kMaxManifestDepth = 32;
 
 enum class RestartPolicy { Never, OnFailure, OnUnhealthy, Always };
 enum class DesiredStatus { Running, Stopped };
@@ -55,8 +56,20 @@ struct ManifestError {
   std::string message;
 };
 
+// A deployment as a source delivers it: the `$edgeAgent` desired properties and their version.
+struct DesiredDocument {
+  Json desired;
+  int64_t version = 0;  // `$version`, or the local file's "version"
+};
+
+// Reads a manifest text: a whole deployment (`modulesContent`), the local-file form
+// (`{"version": N, "deploymentConfig": {...}}`) or bare `$edgeAgent` desired properties.
+// Invalid JSON, duplicate keys, excessive nesting and oversized text are 400.
+std::expected<DesiredDocument, ManifestError> read_manifest(std::string_view text);
+
 // `gateway` replaces `$upstream` in images and registry addresses (IOTEDGE_GATEWAYHOSTNAME).
-std::expected<Deployment, ManifestError> parse_deployment(const Json& desired, const std::string& gateway);
+std::expected<Deployment, ManifestError> parse_deployment(const Json& desired,
+                                                          const std::string& gateway);
 // Image rules: trim, `$upstream:<port>` → gateway, add ":latest" when untagged.
 edge::Result<std::string> normalize_image(const std::string& image, const std::string& gateway);
 // Joins createOptions, createOptions01, … (at most 100, no gaps) into one JSON object.

@@ -2,30 +2,25 @@
 // runs, group by startupOrder, and emit edged commands; restarts follow the restart policy
 // with upstream's back-off. Pure functions: the runner executes the commands.
 #pragma once
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "agent/manifest.h"
+#include "agent/restart_policy.h"
 
 namespace agent {
 
-enum class RuntimeStatus { Running, Stopped, Failed, Backoff, Dead, Unknown };
-
-struct RestartSettings {
-  int max_restart_count = 20;
-  long long cool_off_unit_seconds = 10;
-  long long intensive_care_seconds = 600;
-};
-
-// What runs now: edged's view plus the agent's own bookkeeping.
+// What runs now: edged's view plus the agent's own bookkeeping. Times are unix milliseconds,
+// 0 = never.
 struct Current {
   std::string name;
   std::string image;
   RuntimeStatus edged_status = RuntimeStatus::Unknown;  // running/stopped/failed/dead/unknown
-  long long exit_time = 0;                              // unix seconds, 0 = never exited
-  long long start_time = 0;                             // 0 = never started
+  int64_t exit_ms = 0;
+  int64_t start_ms = 0;
   int restart_count = 0;
   std::optional<Module> applied;  // its config in the last applied deployment
 };
@@ -36,16 +31,22 @@ struct Command {
   Op op;
   std::string module;
   std::optional<Module> spec;  // Create/Update/PrepareUpdate
+  // startupOrder group: the runner lets a group's modules come up before the next group.
+  uint32_t group = 0;
   bool operator==(const Command&) const = default;
 };
 
-long long cool_off_seconds(int restart_count, const RestartSettings& s);
-// Upstream's ComputeModuleStatusFromRestartPolicy.
-RuntimeStatus status_from_policy(RuntimeStatus edged, RestartPolicy policy, int restart_count,
-                                 const RestartSettings& s);
 std::vector<Command> plan(const std::map<std::string, Module>& desired,
-                          const std::map<std::string, Current>& current, long long now,
+                          const std::map<std::string, Current>& current, int64_t now_ms,
                           const RestartSettings& settings);
+// When the next back-off restart of `current` falls due (0 = none pending); lets the agent
+// sleep exactly until then.
+int64_t next_restart_due(const std::map<std::string, Module>& desired,
+                         const std::map<std::string, Current>& current,
+                         const RestartSettings& settings);
+// Does every desired module run in its desired state?
+bool converged(const std::map<std::string, Module>& desired,
+               const std::map<std::string, Current>& current);
 const char* to_string(Op op);
 
 }  // namespace agent

@@ -11,6 +11,7 @@
 #include "edged/auth.h"
 #include "edged/agent_spec.h"
 #include "edged/image_gc.h"
+#include "edged/events.h"
 #include "edged/module.h"
 
 namespace edged {
@@ -79,9 +80,15 @@ Status Management::authorize_module(const std::string& module, pid_t pid) {
   return authorize_caller(docker_, module, pid);
 }
 
+// This edged's modules: a test's own owner value, or the owner label / AZIOT_EDGED_SCOPE_LABEL.
+std::vector<std::string> Management::filters() const {
+  if (options_.owner != kOwner) return {std::string(kOwnerLabel) + "=" + options_.owner};
+  return module_filter();
+}
+
 Result<Json> Management::list_modules() {
   Json modules = Json::array();
-  for (const auto& c : EDGE_TRY(docker_.list_containers(module_filter()))) {
+  for (const auto& c : EDGE_TRY(docker_.list_containers(filters()))) {
     auto info = docker_.inspect_container(c.value("Id", ""));
     if (info) modules.push_back(module_details(*info));  // removed meanwhile: skip
   }
@@ -121,6 +128,7 @@ Status Management::create(const Json& body, bool start, const std::string& repla
   }
   Json create = create_body(spec);
   if (!options_.allow_elevated_docker_permissions) restrict_privileges(create);
+  create["Labels"][kOwnerLabel] = options_.owner;
   add_scope_label(create);
   EDGE_TRY(docker_.create_container(spec.name, create));
   record_container_image(docker_, spec.name, options_.image_use);
@@ -130,6 +138,7 @@ Status Management::create(const Json& body, bool start, const std::string& repla
 
 void Management::add_routes() {
   auto& r = router_;
+  add_event_routes(r, options_.docker_socket, options_.owner);  // beyond upstream: the agent's event stream
   auto list = expose([this](Request&) -> Result<Response> { return Response::json(200, EDGE_TRY(list_modules())); });
   r.add("GET", "/modules", kV2018, list);
   r.add("GET", "/modules/", kV2018, list);

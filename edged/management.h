@@ -24,6 +24,9 @@ struct ManagementOptions {
   std::string docker_socket = "/var/run/docker.sock";
   std::string agent_name = "edgeAgent";
   std::string version = EDGE_VERSION;
+  // The owner label's value on module containers (upstream's constant). Tests that share one
+  // engine give each edged its own, so one test's agent never sees another's modules.
+  std::string owner = "Microsoft.Azure.Devices.Edge.Agent";
   bool allow_elevated_docker_permissions = true;
   ImageUse* image_use = nullptr;         // image GC's record of pulls and creates (optional)
   ModuleHooks hooks;                     // workload sockets (none in tests of the module routes)
@@ -39,6 +42,7 @@ class Management {
   edge::Status authorize_module(const std::string& module, pid_t pid);
   // {"modules": [ModuleDetails...]}: the labelled containers (also served by the workload API).
   edge::Result<edge::http::Json> list_modules();
+  std::vector<std::string> filters() const;
   // Engine start / stop / remove of a module with the workload socket hooks around them.
   edge::Status start_module(const std::string& name);
   edge::Status stop_module(const std::string& name, int timeout_seconds);

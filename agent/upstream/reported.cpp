@@ -69,24 +69,6 @@ std::string time_of(const Json& j, const char* key) {
 }
 }  // namespace
 
-const char* to_string(RuntimeStatus s) {
-  switch (s) {
-    case RuntimeStatus::Running:
-      return "running";
-    case RuntimeStatus::Stopped:
-      return "stopped";
-    case RuntimeStatus::Failed:
-      return "failed";
-    case RuntimeStatus::Backoff:
-      return "backoff";
-    case RuntimeStatus::Dead:
-      return "dead";
-    case RuntimeStatus::Unknown:
-      return "unknown";
-  }
-  return "unknown";
-}
-
 Json chunk_create_options(const Json& create_options) {
   std::string text = create_options.is_null() ? "{}" : create_options.dump();
   Json out = Json::object();

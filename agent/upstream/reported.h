@@ -52,6 +52,4 @@ edge::Result<std::vector<ModuleReport>> collect_modules(
     const Deployment* deployment, const RestartSettings& restart);
 edge::Result<Platform> system_platform(edge::http::UnixClient& mgmt);
 
-const char* to_string(RuntimeStatus status);
-
 }  // namespace agent::upstream

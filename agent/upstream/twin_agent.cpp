@@ -48,7 +48,7 @@ void TwinAgent::report(Runner& runner, const Deployment* deployment, const Json&
     auto p = system_platform(*mgmt_);
     if (p) platform_ = *p;
   }
-  auto current = runner.current(static_cast<long long>(std::time(nullptr)));
+  auto current = runner.current();
   std::vector<ModuleReport> modules;
   if (current) {
     auto collected = collect_modules(*mgmt_, *current, deployment, RestartSettings{});

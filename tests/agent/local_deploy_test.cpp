@@ -9,7 +9,6 @@
 
 #include "common/http/server.h"
 #include "edged/management.h"
-#include "tests/agent/own_modules.h"
 #include "tests/support/harness.h"
 
 using namespace edged;
@@ -18,20 +17,27 @@ using edge::http::Json;
 namespace {
 const std::string kImage = "edge-test-busybox:1";
 
-Json module(const std::string& status, const std::string& cmd, int order, const std::string& policy = "always",
-            Json env = Json::object()) {
+Json module(const std::string& status, const std::string& cmd, int order,
+            const std::string& policy = "always", Json env = Json::object()) {
   Json create{{"Cmd", {"/bin/sh", "-c", cmd}}};
-  return Json{{"version", "1.0"}, {"type", "docker"}, {"status", status}, {"restartPolicy", policy},
-              {"imagePullPolicy", "never"}, {"startupOrder", order},
-              {"settings", {{"image", kImage}, {"createOptions", create.dump()}}}, {"env", env}};
+  return Json{{"version", "1.0"},
+              {"type", "docker"},
+              {"status", status},
+              {"restartPolicy", policy},
+              {"imagePullPolicy", "never"},
+              {"startupOrder", order},
+              {"settings", {{"image", kImage}, {"createOptions", create.dump()}}},
+              {"env", env}};
 }
 
 Json deployment(Json modules) {
   return Json{{"modulesContent",
                {{"$edgeAgent",
                  {{"properties.desired",
-                   {{"schemaVersion", "1.1"}, {"runtime", {{"type", "docker"}, {"settings", Json::object()}}},
-                    {"systemModules", Json::object()}, {"modules", modules}}}}}}}};
+                   {{"schemaVersion", "1.1"},
+                    {"runtime", {{"type", "docker"}, {"settings", Json::object()}}},
+                    {"systemModules", Json::object()},
+                    {"modules", modules}}}}}}}};
 }
 
 template <class F>
@@ -47,7 +53,8 @@ bool eventually(F f, int seconds = 30) {
 TEST_CASE("the agent deploys updates and removes modules from a local manifest", "[docker][e2e]") {
   edge::test::TempDir dir;
   std::string suffix = std::to_string(getpid());
-  std::string agent = "agent-" + suffix, a = "first" + suffix, b = "second" + suffix, crash = "crash" + suffix;
+  std::string agent = "agent-" + suffix, a = "first" + suffix, b = "second" + suffix,
+              crash = "crash" + suffix;
   docker::Client docker;
   auto cleanup = [&] {
     for (const auto& n : {agent, a, b, crash}) (void)docker.remove_container(n, true);
@@ -55,11 +62,15 @@ TEST_CASE("the agent deploys updates and removes modules from a local manifest",
   cleanup();
   std::string image = "iotedge-lite/edge-agent:test-" + suffix;
   std::string out;
-  REQUIRE(edge::test::run("EDGE_AGENT_BINARY=" + edge::test::bin("edge-agent") + " " EDGE_SOURCE_DIR
-                          "/scripts/build-agent-image.sh " + image + " 2>&1", &out) == 0);
+  REQUIRE(edge::test::run("EDGE_AGENT_BINARY=" + edge::test::bin("edge-agent") +
+                              " " EDGE_SOURCE_DIR "/scripts/build-agent-image.sh " + image +
+                              " 2>&1",
+                          &out) == 0);
 
-  Management mgmt(ManagementOptions{"/var/run/docker.sock", agent, "1.5.0", {}});
-  edge::http::Server server([&](edge::http::Request& r) { return agent_test::only_own_modules(r, mgmt.handle(r), suffix); }, {});
+  // Its own owner label value: agents of other tests on this engine never touch its modules.
+  Management mgmt(
+      ManagementOptions{"/var/run/docker.sock", agent, "1.5.0", "local-deploy-test-" + suffix});
+  edge::http::Server server([&](edge::http::Request& r) { return mgmt.handle(r); }, {});
   REQUIRE(server.listen(*edge::uri::parse_endpoint("unix://" + dir / "mgmt.sock")));
   std::thread t([&] { server.run(); });
   struct Guard {  // also on a failed REQUIRE: no container or thread left behind
@@ -73,24 +84,34 @@ TEST_CASE("the agent deploys updates and removes modules from a local manifest",
 
   auto write_manifest = [&](const Json& modules) {
     edge::test::write_file(dir / "deployment.json.tmp", deployment(modules).dump());
-    REQUIRE(::rename((dir / "deployment.json.tmp").c_str(), (dir / "deployment.json").c_str()) == 0);
+    REQUIRE(::rename((dir / "deployment.json.tmp").c_str(), (dir / "deployment.json").c_str()) ==
+            0);
   };
-  write_manifest(Json{{a, module("running", "trap 'exit 0' TERM; echo v1 $GREETING; sleep 300 & wait", 2, "always", {{"GREETING", {{"value", "hello"}}}})},
-                      {b, module("stopped", "sleep 300", 1)}});
-  Json create{{"Image", image},
-              {"Env", {"ConfigSource=local", "IOTEDGE_MANAGEMENTURI=unix:///edge/mgmt.sock", "LocalConfigPath=/edge/deployment.json",
-                       "StorageFolder=/edge/storage", "ReconcileIntervalSecs=1"}},
-              {"HostConfig", {{"Binds", {dir.path() + ":/edge"}}}}};
+  write_manifest(
+      Json{{a, module("running", "trap 'exit 0' TERM; echo v1 $GREETING; sleep 300 & wait", 2,
+                      "always", {{"GREETING", {{"value", "hello"}}}})},
+           {b, module("stopped", "sleep 300", 1)}});
+  Json create{
+      {"Image", image},
+      {"Env",
+       {"IOTEDGE_MANAGEMENTURI=unix:///edge/mgmt.sock", "LocalConfigPath=/edge/deployment.json",
+        "StorageFolder=/edge/storage", "ReconcileIntervalSecs=1"}},
+      {"HostConfig", {{"Binds", {dir.path() + ":/edge"}}}}};
   REQUIRE(docker.create_container(agent, create));
   REQUIRE(docker.start(agent));
   auto running = [&](const std::string& n) {
     auto i = docker.inspect_container(n);
     return i && (*i)["State"].value("Running", false);
   };
-  auto exists = [&](const std::string& n) { return static_cast<bool>(docker.inspect_container(n)); };
+  auto exists = [&](const std::string& n) {
+    return static_cast<bool>(docker.inspect_container(n));
+  };
   auto agent_log = [&] {
     std::string text;
-    (void)docker.logs(agent, {}, [&](const docker::LogFrame& f) { text += f.text; return true; });
+    (void)docker.logs(agent, {}, [&](const docker::LogFrame& f) {
+      text += f.text;
+      return true;
+    });
     return text;
   };
 
@@ -101,11 +122,14 @@ TEST_CASE("the agent deploys updates and removes modules from a local manifest",
   auto env = (*first)["Config"]["Env"];
   CHECK(std::find(env.begin(), env.end(), "GREETING=hello") != env.end());
   // startupOrder: b (1) was created before a (2).
-  CHECK((*docker.inspect_container(b))["Created"].get<std::string>() < (*first)["Created"].get<std::string>());
+  CHECK((*docker.inspect_container(b))["Created"].get<std::string>() <
+        (*first)["Created"].get<std::string>());
 
   // Update a's env and remove b; add a module that keeps crashing.
-  write_manifest(Json{{a, module("running", "trap 'exit 0' TERM; echo v2 $GREETING; sleep 300 & wait", 2, "always", {{"GREETING", {{"value", "changed"}}}})},
-                      {crash, module("running", "echo crashing; exit 3", 3, "always")}});
+  write_manifest(
+      Json{{a, module("running", "trap 'exit 0' TERM; echo v2 $GREETING; sleep 300 & wait", 2,
+                      "always", {{"GREETING", {{"value", "changed"}}}})},
+           {crash, module("running", "echo crashing; exit 3", 3, "always")}});
   REQUIRE(eventually([&] {
     auto i = docker.inspect_container(a);
     return i && (*i)["Id"] != (*first)["Id"] && (*i)["State"].value("Running", false);
@@ -115,11 +139,16 @@ TEST_CASE("the agent deploys updates and removes modules from a local manifest",
   CHECK(std::find(updated.begin(), updated.end(), "GREETING=changed") != updated.end());
   // The crashing module is started again after it exits (first cool-off is 10 s).
   std::string crash_log;
-  CHECK(eventually([&] {
-    crash_log.clear();
-    (void)docker.logs(crash, {}, [&](const docker::LogFrame& f) { crash_log += f.text; return true; });
-    return crash_log == "crashing\ncrashing\n";
-  }, 40));
+  CHECK(eventually(
+      [&] {
+        crash_log.clear();
+        (void)docker.logs(crash, {}, [&](const docker::LogFrame& f) {
+          crash_log += f.text;
+          return true;
+        });
+        return crash_log == "crashing\ncrashing\n";
+      },
+      40));
   auto state = edge::test::read_file(dir / "storage/edgeAgent/agent-state.json");
   CHECK_THAT(state, Catch::Contains(crash));
 

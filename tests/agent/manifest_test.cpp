@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "agent/manifest.h"
+
+#include <catch2/catch.hpp>
 
 using namespace agent;
 
@@ -34,7 +34,8 @@ TEST_CASE("a deployment manifest is parsed with upstream's defaults and normaliz
   CHECK(d->edge_agent->startup_order == 0);
   CHECK(d->registry_credentials.at("local").address == "parent.local:5000");
   REQUIRE(d->edge_hub);
-  CHECK(d->edge_hub->create_options["HostConfig"]["PortBindings"]["8883/tcp"][0]["HostPort"] == "8883");
+  CHECK(d->edge_hub->create_options["HostConfig"]["PortBindings"]["8883/tcp"][0]["HostPort"] ==
+        "8883");
   const auto& sensor = d->modules.at("sensor");
   CHECK(sensor.image == "127.0.0.1:5000/sensor:latest");
   CHECK(sensor.restart_policy == RestartPolicy::OnFailure);
@@ -87,10 +88,12 @@ TEST_CASE("bad manifests are reported with upstream's status codes", "[unit]") {
   not_json["modules"]["sensor"]["settings"]["createOptions"] = "{not json";
   CHECK(code(not_json) == 400);
   auto huge = manifest();
-  huge["modules"]["sensor"]["settings"]["createOptions"] = "{\"Labels\":{\"a\":\"" + std::string(70000, 'x') + "\"}}";
+  huge["modules"]["sensor"]["settings"]["createOptions"] =
+      "{\"Labels\":{\"a\":\"" + std::string(70000, 'x') + "\"}}";
   CHECK(code(huge) == 400);
   auto many = manifest();
-  for (int i = 0; i < 500; ++i) many["modules"]["m" + std::to_string(i)] = many["modules"]["sensor"];
+  for (int i = 0; i < 500; ++i)
+    many["modules"]["m" + std::to_string(i)] = many["modules"]["sensor"];
   CHECK(code(many) == 400);
   auto spaces = manifest();
   spaces["modules"]["sensor"]["settings"]["image"] = "bad image:1";

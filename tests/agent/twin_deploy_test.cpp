@@ -71,7 +71,7 @@ struct Rig {
   std::string key;
   docker::Client docker;
   std::vector<std::string> containers;
-  Management mgmt{ManagementOptions{"/var/run/docker.sock", agent, "1.5.0", {}}};
+  Management mgmt{ManagementOptions{"/var/run/docker.sock", agent, "1.5.0", "agent-twin-test-" + suffix}};
   std::unique_ptr<edge::http::Server> mgmt_server, workload_server;
   std::vector<std::thread> threads;
 

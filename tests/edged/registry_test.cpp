@@ -94,7 +94,9 @@ TEST_CASE("module pulls use the spec's registry credentials", "[docker][registry
   // the spec's settings.auth reaches the engine as X-Registry-Auth.
   std::string agent = "edged-reg-caller-" + std::to_string(getpid()),
               module = "edged-reg-mod-" + std::to_string(getpid());
-  Management mgmt({"/var/run/docker.sock", agent, "1.5.0", true, &use});
+  ManagementOptions options{"/var/run/docker.sock", agent, "1.5.0"};
+  options.image_use = &use;
+  Management mgmt(options);
   edge::http::Server server([&](edge::http::Request& r) { return mgmt.handle(r); }, {});
   REQUIRE(server.listen(*edge::uri::parse_endpoint("unix://" + dir / "mgmt.sock")));
   std::thread serving([&] { server.run(); });

@@ -159,7 +159,8 @@ void Agent::run(const std::function<bool()>& stopping) {
     int64_t next = pass(now_ms());
     if (options_.after_pass)
       options_.after_pass(runner_, active_ ? &active_->deployment : nullptr,
-                          active_ ? active_->doc.desired : Json::object(), report_);
+                          active_ ? active_->doc.desired : Json::object(),
+                          active_ ? active_->doc.version : 0, report_);
     std::unique_lock lock(mutex_);
     while (!wake_ && !stopping()) {
       int64_t left = next - now_ms();

@@ -25,8 +25,9 @@ struct AgentOptions {
   int64_t interval_ms = 5000;  // upstream's reconcile period
   RollbackSettings rollback;
   // Called after every pass on the loop's thread (the twin source reports from here): the
-  // runner, the deployment being enforced (null: none), its desired properties, the outcome.
-  std::function<void(Runner&, const Deployment*, const Json&, const DeploymentReport&)> after_pass;
+  // runner, the deployment being enforced (null: none), its desired properties and version
+  // (upstream's lastDesiredVersion: a rejected manifest does not change it), the outcome.
+  std::function<void(Runner&, const Deployment*, const Json&, int64_t, const DeploymentReport&)> after_pass;
 };
 
 // Where desired deployments come from (the local file; the twin source plugs in the same way).

@@ -60,16 +60,17 @@ int main() {
   // Reconcile: the loop, its deployment source, and the module event watcher that wakes it.
   agent::AgentOptions options;
   options.runner = {mgmt->value, storage, agent::AgentEnvironment::from_env(), agent::RestartSettings::from_env()};
-  // Local deployments run without a cloud; twin deployments need module identities.
-  options.runner.require_identities = twin != nullptr;
+  // Local deployments run without a cloud; twin deployments need module identities (as
+  // upstream) unless RequireModuleIdentities=false (a rig whose edged has no identityd).
+  options.runner.require_identities = twin != nullptr && env_or("RequireModuleIdentities", "true") != "false";
   options.gateway = env_or("IOTEDGE_GATEWAYHOSTNAME", env_or("IOTEDGE_PARENTHOSTNAME", ""));
   options.interval_ms = std::max(1LL, std::atoll(env_or("ReconcileIntervalSecs", "5").c_str())) * 1000;
   options.rollback = agent::RollbackSettings::from_env();
   options.status_file = storage + "/deployment-status.json";
   if (twin)
     options.after_pass = [&twin](agent::Runner& runner, const agent::Deployment* deployment, const agent::Json& desired,
-                                 const agent::DeploymentReport& report) {
-      twin->report(runner, deployment, desired, {report.code, report.description}, report.version);
+                                 int64_t applied_version, const agent::DeploymentReport& report) {
+      twin->report(runner, deployment, desired, {report.code, report.description}, applied_version);
     };
   std::unique_ptr<agent::Agent> reconciler;     // outlives the watchers that wake it
   std::atomic<agent::Agent*> waker{nullptr};  // set once the agent exists

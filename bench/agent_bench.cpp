@@ -179,7 +179,7 @@ int main() {
   Json create{
       {"Image", image},
       {"Env",
-       {"IOTEDGE_MANAGEMENTURI=unix:///edge/mgmt.sock", "LocalConfigPath=/edge/deployment.json",
+       {"ConfigSource=local", "IOTEDGE_MANAGEMENTURI=unix:///edge/mgmt.sock", "LocalConfigPath=/edge/deployment.json",
         "StorageFolder=/edge/storage", "ReconcileIntervalSecs=3600",
         "DeploymentRollbackTimeoutSecs=0", "CoolOffTimeUnitInSeconds=0", "RuntimeLogLevel=warn"}},
       {"HostConfig", {{"Binds", {dir + ":/edge"}}}}};

@@ -135,6 +135,7 @@ void AgentRig::write_manifest(const Json& whole) { write_text(whole.dump()); }
 
 void AgentRig::start_agent() {
   std::map<std::string, std::string> env{
+      {"ConfigSource", "local"},
       {"IOTEDGE_MANAGEMENTURI", "unix:///edge/mgmt.sock"},
       {"LocalConfigPath", "/edge/deployment.json"},
       {"StorageFolder", "/edge/storage"},

@@ -94,7 +94,7 @@ TEST_CASE("the agent deploys updates and removes modules from a local manifest",
   Json create{
       {"Image", image},
       {"Env",
-       {"IOTEDGE_MANAGEMENTURI=unix:///edge/mgmt.sock", "LocalConfigPath=/edge/deployment.json",
+       {"ConfigSource=local", "IOTEDGE_MANAGEMENTURI=unix:///edge/mgmt.sock", "LocalConfigPath=/edge/deployment.json",
         "StorageFolder=/edge/storage", "ReconcileIntervalSecs=1"}},
       {"HostConfig", {{"Binds", {dir.path() + ":/edge"}}}}};
   REQUIRE(docker.create_container(agent, create));

@@ -132,7 +132,8 @@ struct Rig {
                                     "IOTEDGE_AUTHSCHEME=sasToken",
                                     "IOTEDGE_APIVERSION=2022-08-03",
                                     "StorageFolder=/edge/storage",
-                                    "ReconcileIntervalSecs=1"};
+                                    "ReconcileIntervalSecs=1",
+                                    "RequireModuleIdentities=false"};  // this rig's edged has no identityd
     env.insert(env.end(), extra_env.begin(), extra_env.end());
     Json create{{"Image", image},
                 {"Env", env},

@@ -273,7 +273,9 @@ Result<Config> parse_config(const toml::table& table) {
   }
   if (const auto* endpoints = EDGE_TRY(top.opt_table("endpoints"))) {
     Reader r(*endpoints, "endpoints");
+    // upstream's key is aziot_identityd_url; aziot_identityd is our daemons' common spelling
     c.identityd_uri = EDGE_TRY(endpoint(r, "aziot_identityd", c.identityd_uri));
+    c.identityd_uri = EDGE_TRY(endpoint(r, "aziot_identityd_url", c.identityd_uri));
   }
   if (const auto* limits = EDGE_TRY(top.opt_table("iotedge_max_requests"))) {
     Reader r(*limits, "iotedge_max_requests");
@@ -287,6 +289,7 @@ Result<Config> parse_config(const toml::table& table) {
   EDGE_TRY_VOID(watchdog(top, c));
   EDGE_TRY_VOID(image_gc(top, c));
   c.workload = EDGE_TRY(load_workload_settings(table));  // [edge_ca], workload sockets
+  c.workload.identityd_socket = c.identityd_uri.substr(7);  // one identityd for both halves
   return c;
 }
 

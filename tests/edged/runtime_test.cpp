@@ -41,7 +41,7 @@ struct Stack {
   std::string network = "edged-net-" + suffix;
   std::string scope = "edged.test.scope=" + suffix;
   std::string homedir = dir / "edged-home";
-  std::unique_ptr<edge::test::Process> emulator, keyd, identityd, edged;
+  std::unique_ptr<edge::test::Process> emulator, keyd, certd, identityd, edged;
   Client docker;
   int subnet = static_cast<int>(std::random_device{}() % 200) + 20;
 
@@ -84,6 +84,21 @@ struct Stack {
                          Json{{"keyId", "device-id"}, {"keyBytes", key}, {"usage", "derive,sign"}});
     REQUIRE(imported.status == 200);
 
+    // certd: edged makes sure of the quickstart Edge CA through it at start-up.
+    edge::test::write_file(
+        dir / "certd.toml",
+        "homedir_path = \"" + dir / "certd-home" +
+            "\"\n[cert_issuance]\naziot-edged-ca = { method = \"self_signed\", expiry_days = 90 }\n"
+            "[preloaded_certs]\naziot-edged-trust-bundle = [\"aziot-edged-ca\"]\n"
+            "[endpoints]\naziot_certd = \"unix://" + dir / "certd.sock" + "\"\naziot_keyd = \"unix://" +
+            dir / "keyd.sock" + "\"\n");
+    certd = std::make_unique<edge::test::Process>(
+        std::vector<std::string>{edge::test::bin("aziot-certd")},
+        std::map<std::string, std::string>{{"AZIOT_CERTD_CONFIG", dir / "certd.toml"},
+                                           {"AZIOT_CERTD_CONFIG_DIR", dir / "certd.d"}},
+        dir / "certd.log");
+    REQUIRE(edge::test::wait_for_socket(dir / "certd.sock"));
+
     edge::test::write_file(
         dir / "identityd.toml",
         "hostname = \"edge-host\"\nhomedir = \"" + dir / "identityd-home" +
@@ -108,6 +123,7 @@ struct Stack {
       (void)docker.remove_container(c.value("Id", ""), true);
     (void)docker.remove_network(network);
     identityd->stop();
+    if (certd) certd->stop();
     keyd->stop();
     emulator->stop();
   }
@@ -145,7 +161,9 @@ workload_uri = "unix://)" + dir.path() + R"(/workload.sock"
 management_uri = "unix://)" + dir.path() + R"(/mgmt.sock"
 
 [endpoints]
-aziot_identityd = "unix://)" + dir.path() + R"(/identityd.sock"
+aziot_identityd_url = "unix://)" + dir.path() + R"(/identityd.sock"
+aziot_keyd_url = "unix://)" + dir.path() + R"(/keyd.sock"
+aziot_certd_url = "unix://)" + dir.path() + R"(/certd.sock"
 
 [watchdog]
 max_retries = "infinite"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the runtime on this machine in a sandbox prefix (default: .demo/ in the checkout):
 # installs what is missing, builds, starts dockerd if none answers, builds the edge agent's
-# image, writes configs, starts keyd, identityd (manual provisioning to an offline hub) and
+# image, writes configs, starts keyd, certd, identityd (manual provisioning to an offline hub) and
 # edged under a small supervisor; edged creates the edgeAgent container (and keeps it running)
 # with a local deployment manifest (offline mode: no cloud), then shows `iotedge list`.
 # `scripts/demo.sh stop` stops everything; `scripts/demo.sh clean` also removes the sandbox.
@@ -46,7 +46,7 @@ esac
 bash "$root/scripts/setup/docker.sh"
 "$root/scripts/build.sh"
 stop_all
-mkdir -p "$prefix"/{etc/aziot/keyd/config.d,etc/aziot/identityd/config.d,etc/aziot/edged/config.d,var/lib/aziot/keyd,var/lib/aziot/identityd,var/lib/aziot/edged,var/secrets,run,log}
+mkdir -p "$prefix"/{etc/aziot/keyd/config.d,etc/aziot/certd/config.d,var/lib/aziot/certd,etc/aziot/identityd/config.d,etc/aziot/edged/config.d,var/lib/aziot/keyd,var/lib/aziot/identityd,var/lib/aziot/edged,var/secrets,run,log}
 # The device key identityd signs with (kept across runs, like a provisioned device).
 [ -s "$prefix/var/secrets/device-id" ] || head -c 32 /dev/urandom >"$prefix/var/secrets/device-id"
 chmod 0600 "$prefix/var/secrets/device-id"
@@ -84,7 +84,28 @@ supervise() {
 supervise aziot-keyd AZIOT_KEYD_CONFIG="$prefix/etc/aziot/keyd/config.toml" \
   AZIOT_KEYD_CONFIG_DIR="$prefix/etc/aziot/keyd/config.d"
 
-for _ in $(seq 100); do [ -S "$prefix/run/keyd.sock" ] && break; sleep 0.1; done
+# certd: the quickstart Edge CA (self-signed) that edged makes sure of at start-up.
+cat > "$prefix/etc/aziot/certd/config.toml" <<CFG
+homedir_path = "$prefix/var/lib/aziot/certd"
+
+[cert_issuance]
+aziot-edged-ca = { method = "self_signed", expiry_days = 90 }
+
+[preloaded_certs]
+aziot-edged-trust-bundle = ["aziot-edged-ca"]
+
+[[principal]]
+uid = $(id -u)
+certs = ["*"]
+
+[endpoints]
+aziot_certd = "unix://$prefix/run/certd.sock"
+aziot_keyd = "unix://$prefix/run/keyd.sock"
+CFG
+supervise aziot-certd AZIOT_CERTD_CONFIG="$prefix/etc/aziot/certd/config.toml" \
+  AZIOT_CERTD_CONFIG_DIR="$prefix/etc/aziot/certd/config.d"
+
+for _ in $(seq 100); do [ -S "$prefix/run/keyd.sock" ] && [ -S "$prefix/run/certd.sock" ] && break; sleep 0.1; done
 keyd() { curl -sS --unix-socket "$prefix/run/keyd.sock" -H 'Content-Type: application/json' "$@"; echo; }
 echo "demo: aziot-keyd is listening on $prefix/run/keyd.sock"
 echo "demo: create an EC key pair and sign a digest through it:"
@@ -168,7 +189,9 @@ management_uri = "unix://$prefix/run/mgmt.sock"
 workload_uri = "unix://$prefix/run/workload.sock"
 
 [endpoints]
-aziot_identityd = "unix://$prefix/run/identityd.sock"
+aziot_identityd_url = "unix://$prefix/run/identityd.sock"
+aziot_keyd_url = "unix://$prefix/run/keyd.sock"
+aziot_certd_url = "unix://$prefix/run/certd.sock"
 
 [moby_runtime]
 uri = "unix:///var/run/docker.sock"

@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include "cli/config_parser.h"
+#include "common/duration.h"
 
 namespace edge::cli::detail {
 
@@ -112,41 +113,9 @@ Result<EdgeCa> Parser::edge_ca(const Reader& r) {
 
 Result<int64_t> Parser::duration(const Reader& r, std::string_view key) {
   std::string text = EDGE_TRY(r.string(key));
-  // humantime syntax: "<n><unit>" groups, e.g. "1d", "7days", "12h 30m".
-  static const std::vector<std::pair<std::string, int64_t>> units = {
-      {"seconds", 1},      {"second", 1},      {"secs", 1},
-      {"sec", 1},          {"s", 1},           {"minutes", 60},
-      {"minute", 60},      {"mins", 60},       {"min", 60},
-      {"m", 60},           {"hours", 3600},    {"hour", 3600},
-      {"hrs", 3600},       {"hr", 3600},       {"h", 3600},
-      {"days", 86400},     {"day", 86400},     {"d", 86400},
-      {"weeks", 604800},   {"week", 604800},   {"w", 604800},
-      {"months", 2630016}, {"month", 2630016}, {"M", 2630016},
-      {"years", 31557600}, {"year", 31557600}, {"y", 31557600}};
-  int64_t total = 0;
-  size_t i = 0;
-  bool any = false;
-  while (i < text.size()) {
-    if (text[i] == ' ') {
-      ++i;
-      continue;
-    }
-    size_t start = i;
-    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-    if (i == start || i - start > 12) return r.error_at(key, "invalid duration \"" + text + "\"");
-    int64_t n = std::stoll(text.substr(start, i - start));
-    size_t ustart = i;
-    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
-    std::string unit = text.substr(ustart, i - ustart);
-    auto it =
-        std::find_if(units.begin(), units.end(), [&](const auto& u) { return u.first == unit; });
-    if (it == units.end())
-      return r.error_at(key, "invalid duration \"" + text + "\": unknown unit \"" + unit + "\"");
-    total += n * it->second;
-    any = true;
-  }
-  if (!any) return r.error_at(key, "invalid duration \"" + text + "\"");
-  return total;
+  auto seconds = edge::parse_duration(text);  // humantime syntax: "1d", "7days", "12h 30m"
+  if (!seconds) return r.error_at(key, seconds.error().message);
+  return *seconds;
 }
 
 Result<ImagePrune> Parser::image_gc(const Reader& r) {

@@ -198,44 +198,6 @@ Status watchdog(const Reader& top, Config& c) {
 
 }  // namespace
 
-Result<int64_t> parse_duration(const std::string& text) {
-  static const std::vector<std::pair<std::string, int64_t>> units = {
-      {"seconds", 1},      {"second", 1},      {"secs", 1},
-      {"sec", 1},          {"s", 1},           {"minutes", 60},
-      {"minute", 60},      {"mins", 60},       {"min", 60},
-      {"m", 60},           {"hours", 3600},    {"hour", 3600},
-      {"hrs", 3600},       {"hr", 3600},       {"h", 3600},
-      {"days", 86400},     {"day", 86400},     {"d", 86400},
-      {"weeks", 604800},   {"week", 604800},   {"w", 604800},
-      {"months", 2630016}, {"month", 2630016}, {"M", 2630016},
-      {"years", 31557600}, {"year", 31557600}, {"y", 31557600}};
-  int64_t total = 0;
-  size_t i = 0;
-  bool any = false;
-  while (i < text.size()) {
-    if (text[i] == ' ') {
-      ++i;
-      continue;
-    }
-    size_t start = i;
-    while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) ++i;
-    if (i == start || i - start > 9) return edge::invalid("invalid duration \"" + text + "\"");
-    int64_t n = std::stoll(text.substr(start, i - start));
-    while (i < text.size() && text[i] == ' ') ++i;
-    size_t unit_start = i;
-    while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
-    std::string unit = text.substr(unit_start, i - unit_start);
-    auto it =
-        std::find_if(units.begin(), units.end(), [&](const auto& u) { return u.first == unit; });
-    if (it == units.end())
-      return edge::invalid("invalid duration \"" + text + "\": unknown unit \"" + unit + "\"");
-    total += n * it->second;
-    any = true;
-  }
-  if (!any) return edge::invalid("invalid duration \"" + text + "\"");
-  return total;
-}
-
 Result<Config> parse_config(const toml::table& table) {
   Config c;
   Reader top(table);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/duration.h"
 #include "common/result.h"
 #include "edged/workload_config.h"
 #include "edged/docker.h"
@@ -79,6 +80,6 @@ edge::Result<Config> load_config();
 edge::Result<Config> parse_config(const toml::table& table);
 
 // humantime durations as upstream writes them: "1d", "7days", "12h 30m", "90s".
-edge::Result<int64_t> parse_duration(const std::string& text);
+using edge::parse_duration;
 
 }  // namespace edged

@@ -330,10 +330,13 @@ TEST_CASE("check stops at a fatal result when configs are not readable", "[check
   ::chmod(s.root.c_str(), 0755);
   ::chmod((s.root + "/etc/aziot/keyd/config.d/00-super.toml").c_str(), 0600);
   ::chmod(s.dir.path().c_str(), 0755);
+  // A copy uid 65534 can reach: the checkout itself may sit below a directory only root enters.
+  std::string iotedge = s.dir / "iotedge";
+  REQUIRE(run("cp " + shell_quote(bin("iotedge")) + " " + shell_quote(iotedge) + " && chmod 0755 " + shell_quote(iotedge)) == 0);
   std::string cmd = "env";
   for (const auto& [k, v] : s.env) cmd += " " + k + "=" + shell_quote(v);
   std::string out;
-  int code = run("setpriv --reuid=65534 --regid=65534 --clear-groups " + cmd + " " + shell_quote(bin("iotedge")) +
+  int code = run("setpriv --reuid=65534 --regid=65534 --clear-groups " + cmd + " " + shell_quote(iotedge) +
                      " check -o json " + s.base_flags() + " 2>&1",
                  &out);
   INFO(out);

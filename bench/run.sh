@@ -18,9 +18,10 @@ done
 
 echo "== the runtime as the demo runs it"
 prefix=$(mktemp -d)
-trap 'EDGE_DEMO_DIR=$prefix scripts/demo.sh clean >/dev/null 2>&1 || true' EXIT
+log=$(mktemp)
+trap 'EDGE_DEMO_DIR=$prefix scripts/demo.sh clean >/dev/null 2>&1 || true; rm -f "$log"' EXIT
 start=$(date +%s.%N)
-EDGE_DEMO_DIR=$prefix scripts/demo.sh >"$prefix.log" 2>&1
+EDGE_DEMO_DIR=$prefix scripts/demo.sh >"$log" 2>&1 || { cat "$log"; exit 1; }
 ready=$(date +%s.%N)
 # demo.sh builds (a no-op here), starts keyd, certd, identityd and edged, lets edged start the
 # agent, and waits until both sample modules run.

@@ -593,16 +593,7 @@ Result<Json> IdentityManager::create_module(const std::string& id, bool local,
   auto& hub = *hub_or;
   auto m = hub.create_module(id);
   if (!m) return fail(client_error(m.error()));
-  auto keys = module_keys(*m);
-  if (!keys) return fail(client_error(keys.error()));
-  auto updated = hub.update_module_keys(id, std::string(keys->second.first.view()),
-                                        std::string(keys->second.second.view()));
-  if (!updated) return fail(client_error(updated.error()));
-  modules_[id] = *updated;
-  save_module_backup();
-  Json spec = EDGE_TRY(module_identity(*updated, false));
-  spec["spec"]["auth"] = {{"type", "sas"}, {"keyHandle", keys->first}};
-  return spec;
+  return publish_module_keys(hub, id, *m);
 }
 
 Result<Json> IdentityManager::update_module(const std::string& id) {
@@ -614,7 +605,14 @@ Result<Json> IdentityManager::update_module(const std::string& id) {
   auto& hub = *hub_or;
   auto current = hub.get_module(id);
   if (!current) return fail(client_error(current.error()));
-  auto keys = module_keys(*current);
+  return publish_module_keys(hub, id, *current);
+}
+
+// The module's keys derived from its generation id (keyd), set in the hub, the identity kept
+// and backed up; the answer carries the primary key's handle. Called with mutex_ held.
+Result<Json> IdentityManager::publish_module_keys(HubClient& hub, const std::string& id,
+                                                  const Module& module) {
+  auto keys = module_keys(module);
   if (!keys) return fail(client_error(keys.error()));
   auto updated = hub.update_module_keys(id, std::string(keys->second.first.view()),
                                         std::string(keys->second.second.view()));

@@ -81,6 +81,8 @@ class IdentityManager {
   Result<edge::http::Json> module_identity(const Module& m, bool with_auth);
   Result<std::pair<std::string, std::pair<edge::Secret, edge::Secret>>> module_keys(
       const Module& m);
+  Result<edge::http::Json> publish_module_keys(HubClient& hub, const std::string& id,
+                                               const Module& module);
   Result<edge::http::Json> local_identity(const std::string& id, const LocalIdOpts& opts);
   Result<Module> fetch_module(const std::string& id);
   void load_module_backup();

@@ -17,6 +17,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -43,6 +44,15 @@ bool wait_until(const std::function<bool()>& f, std::chrono::milliseconds timeou
 }
 
 bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+// `text` with every {NAME} placeholder replaced.
+std::string fill(std::string text, const std::map<std::string, std::string>& values) {
+  for (const auto& [name, value] : values)
+    for (auto at = text.find(name); at != std::string::npos;
+         at = text.find(name, at + value.size()))
+      text.replace(at, name.size(), value);
+  return text;
+}
 
 void sh(const std::string& command) {
   std::string out;
@@ -161,36 +171,67 @@ TEST_CASE("nested child pulls its agent through the parent and verifies the pare
   std::string share = parent.dir / "share";
   std::filesystem::create_directories(share);
   sh(std::string("cp ") + UDS_REQUEST + " " + share + "/uds-request");
-  write_file(
-      share + "/issue.sh",
-      "sock=${IOTEDGE_WORKLOADURI#unix://}\n"
-      "/share/uds-request \"$sock\" POST \"/modules/" +
-          parent_agent +
-          "/genid/${IOTEDGE_MODULEGENERATIONID:-0}/certificate/server?api-version=2019-01-30\" "
-          "\"{\\\"commonName\\\":\\\"$EdgeDeviceHostName\\\",\\\"expiration\\\":\\\"" +
-          iso8601_in(std::chrono::hours(24)) +
-          "\\\"}\" > /share/server.tmp && mv /share/server.tmp /share/server.http\n"
-          "trap 'exit 0' TERM\nsleep 3600 & wait\n");
-  parent.apply(
-      "hostname = \"" + P + "\"\ntrust_bundle_cert = \"file://" + pki / "root.pem" + "\"\n" +
-      manual_provisioning("parent-" + s) + "[edge_ca]\ncert = \"file://" + pki / "edge-chain.pem" +
-      "\"\npk = \"file://" + pki / "edge.key" + "\"\n[agent]\nname = \"" + parent_agent +
-      "\"\ntype = \"docker\"\nimagePullPolicy = \"never\"\n[agent.config]\nimage = "
-      "\"edge-test-busybox:1\"\ncreateOptions = { Cmd = [\"/bin/sh\", \"/share/issue.sh\"], "
-      "HostConfig = { Binds = [\"" +
-      share + ":/share\"] } }\n" + sockets(parent) +
-      "[moby_runtime]\nuri = \"unix:///var/run/docker.sock\"\nnetwork = \"nested-parent-net-" + s +
-      "\"\n");
-  child.apply(
-      "hostname = \"" + net.child_ip() + "\"\nparent_hostname = \"" + P +
-      "\"\ntrust_bundle_cert = \"file://" + pki / "root.pem" + "\"\n" +
-      manual_provisioning("child-" + s) + "[agent]\nname = \"" + child_agent +
-      "\"\ntype = \"docker\"\n[agent.config]\nimage = \"$upstream:5000/" + repo + ":" + tag +
-      "\"\ncreateOptions = { Cmd = [\"/bin/sh\", \"-c\", \"trap 'exit 0' TERM; sleep 3600 & "
-      "wait\"] }\n" +
-      sockets(child) +
-      "[moby_runtime]\nuri = \"unix:///var/run/docker.sock\"\nnetwork = \"nested-child-net-" + s +
-      "\"\n");
+  write_file(share + "/issue.sh",
+             fill(R"(sock=${IOTEDGE_WORKLOADURI#unix://}
+body="{\"commonName\":\"$EdgeDeviceHostName\",\"expiration\":\"{EXPIRY}\"}"
+/share/uds-request "$sock" POST "/modules/{AGENT}/genid/${IOTEDGE_MODULEGENERATIONID:-0}/certificate/server?api-version=2019-01-30" "$body" > /share/server.tmp
+mv /share/server.tmp /share/server.http
+trap 'exit 0' TERM
+sleep 3600 & wait
+)",
+                  {{"{AGENT}", parent_agent}, {"{EXPIRY}", iso8601_in(std::chrono::hours(24))}}));
+  // Seed 001's parent: hostname, the full-chain Edge CA and the shared root as trust bundle.
+  parent.apply(fill(R"(hostname = "{P}"
+trust_bundle_cert = "file://{PKI}/root.pem"
+{PROVISIONING}
+[edge_ca]
+cert = "file://{PKI}/edge-chain.pem"
+pk = "file://{PKI}/edge.key"
+
+[agent]
+name = "{AGENT}"
+type = "docker"
+imagePullPolicy = "never"
+[agent.config]
+image = "edge-test-busybox:1"
+createOptions = { Cmd = ["/bin/sh", "/share/issue.sh"], HostConfig = { Binds = ["{SHARE}:/share"] } }
+
+[moby_runtime]
+uri = "unix:///var/run/docker.sock"
+network = "nested-parent-net-{S}"
+{SOCKETS})",
+                    {{"{P}", P},
+                     {"{PKI}", pki.path()},
+                     {"{PROVISIONING}", manual_provisioning("parent-" + s)},
+                     {"{AGENT}", parent_agent},
+                     {"{SHARE}", share},
+                     {"{S}", s},
+                     {"{SOCKETS}", sockets(parent)}}));
+  // Seed 001's child: parent_hostname, the shared root, and the agent image from $upstream.
+  child.apply(fill(R"(hostname = "{C}"
+parent_hostname = "{P}"
+trust_bundle_cert = "file://{PKI}/root.pem"
+{PROVISIONING}
+[agent]
+name = "{AGENT}"
+type = "docker"
+[agent.config]
+image = "$upstream:5000/{REPO}:{TAG}"
+createOptions = { Cmd = ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"] }
+
+[moby_runtime]
+uri = "unix:///var/run/docker.sock"
+network = "nested-child-net-{S}"
+{SOCKETS})",
+                   {{"{C}", net.child_ip()},
+                    {"{P}", P},
+                    {"{PKI}", pki.path()},
+                    {"{PROVISIONING}", manual_provisioning("child-" + s)},
+                    {"{AGENT}", child_agent},
+                    {"{REPO}", repo},
+                    {"{TAG}", tag},
+                    {"{S}", s},
+                    {"{SOCKETS}", sockets(child)}}));
   // config apply carried parent_hostname to identityd (where edged learns its gateway).
   CHECK_THAT(read_file(child.dir / "out/identityd.toml"),
              Catch::Contains("local_gateway_hostname = \"" + P + "\""));
@@ -216,23 +257,25 @@ TEST_CASE("nested child pulls its agent through the parent and verifies the pare
   write_file(reg + "/server-chain.pem", chain);
   write_file(reg + "/server.key", key, 0600);
   std::string subject;
-  run("openssl x509 -in " + reg +
-          "/server-chain.pem -noout -subject -ext subjectAltName -nameopt "
-          "RFC2253",
+  run("openssl x509 -in " + reg + "/server-chain.pem -noout -subject -ext subjectAltName " +
+          "-nameopt RFC2253",
       &subject);
   CHECK_THAT(subject, Catch::Contains("subject=CN=" + P) && Catch::Contains("IP Address:" + P));
 
   // 2. docker-registry with that certificate, in the parent's namespace.
-  write_file(reg + "/config.yml",
-             "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
-             "    rootdirectory: " +
-                 reg +
-                 "/data\nhttp:\n  addr: :5000\n"
-                 "  tls:\n    certificate: " +
-                 reg +
-                 "/server-chain.pem\n"
-                 "    key: " +
-                 reg + "/server.key\n");
+  write_file(reg + "/config.yml", fill(R"(version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: {REG}/data
+http:
+  addr: :5000
+  tls:
+    certificate: {REG}/server-chain.pem
+    key: {REG}/server.key
+)",
+                                       {{"{REG}", reg}}));
   edge::test::Process registry({"/bin/ip", "netns", "exec", net.parent_ns(),
                                 "/usr/bin/docker-registry", "serve", reg + "/config.yml"},
                                {}, reg + "/registry.log");

@@ -73,6 +73,11 @@ void Device::start_identity_services() {
 
 void Device::start_edged() { edged_ = start("edged", "AZIOT_EDGED"); }
 
+void Device::stop_edged() {
+  if (edged_) edged_->stop();
+  edged_.reset();
+}
+
 std::string Device::log(const std::string& daemon) const {
   return edge::test::read_file(dir / (daemon + ".log"));
 }

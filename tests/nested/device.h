@@ -26,6 +26,7 @@ class Device {
   void apply(const std::string& super_config);
   void start_identity_services();  // keyd, certd, identityd; waits for their sockets
   void start_edged();
+  void stop_edged();  // SIGTERM, as `iotedge system stop` would; its log keeps growing on restart
   std::string log(const std::string& daemon) const;
   // certd's GET /certificates/<id>: the PEM (throws when certd answers otherwise).
   std::string certificate(const std::string& id) const;

@@ -64,8 +64,9 @@ void sweep_engine() {
   // Networks nested-{parent,child}-net-<pid>-<rand>.
   auto networks = docker.list_networks(edge::http::Json{{"name", {"nested-"}}});
   for (const auto& n : networks.value_or(std::vector<edge::http::Json>{})) {
-    std::string name = n.value("Name", "");
-    if (gone(pid_after(name, "-net-"))) (void)docker.remove_network(name);
+    std::string name = n.value("Name", "");  // the engine's name filter matches substrings
+    bool ours = name.starts_with("nested-parent-net-") || name.starts_with("nested-child-net-");
+    if (ours && gone(pid_after(name, "-net-"))) (void)docker.remove_network(name);
   }
   // Image tags 10.77.<N>.1:5000/nested-<pid>-<rand>/agent:<tag>.
   for (const auto& image : docker.list_images().value_or(std::vector<edge::http::Json>{})) {

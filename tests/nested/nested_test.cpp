@@ -113,11 +113,14 @@ Json http_body(const std::string& raw) {
 bool registry_served(const std::string& log, const std::string& client,
                      std::initializer_list<const char*> methods, const std::string& path) {
   std::istringstream lines(log);
-  for (std::string line; std::getline(lines, line);)
-    for (const char* m : methods)
-      if (line.starts_with(client + " ") &&
-          line.find("\"" + std::string(m) + " " + path + " HTTP/1.1\" 200 ") != std::string::npos)
-        return true;
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with(client + " ")) continue;
+    for (const char* m : methods) {
+      auto at = line.find("\"" + std::string(m) + " " + path + " HTTP/");  // 1.1 or 2.0
+      auto end = at == std::string::npos ? at : line.find("\" ", at + 1);
+      if (end != std::string::npos && line.compare(end + 2, 4, "200 ") == 0) return true;
+    }
+  }
   return false;
 }
 

@@ -118,7 +118,8 @@ run('sdk dps tpm', [
     assert.strictEqual(r.status, 200, r.text);
     // DPS answers 401 without an authenticationKey, which the SDK reports as a FormatError.
     await assert.rejects(register(ctx, securityClient(ctx, 'other-tpm')), (e) => e.name === 'FormatError');
-    assert.match(fs.readFileSync(ctx.emulator.log, 'utf8'), /other-tpm\/register -> 401 .*does not match the enrollment/);
+    await waitFor('the refusal in the emulator log', () =>
+      /other-tpm\/register -> 401 .*does not match the enrollment/.test(fs.readFileSync(ctx.emulator.log, 'utf8')));
     const missing = await ctx.emulator.request('GET', '/admin/devices/other-dev');
     assert.strictEqual(missing.status, 404);
   }],

@@ -86,7 +86,9 @@ class SwtpmMssim {
     const out = fs.openSync(this.logFile, 'a');
     this.child = spawn('swtpm', ['socket', '--tpm2', '--server', `type=unixio,path=${data}`,
       '--ctrl', `type=unixio,path=${ctrl}`, '--tpmstate', `dir=${path.join(this.stateDir, 'tpmstate')}`,
-      '--flags', 'not-need-init,startup-clear'], { stdio: ['ignore', out, out] });
+      '--flags', 'not-need-init,startup-clear',
+      // Exits when the adapter's one data connection closes, so a killed test leaves no swtpm.
+      '--terminate'], { stdio: ['ignore', out, out] });
     this.exited = new Promise((resolve) => this.child.on('exit', resolve));
     for (let i = 0; !(fs.existsSync(data) && fs.existsSync(ctrl)); i++) {
       if (this.child.exitCode !== null || i > 200) throw new Error('swtpm did not start: ' + fs.readFileSync(this.logFile, 'utf8'));

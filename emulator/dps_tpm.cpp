@@ -64,11 +64,12 @@ edge::Result<DpsReply> Hub::dps_tpm_challenge_locked(const std::string& registra
                                               {"storageRootKey", tpm["storageRootKey"]}};
   save();
   std::string tracking = new_etag();
-  return DpsReply{401, Json{{"errorCode", 401002},
-                            {"trackingId", tracking},
-                            {"message", "TPM attestation: sign with the authentication key"},
-                            {"timestampUtc", now_iso()},
-                            {"authenticationKey", edge::base64::encode(activation_blob(challenge->blob))}}};
+  return DpsReply{
+      401, Json{{"errorCode", 401002},
+                {"trackingId", tracking},
+                {"message", "TPM attestation: sign with the authentication key"},
+                {"timestampUtc", now_iso()},
+                {"authenticationKey", edge::base64::encode(activation_blob(challenge->blob))}}};
 }
 
 edge::Result<Json> Hub::dps_tpm_authenticate_locked(const std::string& registration_id,

@@ -24,6 +24,11 @@ edge::Error unauthorized(const std::string& why) {
   return hub_error(ErrorKind::Unauthorized, "Unauthorized", why);
 }
 
+// DPS ends its activation blob with one more field after the key's TPM2B_PUBLIC: a TPM2B_DATA
+// ("encUriData"). Microsoft's SDKs read it (the Node TPM client refuses a blob without it; the C
+// client reads its size); upstream aziot-tpmd ignores what follows the public area. Ours is empty.
+std::string activation_blob(const std::string& blob) { return blob + std::string(2, '\0'); }
+
 }  // namespace
 
 edge::Result<std::string> detail::tpm_public_bytes(const Json& value, const char* what) {
@@ -59,11 +64,12 @@ edge::Result<DpsReply> Hub::dps_tpm_challenge_locked(const std::string& registra
                                               {"storageRootKey", tpm["storageRootKey"]}};
   save();
   std::string tracking = new_etag();
-  return DpsReply{401, Json{{"errorCode", 401002},
-                            {"trackingId", tracking},
-                            {"message", "TPM attestation: sign with the authentication key"},
-                            {"timestampUtc", now_iso()},
-                            {"authenticationKey", edge::base64::encode(challenge->blob)}}};
+  return DpsReply{
+      401, Json{{"errorCode", 401002},
+                {"trackingId", tracking},
+                {"message", "TPM attestation: sign with the authentication key"},
+                {"timestampUtc", now_iso()},
+                {"authenticationKey", edge::base64::encode(activation_blob(challenge->blob))}}};
 }
 
 edge::Result<Json> Hub::dps_tpm_authenticate_locked(const std::string& registration_id,
@@ -88,7 +94,7 @@ edge::Result<Json> Hub::dps_tpm_result_locked(const Json& proof) const {
   if (!ek || !srk || !key) return edge::internal("corrupt TPM registration state");
   auto blob = tpm::dps::make_auth_key_blob(*ek, *srk, edge::Secret(*key));
   if (!blob) return edge::fail(bad_request(blob.error().message));
-  return Json{{"authenticationKey", edge::base64::encode(*blob)}};
+  return Json{{"authenticationKey", edge::base64::encode(activation_blob(*blob))}};
 }
 
 }  // namespace emulator

@@ -43,10 +43,17 @@ Result<ImportBlob> parse_blob(std::string_view blob) {
                      "encrypted seed"));
   EDGE_TRY_VOID(
       part(Tss2_MU_TPM2B_PUBLIC_Unmarshal(p, blob.size(), &off, &b.object), "key public area"));
+  // DPS appends a TPM2B_DATA ("encUriData") that Microsoft's clients read and upstream ignores;
+  // anything else after the public area is refused.
+  size_t after_public = off;
+  TPM2B_DATA uri_data{};
+  if (off != blob.size() &&
+      Tss2_MU_TPM2B_DATA_Unmarshal(p, blob.size(), &off, &uri_data) != TSS2_RC_SUCCESS)
+    off = after_public;
   if (off != blob.size())
-    return edge::invalid(
-        "parameter \"key\" has an invalid value\ncaused by: " + std::to_string(blob.size() - off) +
-        " trailing bytes after the key public area");
+    return edge::invalid("parameter \"key\" has an invalid value\ncaused by: " +
+                         std::to_string(blob.size() - after_public) +
+                         " trailing bytes after the key public area (not one TPM2B_DATA)");
   return b;
 }
 

@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 #include <ctime>
+#include <functional>
 
 #include "common/base64.h"
 #include "common/crypto.h"
@@ -43,6 +44,32 @@ std::string rsa_tpm_public() {
   size_t off = 0;
   REQUIRE(Tss2_MU_TPM2B_PUBLIC_Marshal(&pub, buf, sizeof buf, &off) == TSS2_RC_SUCCESS);
   return edge::base64::encode(std::string(reinterpret_cast<char*>(buf), off));
+}
+
+// How many fields the activation blob has, read as DPS lays it out (what Microsoft's TPM clients
+// parse): TPM2B_ID_OBJECT, TPM2B_ENCRYPTED_SECRET, TPM2B_PRIVATE, TPM2B_ENCRYPTED_SECRET,
+// TPM2B_PUBLIC, then TPM2B_DATA ("encUriData", empty here). -1 if bytes are left over.
+int activation_blob_parts(const std::string& blob) {
+  auto* p = reinterpret_cast<const uint8_t*>(blob.data());
+  size_t off = 0;
+  int parts = 0;
+  TPM2B_ID_OBJECT credential{};
+  TPM2B_ENCRYPTED_SECRET secret{}, seed{};
+  TPM2B_PRIVATE duplicate{};
+  TPM2B_PUBLIC object{};
+  TPM2B_DATA uri{};
+  for (auto step : std::initializer_list<std::function<TSS2_RC()>>{
+           [&] { return Tss2_MU_TPM2B_ID_OBJECT_Unmarshal(p, blob.size(), &off, &credential); },
+           [&] { return Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(p, blob.size(), &off, &secret); },
+           [&] { return Tss2_MU_TPM2B_PRIVATE_Unmarshal(p, blob.size(), &off, &duplicate); },
+           [&] { return Tss2_MU_TPM2B_ENCRYPTED_SECRET_Unmarshal(p, blob.size(), &off, &seed); },
+           [&] { return Tss2_MU_TPM2B_PUBLIC_Unmarshal(p, blob.size(), &off, &object); },
+           [&] { return Tss2_MU_TPM2B_DATA_Unmarshal(p, blob.size(), &off, &uri); }}) {
+    if (step() != TSS2_RC_SUCCESS) break;
+    ++parts;
+  }
+  if (parts == 6 && uri.size != 0) return -1;
+  return off == blob.size() ? parts : -1;
 }
 
 Hub make_hub() {
@@ -116,6 +143,7 @@ TEST_CASE("dps tpm registration answers 401 with an authentication key", "[unit]
   auto blob = edge::base64::decode(challenge->body["authenticationKey"].get<std::string>());
   REQUIRE(blob);
   CHECK(blob->size() > 600);  // credential + secret + duplicate + seed + public
+  CHECK(activation_blob_parts(*blob) == 6);
   // Every challenge carries a fresh key.
   auto again = hub.dps_register(kScope, "tpm1", "", nullptr, tpm_body(ek, srk));
   CHECK(again->body["authenticationKey"] != challenge->body["authenticationKey"]);

@@ -177,7 +177,14 @@ TEST_CASE("tpmd rejects bad import blobs and keeps serving") {
     r = t.import(good + "x");
     CHECK(r.status == 400);
     CHECK(r.json["message"].get<std::string>().find("trailing") != std::string::npos);
+    // After DPS's TPM2B_DATA nothing more may follow, and it must be whole.
+    CHECK(t.import(good + std::string(2, '\0') + "x").status == 400);
+    CHECK(t.import(good + std::string("\0\x05uri", 5)).status == 400);
     CHECK(t.import(std::string(9000, 'a')).status == 400);
+  }
+  SECTION("the TPM2B_DATA DPS appends after the public area is accepted") {
+    REQUIRE(t.import(good + std::string("\0\x03uri", 5)).status == 200);
+    CHECK(unb64(t.sign("uri").json["digest"]) == hmac(key, "uri"));
   }
   SECTION("corrupted bytes in each part are refused by the TPM") {
     // Offsets: inside the credential, the secret, the duplicate, the seed.

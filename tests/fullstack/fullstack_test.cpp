@@ -199,6 +199,10 @@ std::string check_result(const Json& j, const std::string& id) {
 
 TEST_CASE("full stack from config apply to a deployed module signing through the workload API",
           "[fullstack][docker][emulator][npm]") {
+  {
+    INFO("the hub emulator listens on ports 443 and 8883: the full-stack test runs as root");
+    REQUIRE(::geteuid() == 0);
+  }
   FullStack s;
   Stopwatch clock;
 

@@ -310,8 +310,11 @@ if [ "$offline" = 0 ]; then
   echo "demo: '$device' provisioned through DPS to hub $hub"
   # The deployment, through the hub's service API as `az iot edge set-modules` sends it.
   service_key=$(json_field serviceConnectionString "$state/info.json" | sed -E 's/.*SharedAccessKey=//')
+  # (The token goes through a 0600 file, not the command line other users can read.)
+  (umask 077; echo "Authorization: $(sas_token "$hub" "$service_key" iothubowner)" >"$run/service-auth")
   manifest | hubapi -X POST "https://$hub/devices/$device/applyConfigurationContent?api-version=2020-09-30" \
-    -H "Authorization: $(sas_token "$hub" "$service_key" iothubowner)" -d @- >/dev/null
+    -H "@$run/service-auth" -d @- >/dev/null
+  rm -f "$run/service-auth"
   echo "demo: deployment with 2 modules pushed to the hub; the agent reads it from its twin"
 fi
 

@@ -11,6 +11,9 @@
 // their containers, which a loopback address would not be. Every docker object is named with
 // a per-test suffix or carries the test's AZIOT_EDGED_SCOPE_LABEL, and is removed at the end.
 // The agent's container must be called edgeAgent (the agent recognises itself by that name).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -60,6 +63,55 @@ Json parse(const std::string& text) {
   return j.is_discarded() ? Json() : j;
 }
 
+int free_port(int type) {
+  int fd = ::socket(AF_INET, type, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A one-shot SNTP server on loopback answering with this host's clock (check's host-local-time
+// asks it instead of pool.ntp.org).
+struct Sntp {
+  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  int port = 0;
+  std::thread thread;
+  Sntp() {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    timeval tv{60, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    thread = std::thread([this] {
+      unsigned char req[48];
+      sockaddr_in peer{};
+      socklen_t plen = sizeof peer;
+      if (::recvfrom(fd, req, sizeof req, 0, reinterpret_cast<sockaddr*>(&peer), &plen) != 48) return;
+      unsigned char resp[48] = {};
+      resp[0] = 0x24;  // version 4, mode 4 (server)
+      resp[1] = 1;
+      uint32_t secs = static_cast<uint32_t>(std::time(nullptr) + 2208988800L);
+      for (int off : {32, 40})
+        for (int i = 0; i < 4; ++i) resp[off + i] = static_cast<unsigned char>(secs >> (24 - 8 * i));
+      ::sendto(fd, resp, sizeof resp, 0, reinterpret_cast<sockaddr*>(&peer), plen);
+    });
+  }
+  ~Sntp() {
+    ::shutdown(fd, SHUT_RDWR);
+    thread.join();
+    ::close(fd);
+  }
+};
+
 struct Stopwatch {
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   std::string marks;
@@ -78,13 +130,16 @@ struct FullStack {
   std::string network = "fs-net-" + suffix;
   std::string scope = "fullstack.test.scope=" + suffix;
   std::string agent_image = "iotedge-lite/edge-agent:fs-" + suffix;
+  // A local docker-registry the agent image is pulled from (edged's pull, check's pull).
+  std::string registry = "127.0.0.1:" + std::to_string(free_port(SOCK_STREAM));
+  std::string agent_ref = registry + "/iotedge-lite/edge-agent:fs-" + suffix;
   std::string diag_image = "iotedge-lite/azureiotedge-diagnostics:fs-" + suffix;
   std::string device = "fs-device-" + suffix;
   std::string sensor = "fssensor" + suffix, nodemod = "fsnode" + suffix;
   std::string hostname = "fullstack-host";
   // Under the sandbox root, where `iotedge check` looks for the trust bundle file.
   std::string hub, state = root + "/var/lib/iothub-emulator";
-  std::unique_ptr<Process> emulator, keyd, certd, identityd, edged;
+  std::unique_ptr<Process> emulator, registry_process, keyd, certd, identityd, edged;
   bool network_made = false, agent_image_made = false, diag_image_made = false;
 
   ~FullStack() {
@@ -92,9 +147,9 @@ struct FullStack {
     // Everything edged or the agent created carries the test's scope label.
     run("docker ps -aq --filter label=" + quote(scope) + " | xargs -r docker rm -f >/dev/null 2>&1");
     if (network_made) run("docker network rm " + network + " >/dev/null 2>&1");
-    if (agent_image_made) run("docker rmi -f " + agent_image + " >/dev/null 2>&1");
+    if (agent_image_made) run("docker rmi -f " + agent_image + " " + agent_ref + " >/dev/null 2>&1");
     if (diag_image_made) run("docker rmi -f " + diag_image + " >/dev/null 2>&1");
-    for (auto* p : {&identityd, &certd, &keyd, &emulator})
+    for (auto* p : {&identityd, &certd, &keyd, &emulator, &registry_process})
       if (*p) (*p)->stop();
   }
 
@@ -229,13 +284,26 @@ TEST_CASE("full stack from config apply to a deployed module signing through the
     INFO(out);
     REQUIRE(code == 0);
     s.agent_image_made = true;
+    write_file(s.dir / "registry.yml", "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+                                       "    rootdirectory: " + s.dir / "registry" + "\nhttp:\n  addr: " +
+                                           s.registry + "\n");
+    s.registry_process = std::make_unique<Process>(
+        std::vector<std::string>{"/usr/bin/docker-registry", "serve", s.dir / "registry.yml"},
+        std::map<std::string, std::string>{}, s.dir / "registry.log");
+    REQUIRE(eventually([&] { return sh("curl -s -o /dev/null -w '%{http_code}' http://" + s.registry + "/v2/") == "200"; },
+                       std::chrono::seconds(15)));
+    // Pushed, then the local name dropped: edged has to pull it.
+    out = sh("docker tag " + s.agent_image + " " + s.agent_ref + " && docker push " + s.agent_ref +
+             " >/dev/null && docker rmi " + s.agent_ref + " >/dev/null 2>&1", &code);
+    INFO(out << s.log("registry"));
+    REQUIRE(code == 0);
     out = sh("EXTRA_CA_FILE=" + quote(s.state + "/ca.pem") + " " EDGE_SOURCE_DIR
              "/scripts/build-diagnostics-image.sh " + s.diag_image + " 2>&1", &code);
     INFO(out);
     REQUIRE(code == 0);
     s.diag_image_made = true;
   }
-  clock.mark("emulator up, agent and diagnostics images built");
+  clock.mark("emulator up, agent image built and pushed to a local registry, diagnostics image built");
 
   // A DPS individual enrollment with a symmetric key, for an edge device.
   const std::string key = sh("head -c 32 /dev/urandom | base64");
@@ -255,8 +323,8 @@ TEST_CASE("full stack from config apply to a deployed module signing through the
              "[provisioning]\nsource = \"dps\"\nglobal_endpoint = \"https://" + s.hub + "/\"\nid_scope = \"" +
              id_scope + "\"\n\n[provisioning.attestation]\nmethod = \"symmetric_key\"\nregistration_id = \"" +
              s.device + "\"\nsymmetric_key = { value = \"" + key + "\" }\n\n"
-             "[agent]\nname = \"edgeAgent\"\ntype = \"docker\"\nimagePullPolicy = \"never\"\n\n"
-             "[agent.config]\nimage = \"" + s.agent_image + "\"\ncreateOptions = { HostConfig = { Binds = [\"" +
+             "[agent]\nname = \"edgeAgent\"\ntype = \"docker\"\nimagePullPolicy = \"on-create\"\n\n"
+             "[agent.config]\nimage = \"" + s.agent_ref + "\"\ncreateOptions = { HostConfig = { Binds = [\"" +
              s.dir / "agent-storage" + ":/iotedge\"] } }\n\n"
              "[agent.env]\nUpstreamProtocol = \"Mqtt\"\nStorageFolder = \"/iotedge\"\nReconcileIntervalSecs = \"1\"\n\n"
              "[connect]\nworkload_uri = \"unix://" + run_dir + "/iotedge/workload.sock\"\nmanagement_uri = \"unix://" +
@@ -335,7 +403,7 @@ TEST_CASE("full stack from config apply to a deployed module signing through the
     INFO(s.log("edged"));
     REQUIRE(agent);
     Json a = s.inspect("edgeAgent");
-    CHECK(a["Config"]["Image"] == s.agent_image);
+    CHECK(a["Config"]["Image"] == s.agent_ref);  // pulled from the registry
     CHECK(a["Config"]["Labels"].value("fullstack.test.scope", "") == s.suffix);
     CHECK(a["NetworkSettings"]["Networks"].contains(s.network));
   }
@@ -396,12 +464,12 @@ TEST_CASE("full stack from config apply to a deployed module signing through the
   write_file(s.dir / "daemon.json",
              R"({"dns": ["1.1.1.1"], "log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}})");
   int code = 0;
-  std::string out = s.cli("check -o json --iothub-hostname " + s.hub + " --aziot-edged " + quote(bin("aziot-edged")) +
+  Sntp ntp;
+  std::string out = s.cli("check -o json --ntp-server 127.0.0.1:" + std::to_string(ntp.port) + " --iothub-hostname " + s.hub + " --aziot-edged " + quote(bin("aziot-edged")) +
                               " --expected-aziot-version " EDGE_VERSION " --expected-aziot-edged-version " EDGE_VERSION
                               " --container-engine-config-file " + quote(s.dir / "daemon.json") +
                               " --diagnostics-image-name " + s.diag_image +
-                              " --dont-run host-local-time host-connect-iothub-amqp check-agent-image"
-                              " edge-hub-storage-mounted-from-host",
+                              " --dont-run host-connect-iothub-amqp edge-hub-storage-mounted-from-host",
                           &code);
   clock.mark("iotedge check");
   size_t at = out.find("{\"additional_info\"");
@@ -409,14 +477,11 @@ TEST_CASE("full stack from config apply to a deployed module signing through the
   INFO(out);
   REQUIRE(check.is_object());
   CHECK(code == 0);
-  // Left out on purpose: NTP (pool.ntp.org is not reachable from the sandbox), AMQP (the
-  // emulator serves none; the agent uses MQTT), the agent image pull (built locally), edgeHub's
+  // Left out on purpose: AMQP (the emulator serves none; the agent uses MQTT) and edgeHub's
   // storage (no edgeHub runs yet). Not applicable here: TPM, nested parents, EST, local CA,
   // identity certificates (symmetric key), IPv6 (not configured), an edgeHub server cert.
   const std::map<std::string, std::string> expected = {
-      {"host-local-time", "ignored"},
       {"host-connect-iothub-amqp", "ignored"},
-      {"check-agent-image", "ignored"},
       {"edge-hub-storage-mounted-from-host", "ignored"},
       {"tpmd-running", "ignored"},
       {"parent_hostname", "ignored"},
@@ -446,7 +511,8 @@ TEST_CASE("full stack from config apply to a deployed module signing through the
                          "host-connect-iothub-https", "host-connect-dps-endpoint", "container-engine-uri",
                          "connect-management-uri", "container-local-time", "edge-agent-storage-mounted-from-host",
                          "container-default-connect-upstream-mqtt", "container-connect-upstream-mqtt",
-                         "edge-ca-certificate-expiry", "configs-up-to-date", "config-up-to-date"})
+                         "edge-ca-certificate-expiry", "configs-up-to-date", "config-up-to-date",
+                         "host-local-time", "check-agent-image"})
     CHECK(check_result(check, id) == "ok");
   CHECK(check["checks"]["container-connect-upstream-mqtt"]["additional_info"]["network_name"] == s.network);
   CHECK(check["checks"]["host-connect-dps-endpoint"]["additional_info"]["dps_hostname"] == s.hub);

@@ -260,6 +260,13 @@ TEST_CASE("full stack from config apply to a deployed module signing through the
   }
   FullStack s;
   Stopwatch clock;
+  // The agent's container name is global on the shared engine (the demo uses it too).
+  {
+    Json other = s.inspect("edgeAgent");
+    INFO("a container named edgeAgent exists (scripts/demo.sh running?); the full-stack test needs the name");
+    REQUIRE(other.is_null());
+  }
+
 
   // A module network; the emulator on its gateway address (hub and DPS).
   REQUIRE(run("docker network create " + s.network + " >/dev/null") == 0);
@@ -364,13 +371,6 @@ TEST_CASE("full stack from config apply to a deployed module signing through the
              "homedir = \"" + s.dir / "edged-home" + "\"\n[endpoints]\naziot_identityd_url = \"unix://" + run_dir +
                  "/aziot/identityd.sock\"\naziot_keyd_url = \"unix://" + run_dir +
                  "/aziot/keyd.sock\"\naziot_certd_url = \"unix://" + run_dir + "/aziot/certd.sock\"\n");
-
-  // The agent's container name is global on the shared engine (the demo uses it too).
-  {
-    Json other = s.inspect("edgeAgent");
-    INFO("a container named edgeAgent exists (scripts/demo.sh running?); the full-stack test needs the name");
-    REQUIRE(other.is_null());
-  }
 
   // The daemons, as processes on those configs.
   s.start(s.keyd, "aziot-keyd", "KEYD", "keyd");

@@ -80,10 +80,11 @@ bash "$root/scripts/setup/docker.sh"
 "$root/scripts/build.sh"
 stop_all
 
-# A change of mode is a different device: start its identity and modules from scratch.
+# A change of mode is a different device: start its identity and modules from scratch (a
+# sandbox of an older demo.sh, without a mode file, too: its configs had another layout).
 mode=$([ "$offline" = 1 ] && echo offline || echo emulator)
-if [ -e "$prefix/mode" ] && [ "$(cat "$prefix/mode")" != "$mode" ]; then
-  rm -rf "$prefix/var/lib/aziot/identityd" "$prefix/var/lib/aziot/edged" "$prefix/etc"
+if [ -d "$prefix" ] && [ "$(cat "$prefix/mode" 2>/dev/null)" != "$mode" ]; then
+  rm -rf "$prefix/var/lib/aziot/identityd" "$prefix/var/lib/aziot/edged" "$prefix/etc" "$prefix/run"
 fi
 mkdir -p "$prefix"/{etc/aziot/keyd/config.d,etc/aziot/certd/config.d,etc/aziot/identityd/config.d,etc/aziot/tpmd/config.d,etc/aziot/edged/config.d} \
   "$prefix"/{var/lib/aziot/keyd,var/lib/aziot/certd,var/lib/aziot/identityd,var/lib/aziot/edged,var/secrets/aziot/keyd,run/aziot,run/iotedge,log}

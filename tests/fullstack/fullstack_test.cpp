@@ -1,7 +1,8 @@
 // The whole product, as a device meets it: `iotedge config apply --output-dir` into a sandbox
 // root, keyd, certd, identityd and edged started as processes on those configs, DPS
-// provisioning (symmetric key) against the hub emulator, edged creating the agent container
-// (the locally built agent image), a deployment pushed with npm azure-iothub, the modules
+// provisioning (symmetric key) against the hub emulator, edged pulling the locally built agent
+// image from a docker-registry on loopback and creating the agent container, a deployment
+// pushed with npm azure-iothub, the modules
 // running (docker inspect), the agent's reported properties read back with azure-iothub,
 // a module's SAS token signed through the workload API by npm azure-iot-device, and
 // `iotedge check -o json` green.

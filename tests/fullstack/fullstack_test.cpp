@@ -2,10 +2,9 @@
 // root, keyd, certd, identityd and edged started as processes on those configs, DPS
 // provisioning (symmetric key) against the hub emulator, edged pulling the locally built agent
 // image from a docker-registry on loopback and creating the agent container, a deployment
-// pushed with npm azure-iothub, the modules
-// running (docker inspect), the agent's reported properties read back with azure-iothub,
-// a module's SAS token signed through the workload API by npm azure-iot-device, and
-// `iotedge check -o json` green.
+// pushed with npm azure-iothub, the modules running (docker inspect), the agent's reported
+// properties read back with azure-iothub, a module's SAS token signed through the workload
+// API by npm azure-iot-device, and `iotedge check -o json` green.
 //
 // The emulator listens on the gateway address of a docker network made for the test (root,
 // ports 443/8883): the host's daemons reach it there and so do the agent and the modules in

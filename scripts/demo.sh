@@ -1,79 +1,103 @@
 #!/usr/bin/env bash
 # Runs the runtime on this machine in a sandbox prefix (default: .demo/ in the checkout):
 # installs what is missing, builds, starts dockerd if none answers, builds the edge agent's
-# image, writes configs, starts keyd, certd, identityd (manual provisioning to an offline hub) and
-# edged under a small supervisor; edged creates the edgeAgent container (and keeps it running)
-# with a local deployment manifest (offline mode: no cloud), then shows `iotedge list`.
-# `scripts/demo.sh stop` stops everything; `scripts/demo.sh clean` also removes the sandbox.
-# A second run restarts the daemons with the same state.
+# image, writes configs and starts keyd, certd, identityd and edged under a small supervisor
+# that restarts them; edged creates the edgeAgent container, which deploys two sample modules.
+#
+#   scripts/demo.sh            the hub emulator is the cloud (started here, under the
+#                              supervisor): the device provisions through DPS with a symmetric
+#                              key, the deployment is pushed to the emulated hub through its
+#                              service API (as `az iot edge set-modules`), the agent reads it
+#                              from its twin; ends with `iotedge list` and `iotedge check`
+#   scripts/demo.sh --offline  no cloud at all: manual provisioning to a hub nobody serves, the
+#                              agent reads a local manifest
+#   scripts/demo.sh stop       stops everything; `clean` also removes the sandbox
+# A second run restarts the daemons with the same state (same device, same deployment).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 prefix=${EDGE_DEMO_DIR:-$root/.demo}
 bin=$root/build/bin
 
 demo_containers="edgeAgent SimulatedTemperatureSensor heartbeat"
+network=azure-iot-edge
+device=demo-device
+# edged removes, at start-up, containers of a previous run; the scope keeps it to the demo's.
+scope="iotedge-lite.demo=$(printf '%s' "$prefix" | md5sum | cut -c1-12)"
+
+docker_api() { curl -s --max-time 10 --unix-socket /var/run/docker.sock "$@"; }
 
 stop_all() {
-  # Daemons first (edged stops its modules on SIGTERM and must not re-create the agent), then
-  # the demo's containers.
-  local pids=""
-  for pidfile in "$prefix"/run/*.pid; do
+  # Daemons first (edged stops its modules on SIGTERM and must not re-create the agent), the
+  # emulator last, then the demo's containers.
+  local pids="" name
+  for name in aziot-edged aziot-identityd aziot-certd aziot-keyd iothub-emulator; do
+    local pidfile=$prefix/run/$name.pid
     [ -e "$pidfile" ] || continue
-    pids="$pids $(cat "$pidfile")"
-    kill "$(cat "$pidfile")" 2>/dev/null || true
+    local pid
+    pid=$(cat "$pidfile")
+    kill "$pid" 2>/dev/null || true
     rm -f "$pidfile"
-  done
-  # Each supervisor exits once its daemon has (edged stops its modules first).
-  for pid in $pids; do
+    # Each supervisor exits once its daemon has (edged stops its modules first).
     for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   done
-  rm -f "$prefix"/run/*.sock
-  if curl -s --max-time 2 --unix-socket /var/run/docker.sock http://localhost/_ping >/dev/null 2>&1; then
+  rm -f "$prefix"/run/*.sock "$prefix"/run/aziot/*.sock "$prefix"/run/iotedge/*.sock
+  if docker_api http://localhost/_ping >/dev/null 2>&1; then
     for c in $demo_containers; do
-      curl -s --unix-socket /var/run/docker.sock -X DELETE "http://localhost/v1.41/containers/$c?force=1" >/dev/null || true
+      docker_api -X DELETE "http://localhost/v1.41/containers/$c?force=1" >/dev/null || true
     done
   fi
 }
 
-case "${1:-start}" in
+offline=0
+command=start
+for arg in "$@"; do
+  case "$arg" in
+    --offline) offline=1 ;;
+    start|stop|clean) command=$arg ;;
+    *) echo "usage: $0 [--offline] [start|stop|clean]" >&2; exit 2 ;;
+  esac
+done
+case "$command" in
   stop) stop_all; echo "demo: stopped"; exit 0 ;;
-  clean) stop_all; rm -rf "$prefix"; echo "demo: removed $prefix"; exit 0 ;;
-  start) ;;
-  *) echo "usage: $0 [start|stop|clean]" >&2; exit 2 ;;
+  clean)
+    stop_all
+    rm -rf "$prefix"
+    # The module network, unless something else still uses it.
+    docker network rm "$network" >/dev/null 2>&1 || true
+    echo "demo: removed $prefix"
+    exit 0 ;;
 esac
+
+if [ "$offline" = 0 ] && [ "$(id -u)" -ne 0 ]; then
+  echo "demo: the hub emulator listens on ports 443 and 8883, which needs root:" >&2
+  echo "      run 'sudo $0', or '$0 --offline' (no cloud)" >&2
+  exit 1
+fi
 
 "$root/scripts/install-deps.sh"
 bash "$root/scripts/setup/docker.sh"
+[ "$offline" = 1 ] || bash "$root/scripts/setup/emulator.sh"
 "$root/scripts/build.sh"
 stop_all
-mkdir -p "$prefix"/{etc/aziot/keyd/config.d,etc/aziot/certd/config.d,var/lib/aziot/certd,etc/aziot/identityd/config.d,etc/aziot/edged/config.d,var/lib/aziot/keyd,var/lib/aziot/identityd,var/lib/aziot/edged,var/secrets,run,log}
-# The device key identityd signs with (kept across runs, like a provisioned device).
-[ -s "$prefix/var/secrets/device-id" ] || head -c 32 /dev/urandom >"$prefix/var/secrets/device-id"
-chmod 0600 "$prefix/var/secrets/device-id"
 
-cat > "$prefix/etc/aziot/keyd/config.toml" <<CFG
-[aziot_keys]
-homedir_path = "$prefix/var/lib/aziot/keyd"
+# A change of mode is a different device: start its identity and modules from scratch (a
+# sandbox of an older demo.sh, without a mode file, too: its configs had another layout).
+mode=$([ "$offline" = 1 ] && echo offline || echo emulator)
+if [ -d "$prefix" ] && [ "$(cat "$prefix/mode" 2>/dev/null)" != "$mode" ]; then
+  rm -rf "$prefix/var/lib/aziot/identityd" "$prefix/var/lib/aziot/edged" "$prefix/etc" "$prefix/run"
+fi
+mkdir -p "$prefix"/{etc/aziot/keyd/config.d,etc/aziot/certd/config.d,etc/aziot/identityd/config.d,etc/aziot/tpmd/config.d,etc/aziot/edged/config.d} \
+  "$prefix"/{var/lib/aziot/keyd,var/lib/aziot/certd,var/lib/aziot/identityd,var/lib/aziot/edged,var/secrets/aziot/keyd,run/aziot,run/iotedge,log}
+echo "$mode" >"$prefix/mode"
 
-[[principal]]
-uid = $(id -u)
-keys = ["*"]
-
-[preloaded_keys]
-device-id = "file://$prefix/var/secrets/device-id"
-
-[endpoints]
-aziot_keyd = "unix://$prefix/run/keyd.sock"
-CFG
-
-# A small supervisor: restarts a daemon that exits, until `demo.sh stop` (TERM stops both,
-# the daemon first).
+# A small supervisor: restarts a program that exits, until `demo.sh stop` (TERM stops both,
+# the program first).
 supervise() {
   local name=$1; shift
   (
     trap 'kill "$child" 2>/dev/null; wait "$child"; exit 0' TERM
     while true; do
-      env "$@" "$bin/$name" >>"$prefix/log/$name.log" 2>&1 &
+      env "$@" >>"$prefix/log/$name.log" 2>&1 &
       child=$!
       wait "$child" || true
       sleep 1
@@ -81,46 +105,24 @@ supervise() {
   ) </dev/null >/dev/null 2>&1 &
   echo $! >"$prefix/run/$name.pid"
 }
-supervise aziot-keyd AZIOT_KEYD_CONFIG="$prefix/etc/aziot/keyd/config.toml" \
-  AZIOT_KEYD_CONFIG_DIR="$prefix/etc/aziot/keyd/config.d"
+daemon() {  # daemon NAME VAR SHORT [ENV...]: a daemon reading its sandbox config
+  local name=$1 var=$2 short=$3; shift 3
+  supervise "$name" AZIOT_${var}_CONFIG="$prefix/etc/aziot/$short/config.toml" \
+    AZIOT_${var}_CONFIG_DIR="$prefix/etc/aziot/$short/config.d" "$@" "$bin/$name"
+}
+wait_socket() {
+  for _ in $(seq 150); do [ -S "$1" ] && return 0; sleep 0.1; done
+  echo "demo: $1 did not appear; see $prefix/log/" >&2
+  exit 1
+}
 
-# certd: the quickstart Edge CA (self-signed) that edged makes sure of at start-up.
-cat > "$prefix/etc/aziot/certd/config.toml" <<CFG
-homedir_path = "$prefix/var/lib/aziot/certd"
-
-[cert_issuance]
-aziot-edged-ca = { method = "self_signed", expiry_days = 90 }
-
-[preloaded_certs]
-aziot-edged-trust-bundle = ["aziot-edged-ca"]
-
-[[principal]]
-uid = $(id -u)
-certs = ["*"]
-
-[endpoints]
-aziot_certd = "unix://$prefix/run/certd.sock"
-aziot_keyd = "unix://$prefix/run/keyd.sock"
-CFG
-supervise aziot-certd AZIOT_CERTD_CONFIG="$prefix/etc/aziot/certd/config.toml" \
-  AZIOT_CERTD_CONFIG_DIR="$prefix/etc/aziot/certd/config.d"
-
-for _ in $(seq 100); do [ -S "$prefix/run/keyd.sock" ] && [ -S "$prefix/run/certd.sock" ] && break; sleep 0.1; done
-keyd() { curl -sS --unix-socket "$prefix/run/keyd.sock" -H 'Content-Type: application/json' "$@"; echo; }
-echo "demo: aziot-keyd is listening on $prefix/run/keyd.sock"
-echo "demo: create an EC key pair and sign a digest through it:"
-keyd -X POST 'http://keyd/keypair?api-version=2021-05-01' -d '{"keyId":"demo-ca","preferredAlgorithms":"ec-p256"}' | tee "$prefix/run/handle.json"
-handle=$(sed -E 's/.*"keyHandle":"([^"]*)".*/\1/' "$prefix/run/handle.json")
-digest=$(printf 'hello' | openssl dgst -sha256 -binary | base64)
-keyd -X POST 'http://keyd/sign?api-version=2021-05-01' \
-  -d "{\"keyHandle\":\"$handle\",\"algorithm\":\"ECDSA\",\"parameters\":{\"digest\":\"$digest\"}}"
-
-echo "demo: building the edge agent image; edged starts it with a sample manifest (local, offline)"
-agent_image=$("$root/scripts/build-agent-image.sh" iotedge-lite/edge-agent:1.5)
-cat > "$prefix/run/deployment.json" <<'MANIFEST'
-{"modulesContent": {"$edgeAgent": {"properties.desired": {
+# The sample deployment: a simulated temperature sensor and a heartbeat (busybox, no pulls).
+manifest() {
+  cat <<'MANIFEST'
+{"modulesContent": {
+ "$edgeAgent": {"properties.desired": {
   "schemaVersion": "1.1",
-  "runtime": {"type": "docker", "settings": {}},
+  "runtime": {"type": "docker", "settings": {"minDockerVersion": "v1.25"}},
   "systemModules": {},
   "modules": {
     "SimulatedTemperatureSensor": {"version": "1.0", "type": "docker", "status": "running",
@@ -132,38 +134,79 @@ cat > "$prefix/run/deployment.json" <<'MANIFEST'
       "restartPolicy": "on-failure", "imagePullPolicy": "never", "startupOrder": 2,
       "settings": {"image": "edge-test-busybox:1",
         "createOptions": "{\"Cmd\":[\"/bin/sh\",\"-c\",\"trap 'exit 0' TERM; while true; do echo alive; sleep 5 & wait; done\"]}"}}
-  }}}}}
+  }}},
+ "$edgeHub": {"properties.desired": {"schemaVersion": "1.1", "routes": {}}}}}
 MANIFEST
-# identityd: manual provisioning to a hub address nothing listens on (offline): the device
-# identity comes from the config; hub calls fail fast and edged starts the agent anyway.
-extra_principal=""
-[ "$(id -u)" -eq 0 ] || extra_principal=$(printf '[[principal]]\nuid = %s\nname = "aziot-edge"\n' "$(id -u)")
-cat > "$prefix/etc/aziot/identityd/config.toml" <<CFG
-hostname = "demo-device"
-homedir = "$prefix/var/lib/aziot/identityd"
+}
+json_field() { grep -o "\"$1\": *\"[^\"]*\"" "$2" | sed -E 's/.*: *"([^"]*)"/\1/'; }
+secret() {  # a 32-byte base64 key kept across runs (the device's, or the enrollment's)
+  [ -s "$1" ] || head -c 32 /dev/urandom | base64 >"$1"
+  chmod 0600 "$1"
+  cat "$1"
+}
+# A SAS token signed with a base64 key (IoT Hub's scheme: HMAC-SHA256 over "sr\nse").
+sas_token() {  # RESOURCE KEY POLICY
+  local se=$(($(date +%s) + 3600)) hexkey sig
+  hexkey=$(printf '%s' "$2" | base64 -d | od -An -v -tx1 | tr -d ' \n')
+  sig=$(printf '%s\n%s' "$1" "$se" | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$hexkey" -binary | base64)
+  sig=$(printf '%s' "$sig" | sed 's/+/%2B/g; s|/|%2F|g; s/=/%3D/g')
+  printf 'SharedAccessSignature sr=%s&sig=%s&se=%s&skn=%s' "$1" "$sig" "$se" "$3"
+}
 
-[provisioning]
-source = "manual"
-iothub_hostname = "127.255.255.254"
-device_id = "demo-device"
+echo "demo: building the edge agent image"
+agent_image=$("$root/scripts/build-agent-image.sh" iotedge-lite/edge-agent:1.5)
+version=$("$bin/iotedge" version | awk '{print $2}')
+mkdir -p "$prefix/var/lib/aziot/edged/agent-storage" "$prefix/deployment"
 
-[provisioning.authentication]
-method = "sas"
-device_id_pk = "device-id"
+if [ "$offline" = 1 ]; then
+  # Manual provisioning to a hub address nothing listens on: the identity comes from the
+  # config; hub calls fail fast and edged starts the agent anyway, which reads a local file.
+  manifest >"$prefix/deployment/deployment.json"
+  provisioning="[provisioning]
+source = \"manual\"
+connection_string = \"HostName=127.255.255.254;DeviceId=$device;SharedAccessKey=$(secret "$prefix/var/secrets/device-key")\""
+  trust=""
+  agent_env='ConfigSource = "local"
+LocalConfigPath = "/deployment/deployment.json"'
+else
+  # The hub emulator as the cloud. It listens on the gateway address of the module network:
+  # the host's daemons reach it there, and so do the agent and the modules in their containers
+  # (a loopback address is unreachable from a container's own network namespace).
+  docker network inspect "$network" >/dev/null 2>&1 || docker network create "$network" >/dev/null
+  hub=$(docker network inspect -f '{{(index .IPAM.Config 0).Gateway}}' "$network")
+  [ -n "$hub" ] || { echo "demo: network $network has no gateway address" >&2; exit 1; }
+  state=$prefix/var/lib/iothub-emulator
+  rm -f "$state/info.json"
+  supervise iothub-emulator "$bin/iothub-emulator" --state-dir "$state" --hostname "$hub" --bind "$hub"
+  for _ in $(seq 300); do [ -s "$state/info.json" ] && break; sleep 0.1; done
+  [ -s "$state/info.json" ] || { echo "demo: the hub emulator did not start; see $prefix/log/iothub-emulator.log" >&2; exit 1; }
+  echo "demo: hub + DPS emulator at https://$hub (MQTT $hub:8883), CA $state/ca.pem"
+  hubapi() { curl -sS --fail-with-body --cacert "$state/ca.pem" -H 'Content-Type: application/json' "$@"; }
+  # A DPS individual enrollment with a symmetric key (an edge device).
+  enrollment_key=$(secret "$prefix/var/secrets/enrollment-key")
+  hubapi "https://$hub/admin/enrollments" \
+    -d "{\"registrationId\":\"$device\",\"type\":\"symmetricKey\",\"primaryKey\":\"$enrollment_key\",\"iotEdge\":true}" >/dev/null
+  echo "demo: DPS enrollment '$device' (symmetric key) in ID scope $(json_field idScope "$state/info.json")"
+  provisioning="[provisioning]
+source = \"dps\"
+global_endpoint = \"https://$hub/\"
+id_scope = \"$(json_field idScope "$state/info.json")\"
 
-$extra_principal
-[endpoints]
-aziot_identityd = "unix://$prefix/run/identityd.sock"
-aziot_keyd = "unix://$prefix/run/keyd.sock"
-aziot_certd = "unix://$prefix/run/certd.sock"
-CFG
-supervise aziot-identityd AZIOT_IDENTITYD_CONFIG="$prefix/etc/aziot/identityd/config.toml" \
-  AZIOT_IDENTITYD_CONFIG_DIR="$prefix/etc/aziot/identityd/config.d"
+[provisioning.attestation]
+method = \"symmetric_key\"
+registration_id = \"$device\"
+symmetric_key = { value = \"$enrollment_key\" }"
+  trust="trust_bundle_cert = \"file://$state/ca.pem\""
+  agent_env=""
+fi
 
-# edged: the agent container is edged's (created, watched and re-created by its watchdog).
-cat > "$prefix/etc/aziot/edged/config.toml" <<CFG
-hostname = "demo-device"
-homedir = "$prefix/var/lib/aziot/edged"
+# The device's super-config, turned into every daemon's config by `iotedge config apply`
+# (a preview into the sandbox; no systemd, no service users needed), plus a drop-in per daemon
+# with the sandbox's state directories and sockets.
+cat >"$prefix/etc/aziot/config.toml" <<CFG
+$trust
+
+$provisioning
 
 [agent]
 name = "edgeAgent"
@@ -172,42 +215,142 @@ imagePullPolicy = "never"
 
 [agent.config]
 image = "$agent_image"
-createOptions = { HostConfig = { Binds = ["$prefix/run:/edge"] } }
+createOptions = { HostConfig = { Binds = ["$prefix/var/lib/aziot/edged/agent-storage:/iotedge", "$prefix/deployment:/deployment:ro"] } }
 
 [agent.env]
-ConfigSource = "local"
-LocalConfigPath = "/edge/deployment.json"
-StorageFolder = "/edge/agent"
+UpstreamProtocol = "Mqtt"
+StorageFolder = "/iotedge"
 ReconcileIntervalSecs = "2"
+$agent_env
 
 [connect]
-management_uri = "unix://$prefix/run/mgmt.sock"
-workload_uri = "unix://$prefix/run/workload.sock"
+workload_uri = "unix://$prefix/run/iotedge/workload.sock"
+management_uri = "unix://$prefix/run/iotedge/mgmt.sock"
 
 [listen]
-management_uri = "unix://$prefix/run/mgmt.sock"
-workload_uri = "unix://$prefix/run/workload.sock"
-
-[endpoints]
-aziot_identityd_url = "unix://$prefix/run/identityd.sock"
-aziot_keyd_url = "unix://$prefix/run/keyd.sock"
-aziot_certd_url = "unix://$prefix/run/certd.sock"
+workload_uri = "unix://$prefix/run/iotedge/workload.sock"
+management_uri = "unix://$prefix/run/iotedge/mgmt.sock"
 
 [moby_runtime]
 uri = "unix:///var/run/docker.sock"
-network = "azure-iot-edge"
+network = "$network"
 CFG
-supervise aziot-edged AZIOT_EDGED_CONFIG="$prefix/etc/aziot/edged/config.toml" \
-  AZIOT_EDGED_CONFIG_DIR="$prefix/etc/aziot/edged/config.d"
-for _ in $(seq 100); do [ -S "$prefix/run/mgmt.sock" ] && break; sleep 0.1; done
-iotedge="$bin/iotedge -H unix://$prefix/run/mgmt.sock"
-for _ in $(seq 60); do
+chmod 0600 "$prefix/etc/aziot/config.toml"
+touch -d '-1 second' "$prefix/etc/aziot/config.toml"
+# Root runs every daemon here; the principals of absent service users become root's (which
+# every daemon authorizes anyway).
+uid_of() { id -u "$1" 2>/dev/null || id -u; }
+rm -rf "$prefix/run/apply"
+env EDGE_CLI_UID_AZIOTKS="$(uid_of aziotks)" EDGE_CLI_UID_AZIOTCS="$(uid_of aziotcs)" \
+  EDGE_CLI_UID_AZIOTID="$(uid_of aziotid)" EDGE_CLI_UID_AZIOTTPM="$(uid_of aziottpm)" \
+  EDGE_CLI_UID_IOTEDGE="$(uid_of iotedge)" \
+  "$bin/iotedge" config apply -c "$prefix/etc/aziot/config.toml" --output-dir "$prefix/run/apply" >/dev/null
+for d in keyd certd identityd tpmd edged; do
+  install -m 0600 "$prefix/run/apply/$d.toml" "$prefix/etc/aziot/$d/config.d/00-super.toml"
+done
+install -m 0600 "$prefix/run/apply/device-id" "$prefix/var/secrets/aziot/keyd/device-id"
+rm -rf "$prefix/run/apply"
+run=$prefix/run
+cat >"$prefix/etc/aziot/keyd/config.d/50-demo.toml" <<CFG
+[aziot_keys]
+homedir_path = "$prefix/var/lib/aziot/keyd"
+
+[preloaded_keys]
+device-id = "file://$prefix/var/secrets/aziot/keyd/device-id"
+
+[endpoints]
+aziot_keyd = "unix://$run/aziot/keyd.sock"
+CFG
+cat >"$prefix/etc/aziot/certd/config.d/50-demo.toml" <<CFG
+homedir_path = "$prefix/var/lib/aziot/certd"
+
+[endpoints]
+aziot_certd = "unix://$run/aziot/certd.sock"
+aziot_keyd = "unix://$run/aziot/keyd.sock"
+CFG
+cat >"$prefix/etc/aziot/identityd/config.d/50-demo.toml" <<CFG
+homedir = "$prefix/var/lib/aziot/identityd"
+
+[endpoints]
+aziot_identityd = "unix://$run/aziot/identityd.sock"
+aziot_keyd = "unix://$run/aziot/keyd.sock"
+aziot_certd = "unix://$run/aziot/certd.sock"
+CFG
+cat >"$prefix/etc/aziot/edged/config.d/50-demo.toml" <<CFG
+homedir = "$prefix/var/lib/aziot/edged"
+
+[endpoints]
+aziot_identityd_url = "unix://$run/aziot/identityd.sock"
+aziot_keyd_url = "unix://$run/aziot/keyd.sock"
+aziot_certd_url = "unix://$run/aziot/certd.sock"
+CFG
+
+daemon aziot-keyd KEYD keyd
+daemon aziot-certd CERTD certd
+wait_socket "$run/aziot/keyd.sock"
+wait_socket "$run/aziot/certd.sock"
+if [ "$offline" = 1 ]; then
+  daemon aziot-identityd IDENTITYD identityd
+else
+  # identityd trusts the emulator's CA for DPS and the hub (a real device: the public roots).
+  daemon aziot-identityd IDENTITYD identityd SSL_CERT_FILE="$state/ca.pem"
+fi
+wait_socket "$run/aziot/identityd.sock"
+daemon aziot-edged EDGED edged AZIOT_EDGED_SCOPE_LABEL="$scope"
+wait_socket "$run/iotedge/mgmt.sock"
+echo "demo: keyd, certd, identityd and edged are running (sockets in $run)"
+
+if [ "$offline" = 0 ]; then
+  # Provisioned through DPS: the device exists in the hub once identityd has registered.
+  for _ in $(seq 300); do
+    hubapi "https://$hub/admin/devices/$device" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  hubapi "https://$hub/admin/devices/$device" >/dev/null ||
+    { echo "demo: the device did not provision; see $prefix/log/aziot-identityd.log" >&2; exit 1; }
+  echo "demo: '$device' provisioned through DPS to hub $hub"
+  # The deployment, through the hub's service API as `az iot edge set-modules` sends it.
+  service_key=$(json_field serviceConnectionString "$state/info.json" | sed -E 's/.*SharedAccessKey=//')
+  # (The token goes through a 0600 file, not the command line other users can read.)
+  (umask 077; echo "Authorization: $(sas_token "$hub" "$service_key" iothubowner)" >"$run/service-auth")
+  manifest | hubapi -X POST "https://$hub/devices/$device/applyConfigurationContent?api-version=2020-09-30" \
+    -H "@$run/service-auth" -d @- >/dev/null
+  rm -f "$run/service-auth"
+  echo "demo: deployment with 2 modules pushed to the hub; the agent reads it from its twin"
+fi
+
+iotedge="$bin/iotedge -H unix://$run/iotedge/mgmt.sock"
+for _ in $(seq 120); do
   $iotedge list 2>/dev/null | grep -q '^heartbeat .*running' && break
   sleep 1
 done
 echo
 $iotedge list
+if [ "$offline" = 0 ]; then
+  echo
+  # The container checks run in our diagnostics image; it trusts the emulator's CA.
+  EXTRA_CA_FILE="$state/ca.pem" "$root/scripts/build-diagnostics-image.sh" \
+    "iotedge-lite/azureiotedge-diagnostics:$version" >/dev/null
+  check_cmd="EDGE_CLI_ROOT=$prefix SSL_CERT_FILE=$state/ca.pem $bin/iotedge check --iothub-hostname $hub \
+--aziot-edged $bin/aziot-edged --expected-aziot-version $version --expected-aziot-edged-version $version \
+--dont-run host-local-time host-connect-iothub-amqp check-agent-image edge-hub-storage-mounted-from-host"
+  echo "demo: $check_cmd"
+  echo "demo: (versions are given so that check does not ask aka.ms; left out: host-local-time (asks"
+  echo "demo:  pool.ntp.org), host-connect-iothub-amqp (the emulator has no AMQP; the agent uses MQTT),"
+  echo "demo:  check-agent-image (the agent image is built here, not pulled), edge-hub-storage-mounted-"
+  echo "demo:  from-host (no edgeHub module yet); the AMQP and HTTPS container checks are skipped"
+  echo "demo:  because the agent's UpstreamProtocol is Mqtt; DNS and log rotation warn when dockerd"
+  echo "demo:  has no /etc/docker/daemon.json with \"dns\" and \"log-opts\" (production advice))"
+  env EDGE_CLI_ROOT="$prefix" SSL_CERT_FILE="$state/ca.pem" "$bin/iotedge" check --iothub-hostname "$hub" \
+    --aziot-edged "$bin/aziot-edged" --expected-aziot-version "$version" --expected-aziot-edged-version "$version" \
+    --dont-run host-local-time host-connect-iothub-amqp check-agent-image edge-hub-storage-mounted-from-host ||
+    echo "demo: iotedge check found errors (above)"
+fi
 echo
-echo "demo: the sensor's readings: $bin/iotedge -H unix://$prefix/run/mgmt.sock logs SimulatedTemperatureSensor"
-echo "demo: edit $prefix/run/deployment.json and the agent applies it within seconds"
+echo "demo: the sensor's readings: $iotedge logs SimulatedTemperatureSensor"
+if [ "$offline" = 1 ]; then
+  echo "demo: edit $prefix/deployment/deployment.json and the agent applies it within seconds"
+else
+  echo "demo: the agent's reported state: curl --cacert $state/ca.pem https://$hub/admin/twins/$device/modules/%24edgeAgent"
+fi
 echo "demo: logs in $prefix/log/, stop with: scripts/demo.sh stop (or clean)"

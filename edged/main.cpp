@@ -1,11 +1,13 @@
 // aziot-edged: start-up in upstream's order (config, device identity from identityd, the
 // container engine and its network, stale modules stopped, modules removed when the device
 // changed, $upstream resolved, the Edge CA and the workload API, the management API), then the agent watchdog and image GC until
-// SIGTERM, then every module stopped. Exit codes as upstream: 153 bad config, 1 failure.
+// SIGTERM, then every module stopped. Exit codes as upstream: 153 bad config, 1 failure,
+// 154 reprovisioned (POST /device/reprovision).
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstdlib>
@@ -14,6 +16,8 @@
 #include <iostream>
 #include <thread>
 
+#include "cli/bundle/bundle.h"
+#include "common/config.h"
 #include "common/daemon.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -32,11 +36,20 @@ using namespace edge;
 using edged::StopSignal;
 
 constexpr int kStopModulesSeconds = 30;
+constexpr int kExitReprovisioned = 154;  // upstream's: systemd restarts edged with the new identity
 constexpr auto kIdentityRetry = std::chrono::seconds(5);
 
 StopSignal g_stop;
 std::atomic<bool> g_stopping{false};  // the same, for the workload side's waits
 std::atomic<http::Server*> g_server{nullptr};
+std::atomic<bool> g_reprovision{false};  // POST /device/reprovision asked for the shutdown
+
+// Wakes every loop and stops the management API (run() then stops the rest).
+void shut_down() {
+  g_stopping = true;
+  g_stop.stop();
+  if (auto* s = g_server.load()) s->stop();
+}
 
 // SIGTERM/SIGINT wake every loop and stop the API servers.
 void handle_signals() {
@@ -50,9 +63,7 @@ void handle_signals() {
     int sig = 0;
     sigwait(&set, &sig);
     log::info(std::string("Received ") + strsignal(sig) + ", shutting down");
-    g_stopping = true;
-    g_stop.stop();
-    if (auto* s = g_server.load()) s->stop();
+    shut_down();
   }).detach();
 }
 
@@ -94,29 +105,21 @@ std::chrono::milliseconds watchdog_period() {
   return edged::kWatchdogPeriod;
 }
 
-// After an Edge CA renewal modules fetch new server certificates when they restart: every
-// module first, the agent last (as upstream).
-void restart_modules_after_renewal(const edged::Config& config) {
-  log::info("Edge CA renewed: restarting modules so they get new server certificates");
-  edged::docker::Client engine(config.moby_socket());
-  auto modules = engine.list_containers(edged::module_filter());
-  if (!modules) {
-    log::warn("Failed to list modules after the Edge CA renewal: " + modules.error().message);
-    return;
-  }
-  bool agent_found = false;
-  for (const auto& c : *modules) {
-    std::string name = c.value("Names", edge::http::Json::array()).empty() ? "" : c["Names"][0].get<std::string>();
-    if (name.starts_with("/")) name.erase(0, 1);
-    if (name == config.agent_name) {
-      agent_found = true;
-      continue;
-    }
-    if (auto s = engine.restart(name, 30); !s) log::warn("Failed to restart " + name + ": " + s.error().message);
-  }
-  if (agent_found)
-    if (auto s = engine.restart(config.agent_name, 30); !s)
-      log::warn("Failed to restart " + config.agent_name + ": " + s.error().message);
+// The support bundle's config files: the aziot ones, with edged's as this process reads them.
+std::vector<std::pair<std::string, std::string>> bundle_config_files() {
+  std::vector<std::pair<std::string, std::string>> files;
+  for (auto& f : cli::bundle::aziot_config_files(""))
+    if (!f.first.starts_with("config/edged/")) files.push_back(std::move(f));
+  auto paths = config::paths_from_env("AZIOT_EDGED_CONFIG", "AZIOT_EDGED_CONFIG_DIR",
+                                      "/etc/aziot/edged/config.toml", "/etc/aziot/edged/config.d");
+  files.emplace_back("config/edged/config.toml", paths.file);
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(paths.dir, ec))
+    if (e.path().extension() == ".toml") names.push_back(e.path().filename());
+  std::sort(names.begin(), names.end());
+  for (const auto& n : names) files.emplace_back("config/edged/config.d/" + n, paths.dir + "/" + n);
+  return files;
 }
 
 int run(edged::Config config) {
@@ -142,7 +145,6 @@ int run(edged::Config config) {
   edged::WorkloadDaemon workload(config.workload, homedir, config.moby_socket());
   if (auto s = workload.start(g_stopping); !s) return daemon::report("start the workload API", s.error());
   if (g_stop.stopped()) return 0;
-  workload.set_renewal_hook([&config] { restart_modules_after_renewal(config); });
 
   // Modules of a previous run may hold stale sockets: start them afresh.
   if (auto s = edged::stop_all_modules(engine, kStopModulesSeconds); !s)
@@ -159,7 +161,27 @@ int run(edged::Config config) {
   mgmt_options.image_use = &image_use;
   mgmt_options.hooks = workload.hooks();             // per-module workload sockets
   mgmt_options.identityd = &workload.identityd();   // the /identities routes
+  mgmt_options.iotedge_host = config.connect_management_uri;
+  mgmt_options.bundle_config_files = bundle_config_files();
+  mgmt_options.request_reprovision = [] {
+    log::info("Edge daemon will reprovision and restart");
+    g_reprovision = true;
+    shut_down();
+  };
   edged::Management mgmt(mgmt_options);
+  edged::docker::Client watchdog_engine(config.moby_socket());
+  edged::Watchdog watchdog(watchdog_engine, {config, *device, homedir, &identity, &image_use,
+                                             mgmt_options.hooks.before_start});
+  // The renewal thread uses mgmt and watchdog: stop it before they go away, on every return.
+  struct StopWorkloadFirst {
+    edged::WorkloadDaemon& w;
+    ~StopWorkloadFirst() { w.stop(); }
+  } stop_workload_first{workload};
+  // After an Edge CA renewal modules restart (the agent last) to get new server certificates.
+  workload.set_renewal_hook([&] {
+    if (auto s = watchdog.restart_after_renewal(mgmt); !s)
+      log::warn("Failed to restart modules after the Edge CA renewal: " + s.error().message);
+  });
   http::ServerOptions options;
   options.max_requests_per_uid = config.max_management_requests;
   options.systemd_name = "aziot-edged.mgmt.socket";
@@ -174,9 +196,7 @@ int run(edged::Config config) {
 
   std::atomic<int> exit_code{0};
   std::thread watchdog_thread([&] {
-    edged::docker::Client own_engine(config.moby_socket());
-    edged::Watchdog w(own_engine, {config, *device, homedir, &identity, &image_use, mgmt_options.hooks.before_start});
-    if (auto s = w.run(g_stop, watchdog_period()); !s) {
+    if (auto s = watchdog.run(g_stop, watchdog_period()); !s) {
       log::error(s.error().message);
       exit_code = 1;
       g_stop.stop();
@@ -199,6 +219,16 @@ int run(edged::Config config) {
     log::warn("Failed to stop modules on shutdown: " + s.error().message);
   else
     log::info("All modules stopped");
+  if (g_reprovision) {
+    // As upstream: a reprovisioned device starts without its cache; systemd restarts edged.
+    std::error_code ignored;
+    std::filesystem::remove_all(homedir + "/cache", ignored);
+    if (auto s = identity.reprovision(); s)
+      log::info("Successfully reprovisioned");
+    else
+      log::error("Failed to reprovision: " + s.error().message);
+    return kExitReprovisioned;
+  }
   return exit_code;
 }
 }  // namespace

@@ -31,6 +31,7 @@ namespace {
 const ApiRange kV2018{"2018-06-28", ""};
 constexpr int kStopTimeoutSeconds = 10;  // the engine's default grace period
 const ApiRange kV2019_01{"2019-01-30", ""};
+const ApiRange kV2019_10{"2019-10-22", ""};
 const ApiRange kV2019_11{"2019-11-05", ""};
 
 // edged reports engine failures with their message, also for 500s (the agent shows them).
@@ -74,6 +75,7 @@ Management::Management(ManagementOptions options)
     : options_(std::move(options)), docker_(options_.docker_socket), router_(kEdgedApiVersions) {
   add_routes();
   add_identity_routes();
+  add_bundle_route();
 }
 
 Status Management::authorize_module(const std::string& module, pid_t pid) {
@@ -247,6 +249,16 @@ void Management::add_routes() {
     resp.stream = [this, name, o](const edge::http::ChunkSink& sink) {
       (void)docker_.logs_raw(name, o, [&](std::string_view piece) { return sink(piece); });
     };
+    return resp;
+  }));
+
+  // The agent asks for a new device identity: edged answers, then stops, reprovisions through
+  // identityd and exits 154 so systemd restarts it with the new identity (as upstream).
+  r.add("POST", "/device/reprovision", kV2019_10, expose([this](Request& req) -> Result<Response> {
+    EDGE_TRY_VOID(authorize_agent(req.peer.pid));
+    if (!options_.request_reprovision) return edge::internal("failed to send reprovision request");
+    Response resp = Response::empty(204);
+    resp.after_sent = options_.request_reprovision;  // the agent gets its answer first
     return resp;
   }));
 

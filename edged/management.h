@@ -2,7 +2,10 @@
 // the `iotedge` CLI call. Agent-only routes check that the caller's pid runs in the agent's
 // container (`docker top`), as upstream.
 #pragma once
+#include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/http/router.h"
 #include "edged/docker.h"
@@ -31,6 +34,14 @@ struct ManagementOptions {
   ImageUse* image_use = nullptr;         // image GC's record of pulls and creates (optional)
   ModuleHooks hooks;                     // workload sockets (none in tests of the module routes)
   IdentitydClient* identityd = nullptr;  // the /identities routes answer 500 without one
+  // POST /device/reprovision (agent only): asks the daemon to stop, reprovision and exit 154.
+  // Without one the route answers 500.
+  std::function<void()> request_reprovision;
+  // GET /systeminfo/supportbundle: `iotedge check` is run as `<iotedge> -H <host> check -o json`;
+  // config files are (zip entry, path) pairs added redacted.
+  std::string iotedge_program = "iotedge";
+  std::string iotedge_host = "unix:///var/run/iotedge/mgmt.sock";
+  std::vector<std::pair<std::string, std::string>> bundle_config_files;
 };
 
 class Management {
@@ -51,6 +62,7 @@ class Management {
  private:
   void add_routes();
   void add_identity_routes();
+  void add_bundle_route();
   edge::Status authorize_agent(pid_t pid) { return authorize_module(options_.agent_name, pid); }
   edge::Status create(const edge::http::Json& body, bool start, const std::string& replace);
 

@@ -5,6 +5,9 @@
 #include "edged/module.h"
 
 namespace edged {
+namespace {
+constexpr int kRenewalStopSeconds = 30;  // upstream's stop_all grace period
+}
 using edge::Result;
 using edge::Status;
 
@@ -72,12 +75,42 @@ Result<std::string> Watchdog::check() {
   return std::string("recreated");
 }
 
+Status Watchdog::restart_after_renewal(Management& mgmt) {
+  std::lock_guard lock(mutex_);
+  const std::string& agent = options_.config.agent.name;
+  auto info = docker_.inspect_container(agent);
+  if (!info || runtime_status((*info)["State"]) != "running") {
+    edge::log::info("Edge runtime is not running: modules are not restarted after the Edge CA renewal");
+    return {};
+  }
+  edge::log::info("Restarting all modules after the Edge CA renewal...");
+  auto list = EDGE_TRY(mgmt.list_modules());
+  std::vector<std::string> names;
+  for (const auto& m : list["modules"])
+    if (std::string name = m.value("name", ""); !name.empty() && name != agent) names.push_back(name);
+  std::string failures;
+  auto note = [&](const Status& s) {
+    if (!s && s.error().kind != edge::ErrorKind::NotFound)
+      failures += (failures.empty() ? "" : "; ") + s.error().message;
+  };
+  for (const auto& name : names) note(mgmt.stop_module(name, kRenewalStopSeconds));
+  note(mgmt.stop_module(agent, kRenewalStopSeconds));
+  for (const auto& name : names) note(mgmt.start_module(name));
+  note(mgmt.start_module(agent));  // last: it may deploy modules that need the new certs
+  if (!failures.empty()) return edge::internal("could not restart every module: " + failures);
+  edge::log::info("All modules restarted after the Edge CA renewal");
+  return {};
+}
+
 Status Watchdog::run(StopSignal& stop, std::chrono::milliseconds period) {
   edge::log::info("Starting watchdog with " + std::to_string(period.count() / 1000) +
                   " second period...");
   uint32_t errors = 0;
   do {
-    auto r = check();
+    auto r = [&] {
+      std::lock_guard lock(mutex_);
+      return check();
+    }();
     if (r) continue;
     edge::log::warn("Error in watchdog: " + r.error().message);
     ++errors;

@@ -4,12 +4,14 @@
 #pragma once
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <string>
 
 #include "edged/config.h"
 #include "edged/device_info.h"
 #include "edged/docker.h"
 #include "edged/image_gc.h"
+#include "edged/management.h"
 #include "edged/stop_signal.h"
 
 namespace edged {
@@ -36,11 +38,16 @@ class Watchdog {
   // [watchdog] max_retries.
   edge::Status run(StopSignal& stop, std::chrono::milliseconds period);
   edge::Status create_and_start();
+  // Upstream's EdgeCaRenewal action: when the agent runs, every module is stopped, then started
+  // again with the agent last, so each asks for new server certificates. Serialized with the
+  // periodic check so the watchdog never starts the agent early.
+  edge::Status restart_after_renewal(Management& mgmt);
 
  private:
   std::string generation_id();
   docker::Client& docker_;
   WatchdogOptions options_;
+  std::mutex mutex_;  // one check or renewal restart at a time
 };
 
 }  // namespace edged

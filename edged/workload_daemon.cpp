@@ -36,7 +36,12 @@ edge::Status WorkloadDaemon::start(const std::atomic<bool>& stop, std::chrono::m
   edge_ca_ = std::make_unique<EdgeCa>(settings_.edge_ca, device_.device_id, keyd_, certd_);
   EDGE_TRY_VOID(edge_ca_->ensure());
   edge_ca_->start_auto_renew([this] {
-    if (renewal_hook_) renewal_hook_();
+    std::function<void()> hook;
+    {
+      std::lock_guard lock(hook_mutex_);
+      hook = renewal_hook_;
+    }
+    if (hook) hook();
   });
   WorkloadOptions options{device_.hub_name,
                           device_.device_id,

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "common/clients/keyd_client.h"
@@ -32,7 +33,11 @@ class WorkloadDaemon {
   // Serves the legacy socket and one socket per existing module; `mgmt` answers GET /modules.
   edge::Status serve(Management& mgmt);
   // Called after every Edge CA renewal (modules should restart to fetch new server certs).
-  void set_renewal_hook(std::function<void()> hook) { renewal_hook_ = std::move(hook); }
+  // May be set after start(): the renewal thread may already run.
+  void set_renewal_hook(std::function<void()> hook) {
+    std::lock_guard lock(hook_mutex_);
+    renewal_hook_ = std::move(hook);
+  }
   void stop();
 
   const AziotIdentity& device() const { return device_; }
@@ -51,6 +56,7 @@ class WorkloadDaemon {
   std::unique_ptr<Workload> workload_;
   std::unique_ptr<ModuleSockets> sockets_;
   Management* mgmt_ = nullptr;
+  std::mutex hook_mutex_;
   std::function<void()> renewal_hook_;
 };
 

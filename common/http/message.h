@@ -62,6 +62,8 @@ struct Response {
   Headers headers;
   // When set, the body is produced by this callback as chunked transfer encoding.
   std::function<void(const ChunkSink&)> stream;
+  // When set, called once the response has been written (e.g. to shut down after answering).
+  std::function<void()> after_sent;
 
   static Response json(int status, const Json& body);
   static Response empty(int status);

@@ -80,6 +80,7 @@ Status Server::listen(const uri::Endpoint& endpoint) {
     int fd = EDGE_TRY(systemd_socket(endpoint.kind == uri::Endpoint::Kind::Fd ? endpoint.value
                                                                                : options_.systemd_name));
     listen_fds_.push_back(fd);
+    adopted_fds_.insert(fd);
     return {};
   }
   const std::string& path = endpoint.value;
@@ -117,7 +118,10 @@ void Server::run() {
 
 void Server::stop() {
   if (stopping_.exchange(true)) return;
-  for (int fd : listen_fds_) ::shutdown(fd, SHUT_RDWR);
+  // A shut-down listening socket refuses connections for every holder of it, also systemd,
+  // which hands it to the next start: adopted sockets are only left (the accept loop polls).
+  for (int fd : listen_fds_)
+    if (!adopted_fds_.contains(fd)) ::shutdown(fd, SHUT_RDWR);
   for (const auto& p : socket_paths_) ::unlink(p.c_str());
   std::lock_guard lock(mutex_);
   for (int fd : connections_) ::shutdown(fd, SHUT_RDWR);
@@ -241,7 +245,9 @@ void Server::serve_connection(int fd, PeerCred peer) {
     }
     std::string out = serialize_head(resp.status, resp, keep_alive, false);
     out += resp.body;
-    if (!conn.write_all(out) || !keep_alive) return;
+    bool written = conn.write_all(out);
+    if (resp.after_sent) resp.after_sent();
+    if (!written || !keep_alive) return;
   }
 }
 

@@ -48,6 +48,7 @@ class Server {
   Handler handler_;
   ServerOptions options_;
   std::vector<int> listen_fds_;
+  std::set<int> adopted_fds_;  // systemd's sockets: never shut down (systemd passes them again)
   std::vector<std::string> socket_paths_;
   std::atomic<bool> stopping_{false};
   std::mutex mutex_;

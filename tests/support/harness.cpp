@@ -222,4 +222,43 @@ pid_t spawn_socket_activated(const std::string& program, const std::string& sock
   return pid;
 }
 
+int listen_unix(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (fd < 0 || path.size() >= sizeof addr.sun_path) throw std::runtime_error("cannot listen on " + path);
+  std::strcpy(addr.sun_path, path.c_str());
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(fd, 16) != 0)
+    throw std::runtime_error("could not listen on " + path);
+  return fd;
+}
+
+pid_t spawn_socket_activated(const std::string& program, const std::vector<ActivationSocket>& sockets,
+                             const std::map<std::string, std::string>& env,
+                             const std::string& log_path) {
+  std::string names;
+  for (const auto& s : sockets) names += (names.empty() ? "" : ":") + s.name;
+  const std::string count = std::to_string(sockets.size());
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (log >= 0) {
+      dup2(log, STDOUT_FILENO);
+      dup2(log, STDERR_FILENO);
+    }
+    // Out of the way first, so no source fd is overwritten before it is moved to 3+i.
+    std::vector<int> moved;
+    for (const auto& s : sockets) moved.push_back(fcntl(s.fd, F_DUPFD_CLOEXEC, 100));
+    for (size_t i = 0; i < moved.size(); ++i) dup2(moved[i], 3 + static_cast<int>(i));  // no CLOEXEC
+    setenv("LISTEN_PID", std::to_string(getpid()).c_str(), 1);
+    setenv("LISTEN_FDS", count.c_str(), 1);
+    setenv("LISTEN_FDNAMES", names.c_str(), 1);
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    execl(program.c_str(), program.c_str(), nullptr);
+    _exit(127);
+  }
+  return pid;
+}
+
 }  // namespace edge::test

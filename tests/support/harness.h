@@ -76,4 +76,19 @@ pid_t spawn_socket_activated(const std::string& program, const std::string& sock
                              const std::string& fd_name,
                              const std::map<std::string, std::string>& env);
 
+// A listening Unix socket at `path`, as a systemd .socket unit holds it (the caller closes it);
+// throws when it cannot listen.
+int listen_unix(const std::string& path);
+// Starts `program` as systemd starts a service with several sockets: `sockets[i].fd` becomes
+// fd 3+i, LISTEN_FDS = their count, LISTEN_FDNAMES = their names joined by ':'. The caller
+// keeps its copies (systemd does, so a restarted service gets the same sockets). stdout and
+// stderr go to `log_path`. The child dies with the test process. Returns its pid.
+struct ActivationSocket {
+  int fd;
+  std::string name;
+};
+pid_t spawn_socket_activated(const std::string& program, const std::vector<ActivationSocket>& sockets,
+                             const std::map<std::string, std::string>& env,
+                             const std::string& log_path);
+
 }  // namespace edge::test

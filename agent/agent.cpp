@@ -154,6 +154,23 @@ int64_t Agent::pass(int64_t now) {
   return next;
 }
 
+void Agent::shutdown() {
+  DeploymentReport r = report_;
+  r.code = 406;
+  r.description = "Agent is not running";
+  publish(r);
+  edge::log::info("Stopping the modules");
+  auto stopped = runner_.stop_all();
+  if (!stopped) {
+    edge::log::warn("Failed to stop the modules: " + stopped.error().message);
+    return;
+  }
+  std::string names;
+  for (const auto& n : *stopped) names += (names.empty() ? "" : ", ") + n;
+  edge::log::info("Stopped " + std::to_string(stopped->size()) + " module(s)" +
+                  (names.empty() ? "" : ": " + names));
+}
+
 void Agent::run(const std::function<bool()>& stopping) {
   while (!stopping()) {
     int64_t next = pass(now_ms());

@@ -113,6 +113,11 @@ int main() {
   reconciler->run([] { return stop_requested != 0; });
   if (twin_watch.joinable()) twin_watch.join();
   log::info("Edge agent stopping");
-  if (twin) twin->report_shutdown();
+  // Upstream's shutdown: report "Agent is not running" and stop every module but the agent,
+  // side by side.
+  std::thread report;
+  if (twin) report = std::thread([&twin] { twin->report_shutdown(); });
+  reconciler->shutdown();
+  if (report.joinable()) report.join();
   return 0;
 }

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <atomic>
 #include <functional>
 #include <thread>
 
@@ -69,6 +70,7 @@ struct Rig {
   std::string device = "edge" + suffix, agent = "agent-twin-" + suffix;
   std::string image = "iotedge-lite/edge-agent:twin-" + suffix;
   std::string key;
+  std::string extra_trust;  // more roots in the trust bundle (the blob server's)
   docker::Client docker;
   std::vector<std::string> containers;
   Management mgmt{ManagementOptions{"/var/run/docker.sock", agent, "1.5.0", "agent-twin-test-" + suffix}};
@@ -103,12 +105,19 @@ struct Rig {
   }
 
   edge::http::Response management(edge::http::Request& r) {
-    return agent_test::only_own_modules(r, mgmt.handle(r), suffix);
+    auto response = agent_test::only_own_modules(r, mgmt.handle(r), suffix);
+    if (r.path == "/systeminfo/supportbundle") {
+      bundle_status = response.status;
+      if (auto* since = r.query_param("since")) bundle_since = *since;
+    }
+    return response;
   }
+  std::atomic<int> bundle_status{0};  // edged's answer to the agent's support bundle request
+  std::string bundle_since;
 
   edge::http::Response workload(edge::http::Request& r) {
     if (r.method == "GET" && r.path == "/trust-bundle")
-      return edge::http::Response::json(200, Json{{"certificate", hub.ca_pem()}});
+      return edge::http::Response::json(200, Json{{"certificate", hub.ca_pem() + extra_trust}});
     if (r.method == "POST" && r.path == "/modules/$edgeAgent/genid/gen1/sign") {
       Json body = Json::parse(r.body, nullptr, false);
       if (!body.is_object() || body.value("keyId", "") != "primary" ||
@@ -269,6 +278,43 @@ TEST_CASE("the agent deploys from its twin reports state and answers direct meth
   REQUIRE(logs["payload"].size() == 1);
   CHECK(logs["payload"][0]["id"] == a);
   CHECK_THAT(logs["payload"][0]["payload"].get<std::string>(), Catch::Contains("hello one"));
+  // gzip: upstream answers "payloadBytes", the base64 of the gzipped text or JSON.
+  Json zipped = rig.method("GetModuleLogs", Json{{"schemaVersion", "1.0"},
+                                                 {"items", {{"id", "^twina"}}},
+                                                 {"encoding", "gzip"},
+                                                 {"contentType", "text"}}
+                                                .dump());
+  INFO(zipped.dump());
+  REQUIRE(zipped["status"] == 200);
+  REQUIRE(zipped["payload"].size() == 1);
+  CHECK_FALSE(zipped["payload"][0].contains("payload"));
+  auto packed = edge::base64::decode(zipped["payload"][0]["payloadBytes"].get<std::string>());
+  REQUIRE(packed);
+  auto text = agent_test::gunzip(*packed);
+  REQUIRE(text);
+  CHECK_THAT(*text, Catch::Contains("hello one"));
+  Json zipped_json = rig.method("GetModuleLogs", Json{{"schemaVersion", "1.0"},
+                                                      {"items", {{"id", a}}},
+                                                      {"encoding", "GZIP"},
+                                                      {"contentType", "json"}}
+                                                     .dump());
+  REQUIRE(zipped_json["status"] == 200);
+  packed = edge::base64::decode(zipped_json["payload"][0]["payloadBytes"].get<std::string>());
+  REQUIRE(packed);
+  text = agent_test::gunzip(*packed);
+  REQUIRE(text);
+  Json messages = Json::parse(*text, nullptr, false);
+  REQUIRE(messages.is_array());
+  REQUIRE_FALSE(messages.empty());
+  CHECK(messages[0]["id"] == a);
+  CHECK(messages[0]["device"] == rig.device);
+  CHECK(messages[0]["stream"] == "stdout");
+  CHECK(messages[0]["text"] == "hello one");
+  CHECK(messages[0]["timestamp"].get<std::string>().starts_with("20"));
+  Json bad_encoding = rig.method(
+      "GetModuleLogs",
+      Json{{"schemaVersion", "1.0"}, {"items", {{"id", a}}}, {"encoding", "brotli"}}.dump());
+  CHECK(bad_encoding["status"] == 400);
 
   // A desired change: a's env changes (recreated), b is removed (reported as gone).
   std::string before = (*rig.docker.inspect_container(a))["Id"];
@@ -348,4 +394,157 @@ TEST_CASE("the agent connects over MqttWs through an authenticating proxy", "[do
   REQUIRE(eventually([&] { return rig.running(a); }));
   CHECK(eventually([&] { return rig.reported()["modules"].contains(a); }));
   CHECK(rig.method("ping")["status"] == 200);
+}
+
+namespace {
+// Polls GetTaskStatus until the task leaves Running.
+Json task_outcome(Rig& rig, const std::string& id) {
+  Json st;
+  eventually(
+      [&] {
+        st = rig.method("GetTaskStatus", Json{{"schemaVersion", "1.0"}, {"correlationId", id}}.dump());
+        return st["status"] == 200 && st["payload"]["status"] != "Running";
+      },
+      60);
+  return st["payload"];
+}
+
+Json upload(Rig& rig, const std::string& sas, const std::string& module, const std::string& type,
+            const std::string& encoding) {
+  Json r = rig.method("UploadModuleLogs", Json{{"schemaVersion", "1.0"},
+                                               {"sasUrl", sas},
+                                               {"items", {{"id", module}}},
+                                               {"encoding", encoding},
+                                               {"contentType", type}}
+                                              .dump());
+  INFO(r.dump());
+  REQUIRE(r["status"] == 200);
+  CHECK(r["payload"]["status"] == "Running");
+  CHECK(r["payload"]["message"] == "");
+  CHECK(r["payload"]["correlationId"].get<std::string>().size() == 36);
+  return r["payload"];
+}
+}  // namespace
+
+TEST_CASE("the agent uploads module logs and the support bundle to a blob container",
+          "[docker][e2e]") {
+  Rig rig;
+  agent_test::BlobServer blob;
+  rig.extra_trust = blob.cert_pem();
+  std::string a = "twinlog" + rig.suffix;
+  rig.containers = {a};
+  rig.start_agent();
+  INFO(rig.agent_log());
+  rig.deploy(manifest(Json{{a, module("running",
+                                      "for i in $(seq 1 250); do echo line $i; done; "
+                                      "echo '<3> something failed' >&2; sleep 300",
+                                      1)}}));
+  REQUIRE(eventually([&] { return rig.running(a); }));
+  std::string prefix = rig.hub.address() + "/" + rig.device;
+  REQUIRE(eventually([&] {
+    return rig.agent_log().size() > 0 && rig.docker.inspect_container(a) &&
+           rig.method("GetModuleLogs", Json{{"schemaVersion", "1.0"}, {"items", {{"id", a}}}}.dump())
+                   ["payload"][0]["payload"]
+                       .get<std::string>()
+                       .find("something failed") != std::string::npos;
+  }));
+
+  // Text: an append blob grown 100 lines at a time.
+  Json started = upload(rig, blob.sas_url(), a, "text", "none");
+  Json done = task_outcome(rig, started["correlationId"]);
+  INFO(done.dump() << "\n" << blob.log());
+  REQUIRE(done["status"] == "Completed");
+  CHECK(done["correlationId"] == started["correlationId"]);
+  auto names = blob.blobs(prefix);
+  REQUIRE(names.size() == 1);
+  CHECK_THAT(names[0], Catch::StartsWith(prefix + "/" + a + "-20") && Catch::EndsWith(".log"));
+  std::string text = blob.read(names[0]);
+  CHECK_THAT(text, Catch::StartsWith("line 1\n") && Catch::Contains("line 250\n") &&
+                       Catch::Contains("<3> something failed"));
+  CHECK(blob.blocks(names[0]) == 3);  // 251 lines
+  CHECK(blob.headers(names[0])["x-ms-blob-type"] == "AppendBlob");
+  CHECK(blob.headers(names[0])["x-ms-blob-content-type"] == "text/plain");
+
+  // Text, gzip: every block its own gzip member; JSON, gzip: one block blob.
+  std::this_thread::sleep_for(1100ms);  // blob names carry the second
+  done = task_outcome(rig, upload(rig, blob.sas_url(), a, "text", "gzip")["correlationId"]);
+  REQUIRE(done["status"] == "Completed");
+  std::this_thread::sleep_for(1100ms);
+  done = task_outcome(rig, upload(rig, blob.sas_url(), a, "json", "gzip")["correlationId"]);
+  REQUIRE(done["status"] == "Completed");
+  names = blob.blobs(prefix);
+  REQUIRE(names.size() == 3);
+  std::string log_gz, json_gz;
+  for (const auto& n : names) {
+    if (n.ends_with(".log.gz")) log_gz = n;
+    if (n.ends_with(".json.gz")) json_gz = n;
+  }
+  REQUIRE_FALSE(log_gz.empty());
+  REQUIRE_FALSE(json_gz.empty());
+  auto unpacked = agent_test::gunzip(blob.read(log_gz));
+  REQUIRE(unpacked);
+  CHECK(*unpacked == text);
+  CHECK(blob.headers(log_gz)["x-ms-blob-content-encoding"] == "gzip");
+  CHECK(blob.headers(json_gz)["x-ms-blob-type"] == "BlockBlob");
+  CHECK(blob.headers(json_gz)["x-ms-blob-content-type"] == "application/json");
+  unpacked = agent_test::gunzip(blob.read(json_gz));
+  REQUIRE(unpacked);
+  Json messages = Json::parse(*unpacked, nullptr, false);
+  REQUIRE(messages.is_array());
+  REQUIRE(messages.size() == 251);
+  CHECK(messages[0]["text"] == "line 1");
+  CHECK(messages[250]["text"] == "something failed");
+  CHECK(messages[250]["loglevel"] == 3);
+  CHECK(messages[250]["stream"] == "stderr");
+  CHECK(messages[250]["iothub"] == rig.hub.address());
+
+  // Failures: a task that fails says why (never the SAS signature); payload errors are 400.
+  done = task_outcome(rig, upload(rig, blob.sas_url("logs", "wrong"), a, "text", "none")["correlationId"]);
+  CHECK(done["status"] == "Failed");
+  CHECK_THAT(done["message"].get<std::string>(),
+             Catch::StartsWith("Task upload logs failed because of error") &&
+                 Catch::Contains("403 AuthenticationFailed") && !Catch::Contains("wrong"));
+  done = task_outcome(rig, upload(rig, blob.sas_url("other"), a, "json", "none")["correlationId"]);
+  CHECK(done["status"] == "Failed");
+  CHECK_THAT(done["message"].get<std::string>(), Catch::Contains("404 ContainerNotFound"));
+  done = task_outcome(rig, upload(rig, "ftp://example/logs", a, "text", "none")["correlationId"]);
+  CHECK(done["status"] == "Failed");
+  CHECK_THAT(done["message"].get<std::string>(), Catch::Contains("invalid sasUrl"));
+  CHECK(rig.method("UploadModuleLogs", Json{{"schemaVersion", "1.0"}, {"items", {{"id", a}}}}.dump())
+            ["status"] == 400);
+  CHECK(rig.method("UploadModuleLogs", Json{{"schemaVersion", "1.0"},
+                                            {"sasUrl", blob.sas_url()},
+                                            {"items", {{"id", a}}},
+                                            {"contentType", "xml"}}
+                                           .dump())["status"] == 400);
+  Json unknown =
+      rig.method("GetTaskStatus", Json{{"schemaVersion", "1.0"}, {"correlationId", "nope"}}.dump());
+  CHECK(unknown["payload"] == Json{{"status", "Unknown"}, {"message", ""}, {"correlationId", "nope"}});
+  CHECK(blob.blobs(prefix).size() == 3);
+
+  // The support bundle comes from edged's GET /systeminfo/supportbundle.
+  CHECK(rig.method("UploadSupportBundle", Json{{"schemaVersion", "1.0"}}.dump())["status"] == 400);
+  Json bundle = rig.method("UploadSupportBundle",
+                           Json{{"schemaVersion", "1.0"}, {"sasUrl", blob.sas_url()}, {"since", "1h"},
+                                {"edgeRuntimeOnly", true}}
+                               .dump());
+  INFO(bundle.dump());
+  REQUIRE(bundle["status"] == 200);
+  CHECK(bundle["payload"]["status"] == "Running");
+  done = task_outcome(rig, bundle["payload"]["correlationId"]);
+  REQUIRE(rig.bundle_status != 0);  // the agent asked edged
+  CHECK(rig.bundle_since == "1h");
+  if (rig.bundle_status == 200) {
+    REQUIRE(done["status"] == "Completed");
+    auto zips = blob.blobs(prefix);
+    std::erase_if(zips, [](const std::string& n) { return !n.ends_with(".zip"); });
+    REQUIRE(zips.size() == 1);
+    CHECK_THAT(zips[0], Catch::Contains("/support-bundle-20"));
+    CHECK(blob.read(zips[0]).starts_with("PK"));
+  } else {
+    // This edged has no such route yet: the task fails and says so.
+    CHECK(done["status"] == "Failed");
+    CHECK_THAT(done["message"].get<std::string>(),
+               Catch::Contains("could not get the support bundle from edged: 404"));
+  }
 }

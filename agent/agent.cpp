@@ -1,5 +1,7 @@
 #include "agent/agent.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -178,6 +180,7 @@ void Agent::run(const std::function<bool()>& stopping) {
       options_.after_pass(runner_, active_ ? &active_->deployment : nullptr,
                           active_ ? active_->doc.desired : Json::object(),
                           active_ ? active_->doc.version : 0, report_);
+    malloc_trim(0);  // a pass parses manifests and module lists: hand the freed pages back
     std::unique_lock lock(mutex_);
     while (!wake_ && !stopping()) {
       int64_t left = next - now_ms();

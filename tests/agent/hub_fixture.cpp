@@ -145,7 +145,7 @@ BlobServer::BlobServer() {
   cert_ = edge::test::read_file(dir_ / "cert.pem");
   std::filesystem::create_directories(dir_ / "store");
   process_ = std::make_unique<edge::test::Process>(
-      std::vector<std::string>{"python3", EDGE_SOURCE_DIR "/tests/agent/blob_server.py",
+      std::vector<std::string>{"/usr/bin/python3", EDGE_SOURCE_DIR "/tests/agent/blob_server.py",
                                dir_ / "cert.pem", dir_ / "key.pem", dir_ / "store", "logs",
                                "s3cret", dir_ / "port"},
       std::map<std::string, std::string>{}, dir_ / "blob.log");

@@ -48,6 +48,11 @@ HubEmulator::HubEmulator() : address_(random_loopback()) {
   ca_ = edge::test::read_file(dir_ / "state/ca.pem");
 }
 
+HubEmulator::HubEmulator(std::string address, std::string state_dir)
+    : address_(std::move(address)), state_(std::move(state_dir)) {
+  ca_ = edge::test::read_file(state_ + "/ca.pem");
+}
+
 HubEmulator::~HubEmulator() {
   if (process_) process_->stop();
 }
@@ -87,7 +92,7 @@ std::string HubEmulator::create_edge_device(const std::string& device) {
 }
 
 std::string HubEmulator::service_connection_string() const {
-  auto info = Json::parse(edge::test::read_file(dir_ / "state/info.json"));
+  auto info = Json::parse(edge::test::read_file(state_ + "/info.json"));
   return info["serviceConnectionString"];
 }
 

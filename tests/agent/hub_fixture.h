@@ -16,10 +16,12 @@ using Json = nlohmann::json;
 class HubEmulator {
  public:
   HubEmulator();
+  // An emulator someone else runs (e.g. the identity-services stack's), by address and state dir.
+  HubEmulator(std::string address, std::string state_dir);
   ~HubEmulator();
   const std::string& address() const { return address_; }
   const std::string& ca_pem() const { return ca_; }
-  std::string ca_file() const { return dir_ / "state/ca.pem"; }
+  std::string ca_file() const { return state_ + "/ca.pem"; }
   std::string service_connection_string() const;
   // Runs tests/agent/service.js (azure-iothub) with `args`; returns its exit code, stdout in *out.
   int service_sdk(const std::string& args, std::string* out);
@@ -34,6 +36,7 @@ class HubEmulator {
  private:
   edge::test::TempDir dir_;
   std::string address_;
+  std::string state_ = dir_ / "state";
   std::string ca_;
   std::unique_ptr<edge::test::Process> process_;
 };

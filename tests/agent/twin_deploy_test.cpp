@@ -13,7 +13,11 @@
 #include "agent/upstream/sas.h"
 #include "common/base64.h"
 #include "common/http/server.h"
+#include "edged/auth.h"
+#include "edged/edge_ca.h"
 #include "edged/management.h"
+#include "edged/workload.h"
+#include "tests/edged/workload_fixture.h"
 #include "tests/agent/hub_fixture.h"
 #include "tests/agent/own_modules.h"
 
@@ -60,25 +64,88 @@ Json manifest(Json modules, const std::string& schema = "1.1") {
          {{"properties.desired", {{"schemaVersion", "1.1"}, {"routes", Json::object()}}}}}}}};
 }
 
-// edged's management API (in-process, real engine), a workload-API stand-in that signs with the
-// module key the hub knows and serves the hub's CA as trust bundle, and the agent container.
-// (The workload API of aziot-edged replaces the stand-in once it is on main.)
+// edged's management API (in-process, real engine), the agent container, and its workload API:
+// by default aziot-edged's own (edged::Workload over the real keyd, certd and identityd, with
+// the hub emulator of that stack; the agent's SAS keys derived by identityd, the trust bundle
+// from certd, callers checked by `docker top` of the agent container), or a stand-in that signs
+// with the module key the hub knows (for the MqttWs test: that stack's emulator has no
+// WebSockets).
+enum class WorkloadKind { Edged, StandIn };
+
 struct Rig {
+  WorkloadKind kind;
+  edge::test::TempDir trust_dir;
+  std::string extra_trust;  // more roots in the trust bundle (the blob server's)
+  std::unique_ptr<workload_test::Stack> stack;
   HubEmulator hub;
   edge::test::TempDir dir;
   std::string suffix = std::to_string(getpid());
-  std::string device = "edge" + suffix, agent = "agent-twin-" + suffix;
+  std::string device, agent = "agent-twin-" + suffix;
   std::string image = "iotedge-lite/edge-agent:twin-" + suffix;
-  std::string key;
-  std::string extra_trust;  // more roots in the trust bundle (the blob server's)
+  std::string key, gen = "gen1";
   docker::Client docker;
   std::vector<std::string> containers;
   Management mgmt{ManagementOptions{"/var/run/docker.sock", agent, "1.5.0", "agent-twin-test-" + suffix}};
+  std::unique_ptr<edge::clients::KeydClient> keyd;
+  std::unique_ptr<edged::CertdClient> certd;
+  std::unique_ptr<edged::IdentitydClient> identityd;
+  std::unique_ptr<edged::Workload> workload_api;
   std::unique_ptr<edge::http::Server> mgmt_server, workload_server;
   std::vector<std::thread> threads;
 
-  Rig() {
-    key = hub.create_edge_device(device);
+  static std::unique_ptr<workload_test::Stack> make_stack(WorkloadKind kind, const std::string& dir,
+                                                          const std::string& extra) {
+    if (kind != WorkloadKind::Edged) return nullptr;
+    workload_test::StackOptions o;
+    std::string bundle = "\"aziot-edged-ca\", \"trust-bundle-user\"";
+    o.certd_extra =
+        "[cert_issuance]\naziot-edged-ca = { method = \"self_signed\" }\n"
+        "[preloaded_certs]\ntrust-bundle-user = \"file://{HUB_CA}\"\n";
+    if (!extra.empty()) {
+      edge::test::write_file(dir + "/extra.pem", extra);
+      o.certd_extra += "extra-trust = \"file://" + dir + "/extra.pem\"\n";
+      bundle += ", \"extra-trust\"";
+    }
+    o.certd_extra += "aziot-edged-trust-bundle = [" + bundle + "]\n";
+    return std::make_unique<workload_test::Stack>(o);
+  }
+  static HubEmulator make_hub(const workload_test::Stack* stack) {
+    return stack ? HubEmulator(stack->emu.host, stack->emu.state) : HubEmulator();
+  }
+
+  explicit Rig(WorkloadKind k = WorkloadKind::Edged, std::string extra = "")
+      : kind(k),
+        extra_trust(std::move(extra)),
+        stack(make_stack(kind, trust_dir.path(), extra_trust)),
+        hub(make_hub(stack.get())) {
+    if (stack) {
+      device = "dev1";  // the device the stack provisioned
+      keyd = std::make_unique<edge::clients::KeydClient>(stack->keyd_socket);
+      certd = std::make_unique<edged::CertdClient>(stack->certd_socket);
+      identityd = std::make_unique<edged::IdentitydClient>(stack->identityd_socket);
+      edged::EdgeCa ca({}, "dev1", *keyd, *certd);
+      REQUIRE(ca.ensure());
+      // edged makes sure the agent's identity exists (keys derived on the device) before it
+      // starts the agent container; its generation id goes into the agent's environment.
+      edge::http::UnixClient id_client(stack->identityd_socket);
+      auto updated = edge::test::call(
+          id_client, "PUT", "/identities/modules/$edgeAgent?api-version=2020-09-01&type=aziot",
+          Json{{"type", "aziot"}, {"moduleId", "$edgeAgent"}});
+      INFO(updated.body);
+      REQUIRE(updated.status == 200);
+      gen = updated.json["spec"]["genId"];
+      workload_api = std::make_unique<edged::Workload>(
+          edged::WorkloadOptions{stack->emu.host, "dev1"}, *keyd, *certd, *identityd,
+          [this](const std::string& module, pid_t pid) -> edge::Status {
+            if (module != "$edgeAgent")
+              return edge::fail(edge::ErrorKind::Forbidden, "only the agent runs in this rig");
+            return edged::authorize_caller(docker, agent, pid);  // a process of the container
+          },
+          [this]() -> edge::Result<Json> { return mgmt.list_modules(); });
+    } else {
+      device = "edge" + suffix;
+      key = hub.create_edge_device(device);
+    }
     std::string out;
     int rc =
         edge::test::run("EDGE_AGENT_BINARY=" + edge::test::bin("edge-agent") +
@@ -116,9 +183,10 @@ struct Rig {
   std::string bundle_since;
 
   edge::http::Response workload(edge::http::Request& r) {
+    if (workload_api) return workload_api->handle(r);
     if (r.method == "GET" && r.path == "/trust-bundle")
       return edge::http::Response::json(200, Json{{"certificate", hub.ca_pem() + extra_trust}});
-    if (r.method == "POST" && r.path == "/modules/$edgeAgent/genid/gen1/sign") {
+    if (r.method == "POST" && r.path == "/modules/$edgeAgent/genid/" + gen + "/sign") {
       Json body = Json::parse(r.body, nullptr, false);
       if (!body.is_object() || body.value("keyId", "") != "primary" ||
           body.value("algo", "") != "HMACSHA256")
@@ -137,7 +205,7 @@ struct Rig {
                                     "IOTEDGE_IOTHUBHOSTNAME=" + hub.address(),
                                     "IOTEDGE_DEVICEID=" + device,
                                     "IOTEDGE_MODULEID=$edgeAgent",
-                                    "IOTEDGE_MODULEGENERATIONID=gen1",
+                                    "IOTEDGE_MODULEGENERATIONID=" + gen,
                                     "IOTEDGE_AUTHSCHEME=sasToken",
                                     "IOTEDGE_APIVERSION=2022-08-03",
                                     "StorageFolder=/edge/storage",
@@ -380,7 +448,7 @@ TEST_CASE("the agent deploys from its twin reports state and answers direct meth
 }
 
 TEST_CASE("the agent connects over MqttWs through an authenticating proxy", "[docker][e2e]") {
-  Rig rig;
+  Rig rig(WorkloadKind::StandIn);
   agent_test::Tinyproxy proxy("agent", "pr0xy");
   std::string a = "twinws" + rig.suffix;
   rig.containers = {a};
@@ -428,9 +496,8 @@ Json upload(Rig& rig, const std::string& sas, const std::string& module, const s
 
 TEST_CASE("the agent uploads module logs and the support bundle to a blob container",
           "[docker][e2e]") {
-  Rig rig;
   agent_test::BlobServer blob;
-  rig.extra_trust = blob.cert_pem();
+  Rig rig(WorkloadKind::Edged, blob.cert_pem());
   std::string a = "twinlog" + rig.suffix;
   rig.containers = {a};
   rig.start_agent();

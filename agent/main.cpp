@@ -31,10 +31,10 @@ volatile std::sig_atomic_t stop_requested = 0;
 
 int main() {
   using namespace edge;
+  daemon::init_process();
   // The agent idles most of the time with a handful of threads: one malloc arena for all of
   // them (each extra arena keeps its own pages resident).
   mallopt(M_ARENA_MAX, 1);
-  daemon::init_process();
   log::init_from_env("RuntimeLogLevel");
   std::signal(SIGTERM, [](int) { stop_requested = 1; });
   std::signal(SIGINT, [](int) { stop_requested = 1; });

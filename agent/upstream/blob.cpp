@@ -38,7 +38,11 @@ edge::Result<BlobContainer> BlobContainer::open(const std::string& sas_url,
   if (auto at = url.find("$upstream"); at != std::string::npos && !gateway.empty())
     url.replace(at, 9, gateway);
   auto parsed = edge::cloud::parse_https_url(url);
-  if (!parsed) return edge::fail(parsed.error().kind, "invalid sasUrl: " + parsed.error().message);
+  // The parser's message quotes the URL, and with it the SAS signature: say it without.
+  if (!parsed)
+    return edge::fail(edge::ErrorKind::InvalidParameter,
+                      "invalid sasUrl: not an https:// URL with a host (credentials and other "
+                      "schemes are refused)");
   std::string target = parsed->target;
   auto q = target.find('?');
   std::string path = target.substr(0, q);

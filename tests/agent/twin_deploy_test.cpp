@@ -466,14 +466,14 @@ TEST_CASE("the agent connects over MqttWs through an authenticating proxy", "[do
 
 namespace {
 // Polls GetTaskStatus until the task leaves Running.
-Json task_outcome(Rig& rig, const std::string& id) {
+Json task_outcome(Rig& rig, const std::string& id, int seconds = 60) {
   Json st;
   eventually(
       [&] {
         st = rig.method("GetTaskStatus", Json{{"schemaVersion", "1.0"}, {"correlationId", id}}.dump());
         return st["status"] == 200 && st["payload"]["status"] != "Running";
       },
-      60);
+      seconds);
   return st["payload"];
 }
 
@@ -601,7 +601,8 @@ TEST_CASE("the agent uploads module logs and the support bundle to a blob contai
   INFO(bundle.dump());
   REQUIRE(bundle["status"] == 200);
   CHECK(bundle["payload"]["status"] == "Running");
-  done = task_outcome(rig, bundle["payload"]["correlationId"]);
+  // edged runs `iotedge check` for the bundle (up to 2 minutes).
+  done = task_outcome(rig, bundle["payload"]["correlationId"], 200);
   REQUIRE(rig.bundle_status != 0);  // the agent asked edged
   CHECK(rig.bundle_since == "1h");
   if (rig.bundle_status == 200) {

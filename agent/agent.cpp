@@ -1,5 +1,7 @@
 #include "agent/agent.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -154,6 +156,23 @@ int64_t Agent::pass(int64_t now) {
   return next;
 }
 
+void Agent::shutdown() {
+  DeploymentReport r = report_;
+  r.code = 406;
+  r.description = "Agent is not running";
+  publish(r);
+  edge::log::info("Stopping the modules");
+  auto stopped = runner_.stop_all();
+  if (!stopped) {
+    edge::log::warn("Failed to stop the modules: " + stopped.error().message);
+    return;
+  }
+  std::string names;
+  for (const auto& n : *stopped) names += (names.empty() ? "" : ", ") + n;
+  edge::log::info("Stopped " + std::to_string(stopped->size()) + " module(s)" +
+                  (names.empty() ? "" : ": " + names));
+}
+
 void Agent::run(const std::function<bool()>& stopping) {
   while (!stopping()) {
     int64_t next = pass(now_ms());
@@ -161,6 +180,7 @@ void Agent::run(const std::function<bool()>& stopping) {
       options_.after_pass(runner_, active_ ? &active_->deployment : nullptr,
                           active_ ? active_->doc.desired : Json::object(),
                           active_ ? active_->doc.version : 0, report_);
+    malloc_trim(0);  // a pass parses manifests and module lists: hand the freed pages back
     std::unique_lock lock(mutex_);
     while (!wake_ && !stopping()) {
       int64_t left = next - now_ms();

@@ -40,6 +40,9 @@ class Agent {
   void run(const std::function<bool()>& stopping);
   // One pass now; returns when the next pass is due (unix ms).
   int64_t pass(int64_t now_ms);
+  // At SIGTERM, as upstream: the deployment status becomes 406 "Agent is not running" and every
+  // module but edgeAgent is stopped.
+  void shutdown();
   // Asks for a pass as soon as possible (any thread).
   void wake();
   // Deployment outcome and per-module runtime state, for the reported properties.

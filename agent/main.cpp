@@ -2,6 +2,7 @@
 // with ConfigSource=local), reconciles the device's modules through edged's management API (woken
 // by module events, rolling back a deployment that does not become healthy), and reports what
 // runs to the twin.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -31,6 +32,9 @@ volatile std::sig_atomic_t stop_requested = 0;
 int main() {
   using namespace edge;
   daemon::init_process();
+  // The agent idles most of the time with a handful of threads: one malloc arena for all of
+  // them (each extra arena keeps its own pages resident).
+  mallopt(M_ARENA_MAX, 1);
   log::init_from_env("RuntimeLogLevel");
   std::signal(SIGTERM, [](int) { stop_requested = 1; });
   std::signal(SIGINT, [](int) { stop_requested = 1; });
@@ -113,6 +117,11 @@ int main() {
   reconciler->run([] { return stop_requested != 0; });
   if (twin_watch.joinable()) twin_watch.join();
   log::info("Edge agent stopping");
-  if (twin) twin->report_shutdown();
+  // Upstream's shutdown: report "Agent is not running" and stop every module but the agent,
+  // side by side.
+  std::thread report;
+  if (twin) report = std::thread([&twin] { twin->report_shutdown(); });
+  reconciler->shutdown();
+  if (report.joinable()) report.join();
   return 0;
 }

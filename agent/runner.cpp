@@ -140,6 +140,30 @@ void Runner::save_state() const {
     edge::log::warn("Failed to save agent state: " + s.error().message);
 }
 
+Result<std::vector<std::string>> Runner::stop_all() {
+  auto current = EDGE_TRY(this->current());
+  std::vector<std::string> names;
+  for (const auto& [name, c] : current)
+    if (name != "edgeAgent" && c.edged_status == RuntimeStatus::Running) names.push_back(name);
+  std::vector<edge::Status> results(names.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < names.size(); ++i)
+    threads.emplace_back([&, i] {
+      edge::http::UnixClient client(options_.management_socket, std::chrono::seconds(60));
+      auto r = client.request(
+          "POST", api("/modules/" + edge::uri::percent_encode(names[i]) + "/stop", options_.env));
+      if (!r)
+        results[i] = std::unexpected(r.error().context("stop " + names[i]));
+      else if (r->status != 204 && r->status != 304)
+        results[i] = edge::internal("stop " + names[i] + ": " + std::to_string(r->status) + " " +
+                                    r->message());
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& r : results)
+    if (!r) return std::unexpected(r.error());
+  return names;
+}
+
 Result<std::map<std::string, Current>> Runner::current() {
   auto r = EDGE_TRY(mgmt_.request("GET", api("/modules", options_.env)));
   if (r.status != 200) return edge::internal("edged listed no modules: " + r.message());

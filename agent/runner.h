@@ -39,6 +39,9 @@ class Runner {
   edge::Result<PassResult> reconcile(const Deployment& deployment, int64_t version, int64_t now_ms);
   // The current modules as edged reports them, with the agent's bookkeeping.
   edge::Result<std::map<std::string, Current>> current();
+  // Upstream's shutdown plan: stops every module but edgeAgent, side by side; returns the
+  // names stopped, or the first error.
+  edge::Result<std::vector<std::string>> stop_all();
   // Per-module runtime state from the last pass (for reported properties).
   std::map<std::string, ModuleRuntimeState> module_states() const;
 

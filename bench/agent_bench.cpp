@@ -207,6 +207,12 @@ int main() {
   auto info = docker.inspect_container(agent);
   pid_t pid = info ? static_cast<pid_t>((*info)["State"].value("Pid", 0)) : 0;
   long pss_idle = pid ? bench::pss_kib(pid) : 0;
+  if (pid && std::getenv("AGENT_SMAPS"))  // where the PSS goes, per mapping
+    (void)std::system(("awk '/^[0-9a-f]+-[0-9a-f]+ /{k=$6\" \"$2} /^Pss:/{p[k]+=$2} "
+                       "/^Anonymous:/{a[k]+=$2} END{for(k in p) if(p[k]>0) printf \"%6d KiB "
+                       "(anon %d) %s\\n\", p[k], a[k], k}' /proc/" +
+                       std::to_string(pid) + "/smaps | sort -rn >&2")
+                          .c_str());
 
   // Crash -> restart: the agent (cool-off unit 0) next to the engine's own restart policy.
   double agent_restart = 0, engine_restart = 0;

@@ -26,8 +26,8 @@ edge::Result<std::unique_ptr<TwinAgent>> TwinAgent::start(const std::string& man
   std::unique_ptr<TwinAgent> agent(new TwinAgent());
   agent->mgmt_owner_ = std::make_unique<edge::http::UnixClient>(management_socket);
   agent->mgmt_ = agent->mgmt_owner_.get();
-  agent->methods_ =
-      std::make_unique<Methods>(management_socket, settings.iothub_hostname, settings.device_id);
+  agent->methods_ = std::make_unique<Methods>(management_socket, settings.iothub_hostname,
+                                              settings.device_id, trust, settings.gateway_hostname);
   Methods* methods = agent->methods_.get();
   agent->connection_ = std::make_unique<HubConnection>(
       settings, std::move(signer), std::move(trust),

@@ -150,6 +150,10 @@ void AgentRig::start_agent() {
   REQUIRE(docker_.start(agent_));
 }
 
+bool AgentRig::stop_agent(int seconds) { return static_cast<bool>(docker_.stop(agent_, seconds)); }
+
+bool AgentRig::restart_agent() { return static_cast<bool>(docker_.start(agent_)); }
+
 Json AgentRig::inspect(const std::string& n) {
   auto i = docker_.inspect_container(n);
   // A missing container reads as empty sections, so lookups in polling loops never throw.

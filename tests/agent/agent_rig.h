@@ -71,6 +71,10 @@ class AgentRig {
   void write_manifest(const Json& whole_deployment);
   void write_text(const std::string& text);
   void start_agent();
+  // docker stop: SIGTERM, then SIGKILL after `seconds`.
+  bool stop_agent(int seconds = 10);
+  // Starts the stopped agent container again.
+  bool restart_agent();
   bool running(const std::string& container);
   bool exists(const std::string& container);
   Json inspect(const std::string& container);

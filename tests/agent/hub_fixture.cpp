@@ -4,7 +4,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <random>
 #include <thread>
 
@@ -43,6 +46,11 @@ HubEmulator::HubEmulator() : address_(random_loopback()) {
   INFO(process_->log());
   REQUIRE(edge::fs::exists(dir_ / "state/info.json"));
   ca_ = edge::test::read_file(dir_ / "state/ca.pem");
+}
+
+HubEmulator::HubEmulator(std::string address, std::string state_dir)
+    : address_(std::move(address)), state_(std::move(state_dir)) {
+  ca_ = edge::test::read_file(state_ + "/ca.pem");
 }
 
 HubEmulator::~HubEmulator() {
@@ -84,7 +92,7 @@ std::string HubEmulator::create_edge_device(const std::string& device) {
 }
 
 std::string HubEmulator::service_connection_string() const {
-  auto info = Json::parse(edge::test::read_file(dir_ / "state/info.json"));
+  auto info = Json::parse(edge::test::read_file(state_ + "/info.json"));
   return info["serviceConnectionString"];
 }
 
@@ -129,5 +137,92 @@ std::string Tinyproxy::url(const std::string& userinfo) const {
 }
 
 std::string Tinyproxy::log() const { return process_ ? process_->log() : ""; }
+
+BlobServer::BlobServer() {
+  std::string out;
+  int rc = edge::test::run(
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj "
+      "/CN=blob-test -addext subjectAltName=IP:127.0.0.1 -keyout " +
+          dir_ / "key.pem" + " -out " + dir_ / "cert.pem" + " 2>&1",
+      &out);
+  INFO(out);
+  REQUIRE(rc == 0);
+  cert_ = edge::test::read_file(dir_ / "cert.pem");
+  std::filesystem::create_directories(dir_ / "store");
+  process_ = std::make_unique<edge::test::Process>(
+      std::vector<std::string>{"/usr/bin/python3", EDGE_SOURCE_DIR "/tests/agent/blob_server.py",
+                               dir_ / "cert.pem", dir_ / "key.pem", dir_ / "store", "logs",
+                               "s3cret", dir_ / "port"},
+      std::map<std::string, std::string>{}, dir_ / "blob.log");
+  for (int i = 0; i < 200 && !edge::fs::exists(dir_ / "port"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  INFO(process_->log());
+  REQUIRE(edge::fs::exists(dir_ / "port"));
+  port_ = std::stoi(edge::test::read_file(dir_ / "port"));
+}
+
+BlobServer::~BlobServer() {
+  if (process_) process_->stop();
+}
+
+std::string BlobServer::sas_url(const std::string& container, const std::string& sig) const {
+  return "https://127.0.0.1:" + std::to_string(port_) + "/" + container +
+         "?sv=2020-04-08&sr=c&sp=racwl&sig=" + (sig.empty() ? "s3cret" : sig);
+}
+
+std::vector<std::string> BlobServer::blobs(const std::string& prefix) const {
+  std::vector<std::string> out;
+  std::filesystem::path root = dir_ / "store";
+  if (!std::filesystem::exists(root / prefix)) return out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root / prefix)) {
+    std::string rel = std::filesystem::relative(e.path(), root).string();
+    if (e.is_regular_file() && !rel.ends_with(".headers.json") && !rel.ends_with(".append") &&
+        !rel.ends_with(".blocks"))
+      out.push_back(rel);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string BlobServer::read(const std::string& blob) const {
+  return edge::test::read_file(dir_ / ("store/" + blob));
+}
+
+Json BlobServer::headers(const std::string& blob) const {
+  return Json::parse(edge::test::read_file(dir_ / ("store/" + blob + ".headers.json")), nullptr,
+                     false);
+}
+
+size_t BlobServer::blocks(const std::string& blob) const {
+  std::string text = edge::fs::exists(dir_ / ("store/" + blob + ".blocks"))
+                         ? edge::test::read_file(dir_ / ("store/" + blob + ".blocks"))
+                         : "";
+  return std::count(text.begin(), text.end(), '\n');
+}
+
+std::string BlobServer::log() const { return process_ ? process_->log() : ""; }
+
+std::optional<std::string> gunzip(const std::string& data) {
+  std::string out;
+  size_t at = 0;
+  while (at < data.size()) {  // one gzip member after another
+    z_stream z{};
+    if (inflateInit2(&z, 15 + 16) != Z_OK) return std::nullopt;
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data() + at));
+    z.avail_in = static_cast<uInt>(data.size() - at);
+    int rc = Z_OK;
+    char buf[16384];
+    while (rc == Z_OK) {
+      z.next_out = reinterpret_cast<Bytef*>(buf);
+      z.avail_out = sizeof buf;
+      rc = inflate(&z, Z_NO_FLUSH);
+      out.append(buf, sizeof buf - z.avail_out);
+    }
+    at += z.total_in;
+    inflateEnd(&z);
+    if (rc != Z_STREAM_END) return std::nullopt;
+  }
+  return out;
+}
 
 }  // namespace agent_test

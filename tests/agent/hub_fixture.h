@@ -3,7 +3,9 @@
 #pragma once
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "tests/support/harness.h"
 
@@ -14,10 +16,12 @@ using Json = nlohmann::json;
 class HubEmulator {
  public:
   HubEmulator();
+  // An emulator someone else runs (e.g. the identity-services stack's), by address and state dir.
+  HubEmulator(std::string address, std::string state_dir);
   ~HubEmulator();
   const std::string& address() const { return address_; }
   const std::string& ca_pem() const { return ca_; }
-  std::string ca_file() const { return dir_ / "state/ca.pem"; }
+  std::string ca_file() const { return state_ + "/ca.pem"; }
   std::string service_connection_string() const;
   // Runs tests/agent/service.js (azure-iothub) with `args`; returns its exit code, stdout in *out.
   int service_sdk(const std::string& args, std::string* out);
@@ -32,6 +36,7 @@ class HubEmulator {
  private:
   edge::test::TempDir dir_;
   std::string address_;
+  std::string state_ = dir_ / "state";
   std::string ca_;
   std::unique_ptr<edge::test::Process> process_;
 };
@@ -49,6 +54,31 @@ class Tinyproxy {
   int port_ = 0;
   std::unique_ptr<edge::test::Process> process_;
 };
+
+// tests/agent/blob_server.py over HTTPS on 127.0.0.1 with a self-signed certificate: an Azure
+// Blob Storage container `logs` that accepts requests carrying sig=<sig()>.
+class BlobServer {
+ public:
+  BlobServer();
+  ~BlobServer();
+  const std::string& cert_pem() const { return cert_; }
+  std::string sas_url(const std::string& container = "logs", const std::string& sig = "") const;
+  // Stored blobs below `prefix` (names relative to the container).
+  std::vector<std::string> blobs(const std::string& prefix = "") const;
+  std::string read(const std::string& blob) const;
+  Json headers(const std::string& blob) const;
+  size_t blocks(const std::string& blob) const;  // Append Block calls received
+  std::string log() const;
+
+ private:
+  edge::test::TempDir dir_;
+  std::string cert_;
+  int port_ = 0;
+  std::unique_ptr<edge::test::Process> process_;
+};
+
+// gunzip of every gzip member in `data`, or nullopt when it is not gzip.
+std::optional<std::string> gunzip(const std::string& data);
 
 std::string random_loopback();
 

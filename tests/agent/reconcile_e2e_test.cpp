@@ -179,3 +179,34 @@ TEST_CASE("a changed manifest file is applied without a restart", "[docker][e2e]
   CHECK(eventually([&] { return rig.running(second); }, 10));
   CHECK(rig.wait_status(200, 2));
 }
+
+TEST_CASE("at SIGTERM the agent stops every module and reports 406", "[docker][e2e]") {
+  AgentRig rig;
+  std::string a = rig.name("terma"), b = rig.name("termb"), idle = rig.name("termc");
+  rig.write_manifest(deployment({{a, module("running", kServe, 1)},
+                                 {b, module("running", kServe, 2, "on-failure")},
+                                 {idle, module("stopped", kServe, 3)}}));
+  rig.start_agent();
+  REQUIRE(eventually([&] { return rig.running(a) && rig.running(b) && rig.exists(idle); }));
+  REQUIRE(rig.wait_status(200, 1));
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(rig.stop_agent(20));
+  double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  INFO(rig.agent_log());
+  // Upstream's shutdown plan: every module but the agent stopped, side by side.
+  CHECK_FALSE(rig.running(a));
+  CHECK_FALSE(rig.running(b));
+  CHECK(rig.inspect(a)["State"].value("ExitCode", -1) == 0);  // stopped by TERM, not killed
+  CHECK(rig.inspect(rig.name("agent-"))["State"].value("ExitCode", -1) == 0);  // not killed
+  CHECK(took < 15);
+  Json status = rig.status();
+  CHECK(status["code"] == 406);
+  CHECK(status["description"] == "Agent is not running");
+  CHECK(status["version"] == 1);
+  CHECK_THAT(rig.agent_log(), Catch::Contains("Stopped 2 module(s)"));
+  // Started again, the agent brings the deployment back.
+  REQUIRE(rig.restart_agent());
+  CHECK(eventually([&] { return rig.running(a) && rig.running(b); }));
+  CHECK(rig.wait_status(200, 1));
+  CHECK_FALSE(rig.running(idle));
+}

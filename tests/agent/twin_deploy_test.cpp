@@ -6,13 +6,18 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <atomic>
 #include <functional>
 #include <thread>
 
 #include "agent/upstream/sas.h"
 #include "common/base64.h"
 #include "common/http/server.h"
+#include "edged/auth.h"
+#include "edged/edge_ca.h"
 #include "edged/management.h"
+#include "edged/workload.h"
+#include "tests/edged/workload_fixture.h"
 #include "tests/agent/hub_fixture.h"
 #include "tests/agent/own_modules.h"
 
@@ -59,24 +64,88 @@ Json manifest(Json modules, const std::string& schema = "1.1") {
          {{"properties.desired", {{"schemaVersion", "1.1"}, {"routes", Json::object()}}}}}}}};
 }
 
-// edged's management API (in-process, real engine), a workload-API stand-in that signs with the
-// module key the hub knows and serves the hub's CA as trust bundle, and the agent container.
-// (The workload API of aziot-edged replaces the stand-in once it is on main.)
+// edged's management API (in-process, real engine), the agent container, and its workload API:
+// by default aziot-edged's own (edged::Workload over the real keyd, certd and identityd, with
+// the hub emulator of that stack; the agent's SAS keys derived by identityd, the trust bundle
+// from certd, callers checked by `docker top` of the agent container), or a stand-in that signs
+// with the module key the hub knows (for the MqttWs test: that stack's emulator has no
+// WebSockets).
+enum class WorkloadKind { Edged, StandIn };
+
 struct Rig {
+  WorkloadKind kind;
+  edge::test::TempDir trust_dir;
+  std::string extra_trust;  // more roots in the trust bundle (the blob server's)
+  std::unique_ptr<workload_test::Stack> stack;
   HubEmulator hub;
   edge::test::TempDir dir;
   std::string suffix = std::to_string(getpid());
-  std::string device = "edge" + suffix, agent = "agent-twin-" + suffix;
+  std::string device, agent = "agent-twin-" + suffix;
   std::string image = "iotedge-lite/edge-agent:twin-" + suffix;
-  std::string key;
+  std::string key, gen = "gen1";
   docker::Client docker;
   std::vector<std::string> containers;
   Management mgmt{ManagementOptions{"/var/run/docker.sock", agent, "1.5.0", "agent-twin-test-" + suffix}};
+  std::unique_ptr<edge::clients::KeydClient> keyd;
+  std::unique_ptr<edged::CertdClient> certd;
+  std::unique_ptr<edged::IdentitydClient> identityd;
+  std::unique_ptr<edged::Workload> workload_api;
   std::unique_ptr<edge::http::Server> mgmt_server, workload_server;
   std::vector<std::thread> threads;
 
-  Rig() {
-    key = hub.create_edge_device(device);
+  static std::unique_ptr<workload_test::Stack> make_stack(WorkloadKind kind, const std::string& dir,
+                                                          const std::string& extra) {
+    if (kind != WorkloadKind::Edged) return nullptr;
+    workload_test::StackOptions o;
+    std::string bundle = "\"aziot-edged-ca\", \"trust-bundle-user\"";
+    o.certd_extra =
+        "[cert_issuance]\naziot-edged-ca = { method = \"self_signed\" }\n"
+        "[preloaded_certs]\ntrust-bundle-user = \"file://{HUB_CA}\"\n";
+    if (!extra.empty()) {
+      edge::test::write_file(dir + "/extra.pem", extra);
+      o.certd_extra += "extra-trust = \"file://" + dir + "/extra.pem\"\n";
+      bundle += ", \"extra-trust\"";
+    }
+    o.certd_extra += "aziot-edged-trust-bundle = [" + bundle + "]\n";
+    return std::make_unique<workload_test::Stack>(o);
+  }
+  static HubEmulator make_hub(const workload_test::Stack* stack) {
+    return stack ? HubEmulator(stack->emu.host, stack->emu.state) : HubEmulator();
+  }
+
+  explicit Rig(WorkloadKind k = WorkloadKind::Edged, std::string extra = "")
+      : kind(k),
+        extra_trust(std::move(extra)),
+        stack(make_stack(kind, trust_dir.path(), extra_trust)),
+        hub(make_hub(stack.get())) {
+    if (stack) {
+      device = "dev1";  // the device the stack provisioned
+      keyd = std::make_unique<edge::clients::KeydClient>(stack->keyd_socket);
+      certd = std::make_unique<edged::CertdClient>(stack->certd_socket);
+      identityd = std::make_unique<edged::IdentitydClient>(stack->identityd_socket);
+      edged::EdgeCa ca({}, "dev1", *keyd, *certd);
+      REQUIRE(ca.ensure());
+      // edged makes sure the agent's identity exists (keys derived on the device) before it
+      // starts the agent container; its generation id goes into the agent's environment.
+      edge::http::UnixClient id_client(stack->identityd_socket);
+      auto updated = edge::test::call(
+          id_client, "PUT", "/identities/modules/$edgeAgent?api-version=2020-09-01&type=aziot",
+          Json{{"type", "aziot"}, {"moduleId", "$edgeAgent"}});
+      INFO(updated.body);
+      REQUIRE(updated.status == 200);
+      gen = updated.json["spec"]["genId"];
+      workload_api = std::make_unique<edged::Workload>(
+          edged::WorkloadOptions{stack->emu.host, "dev1"}, *keyd, *certd, *identityd,
+          [this](const std::string& module, pid_t pid) -> edge::Status {
+            if (module != "$edgeAgent")
+              return edge::fail(edge::ErrorKind::Forbidden, "only the agent runs in this rig");
+            return edged::authorize_caller(docker, agent, pid);  // a process of the container
+          },
+          [this]() -> edge::Result<Json> { return mgmt.list_modules(); });
+    } else {
+      device = "edge" + suffix;
+      key = hub.create_edge_device(device);
+    }
     std::string out;
     int rc =
         edge::test::run("EDGE_AGENT_BINARY=" + edge::test::bin("edge-agent") +
@@ -103,13 +172,21 @@ struct Rig {
   }
 
   edge::http::Response management(edge::http::Request& r) {
-    return agent_test::only_own_modules(r, mgmt.handle(r), suffix);
+    auto response = agent_test::only_own_modules(r, mgmt.handle(r), suffix);
+    if (r.path == "/systeminfo/supportbundle") {
+      bundle_status = response.status;
+      if (auto* since = r.query_param("since")) bundle_since = *since;
+    }
+    return response;
   }
+  std::atomic<int> bundle_status{0};  // edged's answer to the agent's support bundle request
+  std::string bundle_since;
 
   edge::http::Response workload(edge::http::Request& r) {
+    if (workload_api) return workload_api->handle(r);
     if (r.method == "GET" && r.path == "/trust-bundle")
-      return edge::http::Response::json(200, Json{{"certificate", hub.ca_pem()}});
-    if (r.method == "POST" && r.path == "/modules/$edgeAgent/genid/gen1/sign") {
+      return edge::http::Response::json(200, Json{{"certificate", hub.ca_pem() + extra_trust}});
+    if (r.method == "POST" && r.path == "/modules/$edgeAgent/genid/" + gen + "/sign") {
       Json body = Json::parse(r.body, nullptr, false);
       if (!body.is_object() || body.value("keyId", "") != "primary" ||
           body.value("algo", "") != "HMACSHA256")
@@ -128,7 +205,7 @@ struct Rig {
                                     "IOTEDGE_IOTHUBHOSTNAME=" + hub.address(),
                                     "IOTEDGE_DEVICEID=" + device,
                                     "IOTEDGE_MODULEID=$edgeAgent",
-                                    "IOTEDGE_MODULEGENERATIONID=gen1",
+                                    "IOTEDGE_MODULEGENERATIONID=" + gen,
                                     "IOTEDGE_AUTHSCHEME=sasToken",
                                     "IOTEDGE_APIVERSION=2022-08-03",
                                     "StorageFolder=/edge/storage",
@@ -269,6 +346,43 @@ TEST_CASE("the agent deploys from its twin reports state and answers direct meth
   REQUIRE(logs["payload"].size() == 1);
   CHECK(logs["payload"][0]["id"] == a);
   CHECK_THAT(logs["payload"][0]["payload"].get<std::string>(), Catch::Contains("hello one"));
+  // gzip: upstream answers "payloadBytes", the base64 of the gzipped text or JSON.
+  Json zipped = rig.method("GetModuleLogs", Json{{"schemaVersion", "1.0"},
+                                                 {"items", {{"id", "^twina"}}},
+                                                 {"encoding", "gzip"},
+                                                 {"contentType", "text"}}
+                                                .dump());
+  INFO(zipped.dump());
+  REQUIRE(zipped["status"] == 200);
+  REQUIRE(zipped["payload"].size() == 1);
+  CHECK_FALSE(zipped["payload"][0].contains("payload"));
+  auto packed = edge::base64::decode(zipped["payload"][0]["payloadBytes"].get<std::string>());
+  REQUIRE(packed);
+  auto text = agent_test::gunzip(*packed);
+  REQUIRE(text);
+  CHECK_THAT(*text, Catch::Contains("hello one"));
+  Json zipped_json = rig.method("GetModuleLogs", Json{{"schemaVersion", "1.0"},
+                                                      {"items", {{"id", a}}},
+                                                      {"encoding", "GZIP"},
+                                                      {"contentType", "json"}}
+                                                     .dump());
+  REQUIRE(zipped_json["status"] == 200);
+  packed = edge::base64::decode(zipped_json["payload"][0]["payloadBytes"].get<std::string>());
+  REQUIRE(packed);
+  text = agent_test::gunzip(*packed);
+  REQUIRE(text);
+  Json messages = Json::parse(*text, nullptr, false);
+  REQUIRE(messages.is_array());
+  REQUIRE_FALSE(messages.empty());
+  CHECK(messages[0]["id"] == a);
+  CHECK(messages[0]["device"] == rig.device);
+  CHECK(messages[0]["stream"] == "stdout");
+  CHECK(messages[0]["text"] == "hello one");
+  CHECK(messages[0]["timestamp"].get<std::string>().starts_with("20"));
+  Json bad_encoding = rig.method(
+      "GetModuleLogs",
+      Json{{"schemaVersion", "1.0"}, {"items", {{"id", a}}}, {"encoding", "brotli"}}.dump());
+  CHECK(bad_encoding["status"] == 400);
 
   // A desired change: a's env changes (recreated), b is removed (reported as gone).
   std::string before = (*rig.docker.inspect_container(a))["Id"];
@@ -334,7 +448,7 @@ TEST_CASE("the agent deploys from its twin reports state and answers direct meth
 }
 
 TEST_CASE("the agent connects over MqttWs through an authenticating proxy", "[docker][e2e]") {
-  Rig rig;
+  Rig rig(WorkloadKind::StandIn);
   agent_test::Tinyproxy proxy("agent", "pr0xy");
   std::string a = "twinws" + rig.suffix;
   rig.containers = {a};
@@ -348,4 +462,160 @@ TEST_CASE("the agent connects over MqttWs through an authenticating proxy", "[do
   REQUIRE(eventually([&] { return rig.running(a); }));
   CHECK(eventually([&] { return rig.reported()["modules"].contains(a); }));
   CHECK(rig.method("ping")["status"] == 200);
+}
+
+namespace {
+// Polls GetTaskStatus until the task leaves Running.
+Json task_outcome(Rig& rig, const std::string& id, int seconds = 60) {
+  Json st;
+  eventually(
+      [&] {
+        st = rig.method("GetTaskStatus", Json{{"schemaVersion", "1.0"}, {"correlationId", id}}.dump());
+        return st["status"] == 200 && st["payload"]["status"] != "Running";
+      },
+      seconds);
+  return st["payload"];
+}
+
+Json upload(Rig& rig, const std::string& sas, const std::string& module, const std::string& type,
+            const std::string& encoding) {
+  Json r = rig.method("UploadModuleLogs", Json{{"schemaVersion", "1.0"},
+                                               {"sasUrl", sas},
+                                               {"items", {{"id", module}}},
+                                               {"encoding", encoding},
+                                               {"contentType", type}}
+                                              .dump());
+  INFO(r.dump());
+  REQUIRE(r["status"] == 200);
+  CHECK(r["payload"]["status"] == "Running");
+  CHECK(r["payload"]["message"] == "");
+  CHECK(r["payload"]["correlationId"].get<std::string>().size() == 36);
+  return r["payload"];
+}
+}  // namespace
+
+TEST_CASE("the agent uploads module logs and the support bundle to a blob container",
+          "[docker][e2e]") {
+  agent_test::BlobServer blob;
+  Rig rig(WorkloadKind::Edged, blob.cert_pem());
+  std::string a = "twinlog" + rig.suffix;
+  rig.containers = {a};
+  rig.start_agent();
+  INFO(rig.agent_log());
+  rig.deploy(manifest(Json{{a, module("running",
+                                      "for i in $(seq 1 250); do echo line $i; done; sleep 1; "
+                                      "echo '<3> something failed' >&2; sleep 300",
+                                      1)}}));
+  REQUIRE(eventually([&] { return rig.running(a); }));
+  std::string prefix = rig.hub.address() + "/" + rig.device;
+  REQUIRE(eventually([&] {
+    return rig.agent_log().size() > 0 && rig.docker.inspect_container(a) &&
+           rig.method("GetModuleLogs", Json{{"schemaVersion", "1.0"}, {"items", {{"id", a}}}}.dump())
+                   ["payload"][0]["payload"]
+                       .get<std::string>()
+                       .find("something failed") != std::string::npos;
+  }));
+
+  // Text: an append blob grown 100 lines at a time.
+  Json started = upload(rig, blob.sas_url(), a, "text", "none");
+  Json done = task_outcome(rig, started["correlationId"]);
+  INFO(done.dump() << "\n" << blob.log());
+  REQUIRE(done["status"] == "Completed");
+  CHECK(done["correlationId"] == started["correlationId"]);
+  auto names = blob.blobs(prefix);
+  REQUIRE(names.size() == 1);
+  CHECK_THAT(names[0], Catch::StartsWith(prefix + "/" + a + "-20") && Catch::EndsWith(".log"));
+  std::string text = blob.read(names[0]);
+  CHECK_THAT(text, Catch::StartsWith("line 1\n") && Catch::EndsWith("line 250\n<3> something failed\n"));
+  CHECK(blob.blocks(names[0]) == 3);  // 251 lines
+  CHECK(blob.headers(names[0])["x-ms-blob-type"] == "AppendBlob");
+  CHECK(blob.headers(names[0])["x-ms-blob-content-type"] == "text/plain");
+
+  // Text, gzip: every block its own gzip member; JSON, gzip: one block blob.
+  std::this_thread::sleep_for(1100ms);  // blob names carry the second
+  done = task_outcome(rig, upload(rig, blob.sas_url(), a, "text", "gzip")["correlationId"]);
+  REQUIRE(done["status"] == "Completed");
+  std::this_thread::sleep_for(1100ms);
+  done = task_outcome(rig, upload(rig, blob.sas_url(), a, "json", "gzip")["correlationId"]);
+  REQUIRE(done["status"] == "Completed");
+  names = blob.blobs(prefix);
+  REQUIRE(names.size() == 3);
+  std::string log_gz, json_gz;
+  for (const auto& n : names) {
+    if (n.ends_with(".log.gz")) log_gz = n;
+    if (n.ends_with(".json.gz")) json_gz = n;
+  }
+  REQUIRE_FALSE(log_gz.empty());
+  REQUIRE_FALSE(json_gz.empty());
+  auto unpacked = agent_test::gunzip(blob.read(log_gz));
+  REQUIRE(unpacked);
+  CHECK(*unpacked == text);
+  CHECK(blob.headers(log_gz)["x-ms-blob-content-encoding"] == "gzip");
+  CHECK(blob.headers(json_gz)["x-ms-blob-type"] == "BlockBlob");
+  CHECK(blob.headers(json_gz)["x-ms-blob-content-type"] == "application/json");
+  unpacked = agent_test::gunzip(blob.read(json_gz));
+  REQUIRE(unpacked);
+  Json messages = Json::parse(*unpacked, nullptr, false);
+  REQUIRE(messages.is_array());
+  REQUIRE(messages.size() == 251);
+  CHECK(messages[0]["text"] == "line 1");
+  Json failure;  // stdout and stderr lines are ordered by their timestamps
+  for (const auto& m : messages)
+    if (m["text"] == "something failed") failure = m;
+  REQUIRE(failure.is_object());
+  CHECK(failure["loglevel"] == 3);
+  CHECK(failure["stream"] == "stderr");
+  CHECK(failure["iothub"] == rig.hub.address());
+  CHECK(messages[0]["loglevel"] == 6);
+
+  // Failures: a task that fails says why (never the SAS signature); payload errors are 400.
+  done = task_outcome(rig, upload(rig, blob.sas_url("logs", "wrong"), a, "text", "none")["correlationId"]);
+  CHECK(done["status"] == "Failed");
+  CHECK_THAT(done["message"].get<std::string>(),
+             Catch::StartsWith("Task upload logs failed because of error") &&
+                 Catch::Contains("403 AuthenticationFailed") && !Catch::Contains("wrong"));
+  done = task_outcome(rig, upload(rig, blob.sas_url("other"), a, "json", "none")["correlationId"]);
+  CHECK(done["status"] == "Failed");
+  CHECK_THAT(done["message"].get<std::string>(), Catch::Contains("404 ContainerNotFound"));
+  done = task_outcome(rig, upload(rig, "ftp://example/logs", a, "text", "none")["correlationId"]);
+  CHECK(done["status"] == "Failed");
+  CHECK_THAT(done["message"].get<std::string>(), Catch::Contains("invalid sasUrl"));
+  CHECK(rig.method("UploadModuleLogs", Json{{"schemaVersion", "1.0"}, {"items", {{"id", a}}}}.dump())
+            ["status"] == 400);
+  CHECK(rig.method("UploadModuleLogs", Json{{"schemaVersion", "1.0"},
+                                            {"sasUrl", blob.sas_url()},
+                                            {"items", {{"id", a}}},
+                                            {"contentType", "xml"}}
+                                           .dump())["status"] == 400);
+  Json unknown =
+      rig.method("GetTaskStatus", Json{{"schemaVersion", "1.0"}, {"correlationId", "nope"}}.dump());
+  CHECK(unknown["payload"] == Json{{"status", "Unknown"}, {"message", ""}, {"correlationId", "nope"}});
+  CHECK(blob.blobs(prefix).size() == 3);
+
+  // The support bundle comes from edged's GET /systeminfo/supportbundle.
+  CHECK(rig.method("UploadSupportBundle", Json{{"schemaVersion", "1.0"}}.dump())["status"] == 400);
+  Json bundle = rig.method("UploadSupportBundle",
+                           Json{{"schemaVersion", "1.0"}, {"sasUrl", blob.sas_url()}, {"since", "1h"},
+                                {"edgeRuntimeOnly", true}}
+                               .dump());
+  INFO(bundle.dump());
+  REQUIRE(bundle["status"] == 200);
+  CHECK(bundle["payload"]["status"] == "Running");
+  // edged runs `iotedge check` for the bundle (up to 2 minutes).
+  done = task_outcome(rig, bundle["payload"]["correlationId"], 200);
+  REQUIRE(rig.bundle_status != 0);  // the agent asked edged
+  CHECK(rig.bundle_since == "1h");
+  if (rig.bundle_status == 200) {
+    REQUIRE(done["status"] == "Completed");
+    auto zips = blob.blobs(prefix);
+    std::erase_if(zips, [](const std::string& n) { return !n.ends_with(".zip"); });
+    REQUIRE(zips.size() == 1);
+    CHECK_THAT(zips[0], Catch::Contains("/support-bundle-20"));
+    CHECK(blob.read(zips[0]).starts_with("PK"));
+  } else {
+    // This edged has no such route yet: the task fails and says so.
+    CHECK(done["status"] == "Failed");
+    CHECK_THAT(done["message"].get<std::string>(),
+               Catch::Contains("could not get the support bundle from edged: 404"));
+  }
 }

@@ -150,7 +150,8 @@ TEST_CASE("direct methods answer bad payloads with upstream's codes", "[unit]") 
   CHECK(unknown.status == 400);
   CHECK(unknown.payload->at("message") ==
         "Command 'Reboot' not found. The supported commands are - "
-        "ping,RestartModule,GetModuleLogs,GetTaskStatus");
+        "ping,RestartModule,GetModuleLogs,UploadModuleLogs,UploadSupportBundle,"
+                                       "GetTaskStatus");
   CHECK(methods.handle("RestartModule", "null").status == 400);
   CHECK(methods.handle("RestartModule", "{not json").status == 400);
   CHECK(methods.handle("RestartModule", R"({"id":"a"})").status == 400);

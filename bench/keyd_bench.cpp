@@ -86,9 +86,10 @@ int main() {
                                {"parameters", {{"message", edge::base64::encode(message)}}}}.dump();
   std::string ec_body = Json{{"keyHandle", ec_handle}, {"algorithm", "ECDSA"},
                              {"parameters", {{"digest", edge::base64::encode(digest)}}}}.dump();
-  std::this_thread::sleep_for(200ms);
-  long pss_idle = bench::pss_kib(keyd);
   pid_t floor = start_floor(dir);
+  std::this_thread::sleep_for(200ms);
+  // Read together: the PSS of shared library pages depends on who else maps them right now.
+  long pss_idle = bench::pss_kib(keyd);
   long floor_idle = bench::pss_kib(floor);
 
   // Baselines in this process: OpenSSL directly, and our transport with a trivial handler.
@@ -140,8 +141,11 @@ int main() {
     bench::row("ECDSA P-256 sign via keyd API, " + n, ec_api, "OpenSSL ECDSA in-process", ec_raw, "req/s");
     pss_row("under load (" + n + ")", pss_load, floor_load);
   }
+  std::this_thread::sleep_for(500ms);
+  long pss_after = bench::pss_kib(keyd), floor_after = bench::pss_kib(floor);
   std::printf("keyd PSS at start (no request yet): %ld KiB\n", pss_start);
   pss_row("idle after setup", pss_idle, floor_idle);
+  pss_row("idle after the load", pss_after, floor_after);
   bench::stop(floor);
   bare.stop();
   bare_thread.join();

@@ -3,10 +3,7 @@ add_library(edge_flags INTERFACE)
 target_compile_options(edge_flags INTERFACE
   -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion -Wformat=2
   -DEDGE_VERSION="${PROJECT_VERSION}"
-  -fstack-protector-strong $<$<NOT:$<CONFIG:Debug>>:-D_FORTIFY_SOURCE=2>
-  # One section per function and object, so a program can drop what it does not use with
-  # -Wl,--gc-sections (aziot-keyd does; the code itself is unchanged).
-  -ffunction-sections -fdata-sections)
+  -fstack-protector-strong $<$<NOT:$<CONFIG:Debug>>:-D_FORTIFY_SOURCE=2>)
 target_link_options(edge_flags INTERFACE -Wl,-z,relro,-z,now -Wl,--as-needed)
 if(SANITIZE)
   target_compile_options(edge_flags INTERFACE -fsanitize=${SANITIZE} -fno-omit-frame-pointer)

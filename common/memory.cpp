@@ -36,13 +36,14 @@ size_t release_file_pages() {
     char dev[16] = {};
     unsigned long inode = 0;
     int path_at = 0;
-    if (std::sscanf(line.c_str(), "%lx-%lx %4s %lx %15s %lu %n", &start, &end, perms, &offset, dev, &inode,
-                    &path_at) >= 6) {
+    if (std::sscanf(line.c_str(), "%lx-%lx %4s %lx %15s %lu %n", &start, &end, perms, &offset, dev,
+                    &inode, &path_at) >= 6) {
       released += release(m);
       m = Mapping{start, end};
       // Shared mappings and anything writable are left alone; so are [vdso] and the like.
       m.candidate = perms[1] == '-' && perms[3] == 'p' && inode != 0 && path_at > 0 &&
-                    line.size() > static_cast<size_t>(path_at) && line[static_cast<size_t>(path_at)] == '/';
+                    line.size() > static_cast<size_t>(path_at) &&
+                    line[static_cast<size_t>(path_at)] == '/';
     } else if (line.rfind("Rss:", 0) == 0) {
       m.rss_kib = std::atol(line.c_str() + 4);
     } else if (line.rfind("Anonymous:", 0) == 0) {

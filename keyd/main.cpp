@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
   options.systemd_name = "aziot-keyd.socket";
   keyd::Service service(*config, std::move(*store));
   http::Server server([&](http::Request& r) { return service.handle(r); }, options);
-  if (auto s = server.listen(*endpoint); !s) return daemon::report("listen on " + config->endpoint, s.error());
+  if (auto s = server.listen(*endpoint); !s)
+    return daemon::report("listen on " + config->endpoint, s.error());
   // Start-up code (config parsing, toml++, key store set-up) is not needed while serving.
   size_t released = memory::release_file_pages();
   log::debug("Released " + std::to_string(released) + " KiB of start-up code pages");

@@ -29,8 +29,8 @@ edge::Result<std::unique_ptr<Backend>> make_tpm_backend(const std::string& tcti,
 std::string tpm_key_file_path(const std::string& homedir, const std::string& id);
 
 // What the plugin exports: extern "C" TpmBackendFactory keyd_tpm_backend_factory();
-using TpmBackendFactory = edge::Result<std::unique_ptr<Backend>> (*)(const std::string& tcti,
-                                                                     const edge::Secret& owner_auth);
+using TpmBackendFactory = edge::Result<std::unique_ptr<Backend>> (*)(
+    const std::string& tcti, const edge::Secret& owner_auth);
 // Where the plugin is, relative to the directory of the aziot-keyd executable.
 constexpr char kTpmPluginRelativePath[] = "../lib/iotedge-lite/aziot-keyd-tpm.so";
 

@@ -5,6 +5,7 @@
 #include "common/daemon.h"
 #include "common/log.h"
 #include "common/memory.h"
+#include "keyd/idle_release.h"
 #include "keyd/service.h"
 
 int main(int argc, char** argv) {
@@ -26,7 +27,16 @@ int main(int argc, char** argv) {
   options.max_requests_per_uid = config->max_requests;
   options.systemd_name = "aziot-keyd.socket";
   keyd::Service service(*config, std::move(*store));
-  http::Server server([&](http::Request& r) { return service.handle(r); }, options);
+  // After a burst, 2 s without requests gives its code and heap pages back (docs/keyd.md).
+  keyd::IdleRelease idle(std::chrono::seconds(2));
+  http::Server server(
+      [&](http::Request& r) {
+        idle.activity();
+        http::Response response = service.handle(r);
+        idle.activity();
+        return response;
+      },
+      options);
   if (auto s = server.listen(*endpoint); !s)
     return daemon::report("listen on " + config->endpoint, s.error());
   // Start-up code (config parsing, toml++, key store set-up) is not needed while serving.

@@ -1,9 +1,11 @@
 // keyd's resident-memory measures (docs/keyd.md): start-up code pages released before serving,
 // and edge::memory::release_file_pages keeping relocated data intact in the caller.
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <thread>
 
 #include "common/crypto.h"
 #include "common/memory.h"
@@ -52,6 +54,31 @@ TEST_CASE("keyd serves with the config parser's code no longer resident", "[memo
   CHECK(r.status == 200);
   k.restart();
   CHECK(k.call("GET", api("/key/released")).status == 200);
+}
+
+TEST_CASE("keyd gives code pages back after 2 s without requests", "[memory]") {
+  Keyd k(Backend::Files);
+  std::string handle = k.create_key_pair("idle", "ec-p256");
+  auto sign = [&] {
+    return k.call("POST", api("/sign"),
+                  edge::http::Json{{"keyHandle", handle},
+                                   {"algorithm", "ECDSA"},
+                                   {"parameters", {{"digest", b64(sha256("m"))}}}});
+  };
+  for (int i = 0; i < 20; ++i) REQUIRE(sign().status == 200);
+  pid_t pid = k.process->pid();
+  long keyd_busy = resident_code_kib(pid, "bin/aziot-keyd");
+  long crypto_busy = resident_code_kib(pid, "libcrypto");
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+  long keyd_idle = resident_code_kib(pid, "bin/aziot-keyd");
+  long crypto_idle = resident_code_kib(pid, "libcrypto");
+  INFO("code resident, busy -> idle: keyd " << keyd_busy << " -> " << keyd_idle << " KiB, libcrypto "
+                                            << crypto_busy << " -> " << crypto_idle << " KiB");
+  CHECK(crypto_idle < crypto_busy / 4);  // the idle keyd runs no OpenSSL code
+  CHECK(keyd_idle < keyd_busy);
+  // The next request brings back what it needs.
+  CHECK(sign().status == 200);
+  CHECK(resident_code_kib(pid, "libcrypto") > crypto_idle);
 }
 
 TEST_CASE("release_file_pages keeps relocated data and code working", "[memory]") {

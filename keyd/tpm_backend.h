@@ -31,7 +31,10 @@ std::string tpm_key_file_path(const std::string& homedir, const std::string& id)
 // What the plugin exports: extern "C" TpmBackendFactory keyd_tpm_backend_factory();
 using TpmBackendFactory = edge::Result<std::unique_ptr<Backend>> (*)(
     const std::string& tcti, const edge::Secret& owner_auth);
-// Where the plugin is, relative to the directory of the aziot-keyd executable.
-constexpr char kTpmPluginRelativePath[] = "../lib/iotedge-lite/aziot-keyd-tpm.so";
+// Where the plugin is looked for, relative to the directory of the aziot-keyd executable: next
+// to it (e.g. both in /usr/libexec/aziot-identity-service, the units' layout), then the build
+// and `cmake --install` layout.
+constexpr const char* kTpmPluginRelativePaths[] = {"aziot-keyd-tpm.so",
+                                                   "../lib/iotedge-lite/aziot-keyd-tpm.so"};
 
 }  // namespace keyd

@@ -418,18 +418,32 @@ TEST_CASE("keyd maps the tpm2-tss libraries only when tpm_tcti is set", "[tpm]")
 }
 
 TEST_CASE("keyd with tpm_tcti but no TPM plugin installed exits with a clear error", "[tpm]") {
-  // A copy of the executable in a directory without ../lib/iotedge-lite/aziot-keyd-tpm.so.
+  // A copy of the executable in a directory without the plugin next to it or in ../lib.
   edge::test::TempDir dir;
+  tpm_test::Swtpm swtpm{dir / "state"};
   REQUIRE(edge::test::run("mkdir -p " + (dir / "bin") + " && cp " + edge::test::bin("aziot-keyd") + " " +
                           (dir / "bin/aziot-keyd")) == 0);
   edge::test::write_file(dir / "config.toml", "[aziot_keys]\nhomedir_path = \"" + (dir / "home") +
-                                                  "\"\ntpm_tcti = \"swtpm:port=1\"\n[endpoints]\naziot_keyd = \"unix://" +
+                                                  "\"\ntpm_tcti = \"" + swtpm.tcti() +
+                                                  "\"\n[endpoints]\naziot_keyd = \"unix://" +
                                                   (dir / "keyd.sock") + "\"\n");
-  edge::test::Process p({dir / "bin/aziot-keyd"},
-                        {{"AZIOT_KEYD_CONFIG", dir / "config.toml"}, {"AZIOT_KEYD_CONFIG_DIR", dir / "none"}},
-                        dir / "keyd.log");
-  CHECK(p.wait() != 0);
-  CHECK_THAT(p.log(), Catch::Contains("could not load the TPM backend") &&
-                          Catch::Contains("aziot-keyd-tpm.so"));
-  CHECK_FALSE(edge::fs::exists(dir / "keyd.sock"));
+  std::map<std::string, std::string> env{{"AZIOT_KEYD_CONFIG", dir / "config.toml"},
+                                         {"AZIOT_KEYD_CONFIG_DIR", dir / "none"}};
+  {
+    edge::test::Process p({dir / "bin/aziot-keyd"}, env, dir / "keyd.log");
+    CHECK(p.wait() != 0);
+    CHECK_THAT(p.log(), Catch::Contains("could not load the TPM backend") &&
+                            Catch::Contains("bin/aziot-keyd-tpm.so"));
+    CHECK_FALSE(edge::fs::exists(dir / "keyd.sock"));
+  }
+  // The plugin next to the executable (upstream's libexec layout) is found.
+  REQUIRE(edge::test::run("cp " + edge::test::bin("../lib/iotedge-lite/aziot-keyd-tpm.so") + " " +
+                          (dir / "bin/")) == 0);
+  edge::test::Process p({dir / "bin/aziot-keyd"}, env, dir / "keyd2.log");
+  REQUIRE(edge::test::wait_for_socket(dir / "keyd.sock"));
+  edge::http::UnixClient client(dir / "keyd.sock");
+  auto r = edge::test::call(client, "POST", api("/keypair"),
+                            Json{{"keyId", "next-to-exe"}, {"preferredAlgorithms", "ec-p256"}});
+  CHECK(r.status == 200);
+  CHECK(edge::test::run("ls " + (dir / "home/keys") + " | grep -q 'nexttoexe-.*\\.tpmkey$'") == 0);
 }

@@ -23,6 +23,7 @@ using namespace std::chrono_literals;
 
 namespace {
 constexpr auto kDuration = 2000ms;
+constexpr auto kIdle = 3000ms;
 
 std::string handle_of(edge::http::UnixClient& c, const std::string& path, const Json& body) {
   auto r = c.request("POST", path + "?api-version=2021-05-01", body);
@@ -86,10 +87,13 @@ int main() {
                                {"parameters", {{"message", edge::base64::encode(message)}}}}.dump();
   std::string ec_body = Json{{"keyHandle", ec_handle}, {"algorithm", "ECDSA"},
                              {"parameters", {{"digest", edge::base64::encode(digest)}}}}.dump();
-  std::this_thread::sleep_for(200ms);
-  long pss_idle = bench::pss_kib(keyd);
   pid_t floor = start_floor(dir);
-  long floor_idle = bench::pss_kib(floor);
+  std::this_thread::sleep_for(200ms);
+  // Read together: the PSS of shared library pages depends on who else maps them right now.
+  long pss_busy = bench::pss_kib(keyd), floor_busy = bench::pss_kib(floor);
+  // keyd gives memory back after 2 s without requests (keyd/idle_release.h).
+  std::this_thread::sleep_for(kIdle);
+  long pss_idle = bench::pss_kib(keyd), floor_idle = bench::pss_kib(floor);
 
   // Baselines in this process: OpenSSL directly, and our transport with a trivial handler.
   std::string key(32, 'k');
@@ -140,8 +144,12 @@ int main() {
     bench::row("ECDSA P-256 sign via keyd API, " + n, ec_api, "OpenSSL ECDSA in-process", ec_raw, "req/s");
     pss_row("under load (" + n + ")", pss_load, floor_load);
   }
+  std::this_thread::sleep_for(kIdle);
+  long pss_after = bench::pss_kib(keyd), floor_after = bench::pss_kib(floor);
   std::printf("keyd PSS at start (no request yet): %ld KiB\n", pss_start);
-  pss_row("idle after setup", pss_idle, floor_idle);
+  pss_row("just after setup", pss_busy, floor_busy);
+  pss_row("idle (3 s) after setup", pss_idle, floor_idle);
+  pss_row("idle (3 s) after the load", pss_after, floor_after);
   bench::stop(floor);
   bare.stop();
   bare_thread.join();

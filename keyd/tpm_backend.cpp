@@ -382,17 +382,7 @@ class TpmBackend final : public Backend {
   std::shared_ptr<Connection> tpm_;
 };
 
-}  // namespace
-
-std::string tpm_key_file_path(const std::string& homedir, const std::string& id) {
-  std::string clean;
-  for (char c : id)
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) clean += c;
-  return homedir + "/keys/" + clean + "-" + edge::crypto::hex(edge::crypto::sha256(id)) + ".tpmkey";
-}
-
-Result<std::unique_ptr<Backend>> make_tpm_backend(const std::string& tcti,
-                                                  const Secret& owner_auth) {
+Result<std::unique_ptr<Backend>> make_backend(const std::string& tcti, const Secret& owner_auth) {
   // tpm2-tss prints its own warnings for every TPM error; keyd reports errors itself. (Set
   // before the first ESYS call, while keyd is still single-threaded; an explicit value wins.)
   ::setenv("TSS2_LOG", "all+NONE", 0);
@@ -403,4 +393,10 @@ Result<std::unique_ptr<Backend>> make_tpm_backend(const std::string& tcti,
   return std::unique_ptr<Backend>(new TpmBackend(std::move(conn)));
 }
 
+}  // namespace
 }  // namespace keyd
+
+// The plugin's one entry point (keyd/tpm_loader.cpp).
+extern "C" __attribute__((visibility("default"))) keyd::TpmBackendFactory keyd_tpm_backend_factory() {
+  return &keyd::make_backend;
+}

@@ -10,6 +10,10 @@
 //
 // Not in the TPM: AES-GCM keys (usage "encrypt"; the TPM has no GCM) report Unsupported so the
 // key store falls back to a file, as upstream does for tokens without AES-GCM.
+//
+// The backend (tpm_backend.cpp) is a plugin, aziot-keyd-tpm.so, linked with tpm2-tss: keyd loads
+// it only when tpm_tcti is set, so a keyd without a TPM never maps the tss2 libraries (their
+// relocated pages were ~370 KiB of keyd's PSS).
 #pragma once
 #include <memory>
 #include <string>
@@ -18,9 +22,19 @@
 
 namespace keyd {
 
+// Loads the plugin (tpm_loader.cpp) and makes the backend; the plugin stays loaded.
 edge::Result<std::unique_ptr<Backend>> make_tpm_backend(const std::string& tcti,
                                                         const edge::Secret& owner_auth);
 // homedir/keys/<id with only ASCII alphanumerics kept>-<hex sha256(id)>.tpmkey
 std::string tpm_key_file_path(const std::string& homedir, const std::string& id);
+
+// What the plugin exports: extern "C" TpmBackendFactory keyd_tpm_backend_factory();
+using TpmBackendFactory = edge::Result<std::unique_ptr<Backend>> (*)(
+    const std::string& tcti, const edge::Secret& owner_auth);
+// Where the plugin is looked for, relative to the directory of the aziot-keyd executable: next
+// to it (e.g. both in /usr/libexec/aziot-identity-service, the units' layout), then the build
+// and `cmake --install` layout.
+constexpr const char* kTpmPluginRelativePaths[] = {"aziot-keyd-tpm.so",
+                                                   "../lib/iotedge-lite/aziot-keyd-tpm.so"};
 
 }  // namespace keyd

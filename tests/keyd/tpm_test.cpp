@@ -402,3 +402,48 @@ TEST_CASE("keyd TPM backend: a busy TPM gives 503 instead of a hung request", "[
   }
   CHECK(ok.status == 200);
 }
+
+// The TPM backend is a plugin (keyd/tpm_backend.h): loaded with tpm_tcti, absent otherwise.
+TEST_CASE("keyd maps the tpm2-tss libraries only when tpm_tcti is set", "[tpm]") {
+  {
+    Keyd plain(Backend::Files);
+    std::string maps = edge::test::read_file("/proc/" + std::to_string(plain.process->pid()) + "/maps");
+    CHECK(maps.find("libtss2") == std::string::npos);
+    CHECK(maps.find("aziot-keyd-tpm") == std::string::npos);
+  }
+  TpmKeyd t;
+  std::string maps = edge::test::read_file("/proc/" + std::to_string(t.keyd.process->pid()) + "/maps");
+  CHECK(maps.find("aziot-keyd-tpm.so") != std::string::npos);
+  CHECK(maps.find("libtss2-esys") != std::string::npos);
+}
+
+TEST_CASE("keyd with tpm_tcti but no TPM plugin installed exits with a clear error", "[tpm]") {
+  // A copy of the executable in a directory without the plugin next to it or in ../lib.
+  edge::test::TempDir dir;
+  tpm_test::Swtpm swtpm{dir / "state"};
+  REQUIRE(edge::test::run("mkdir -p " + (dir / "bin") + " && cp " + edge::test::bin("aziot-keyd") + " " +
+                          (dir / "bin/aziot-keyd")) == 0);
+  edge::test::write_file(dir / "config.toml", "[aziot_keys]\nhomedir_path = \"" + (dir / "home") +
+                                                  "\"\ntpm_tcti = \"" + swtpm.tcti() +
+                                                  "\"\n[endpoints]\naziot_keyd = \"unix://" +
+                                                  (dir / "keyd.sock") + "\"\n");
+  std::map<std::string, std::string> env{{"AZIOT_KEYD_CONFIG", dir / "config.toml"},
+                                         {"AZIOT_KEYD_CONFIG_DIR", dir / "none"}};
+  {
+    edge::test::Process p({dir / "bin/aziot-keyd"}, env, dir / "keyd.log");
+    CHECK(p.wait() != 0);
+    CHECK_THAT(p.log(), Catch::Contains("could not load the TPM backend") &&
+                            Catch::Contains("bin/aziot-keyd-tpm.so"));
+    CHECK_FALSE(edge::fs::exists(dir / "keyd.sock"));
+  }
+  // The plugin next to the executable (upstream's libexec layout) is found.
+  REQUIRE(edge::test::run("cp " + edge::test::bin("../lib/iotedge-lite/aziot-keyd-tpm.so") + " " +
+                          (dir / "bin/")) == 0);
+  edge::test::Process p({dir / "bin/aziot-keyd"}, env, dir / "keyd2.log");
+  REQUIRE(edge::test::wait_for_socket(dir / "keyd.sock"));
+  edge::http::UnixClient client(dir / "keyd.sock");
+  auto r = edge::test::call(client, "POST", api("/keypair"),
+                            Json{{"keyId", "next-to-exe"}, {"preferredAlgorithms", "ec-p256"}});
+  CHECK(r.status == 200);
+  CHECK(edge::test::run("ls " + (dir / "home/keys") + " | grep -q 'nexttoexe-.*\\.tpmkey$'") == 0);
+}

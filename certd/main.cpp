@@ -6,7 +6,6 @@
 #include "certd/watcher.h"
 #include "common/daemon.h"
 #include "common/log.h"
-#include "common/memory.h"
 
 int main(int argc, char** argv) {
   using namespace edge;
@@ -39,7 +38,6 @@ int main(int argc, char** argv) {
   http::Server server([&](http::Request& r) { return service.handle(r); }, options);
   if (auto s = server.listen(*endpoint); !s)
     return daemon::report("listen on " + config->endpoint, s.error());
-  memory::release_file_pages();  // start-up code is not needed while serving (docs/keyd.md)
   daemon::stop_on_signals(server);  // first: threads started later inherit the blocked signals
   certd::ConfigWatcher watcher(paths, certd::kConfigReloadDebounce, [&] {
     log::info("Detected change in config files. Updating config.");

@@ -5,7 +5,6 @@
 #include "common/daemon.h"
 #include "common/fs.h"
 #include "common/log.h"
-#include "common/memory.h"
 #include "identityd/renewal.h"
 #include "identityd/service.h"
 #include "identityd/watcher.h"
@@ -36,7 +35,6 @@ int main(int argc, char** argv) {
   http::Server server([&](http::Request& r) { return service.handle(r); }, options);
   if (auto s = server.listen(*endpoint); !s)
     return daemon::report("listen on " + config->endpoints.identityd, s.error());
-  memory::release_file_pages();  // start-up code is not needed while serving (docs/keyd.md)
   daemon::stop_on_signals(server);
   identityd::ConfigWatcher watcher(identityd::config_paths(), [&](identityd::Config next) {
     if (auto s = manager.update_config(std::move(next)); !s)

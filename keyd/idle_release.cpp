@@ -3,8 +3,6 @@
 #include <malloc.h>
 #include <signal.h>
 
-#include "common/memory.h"
-
 namespace keyd {
 
 IdleRelease::IdleRelease(std::chrono::milliseconds quiet)
@@ -40,7 +38,6 @@ void IdleRelease::loop() {
     if (now == released || ++quiet_ticks < kTicks) continue;
     released = now;
     ::malloc_trim(0);
-    edge::memory::release_file_pages();  // last: code run after it maps its pages back
   }
 }
 

@@ -1,6 +1,5 @@
-// Gives memory back once keyd has gone quiet after a burst of requests: the code pages the
-// burst left resident (edge::memory::release_file_pages) and free heap pages (malloc_trim).
-// The next request faults back in what it needs (minor faults, from the page cache).
+// Gives memory back once keyd has gone quiet after a burst of requests: the heap pages that the
+// burst's per-connection buffers freed stay with glibc's malloc until malloc_trim returns them.
 #pragma once
 #include <atomic>
 #include <chrono>

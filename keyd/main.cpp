@@ -4,7 +4,6 @@
 
 #include "common/daemon.h"
 #include "common/log.h"
-#include "common/memory.h"
 #include "keyd/idle_release.h"
 #include "keyd/service.h"
 
@@ -27,7 +26,7 @@ int main(int argc, char** argv) {
   options.max_requests_per_uid = config->max_requests;
   options.systemd_name = "aziot-keyd.socket";
   keyd::Service service(*config, std::move(*store));
-  // After a burst, 2 s without requests gives its code and heap pages back (docs/keyd.md).
+  // After a burst, 2 s without requests gives the freed heap back to the kernel (docs/keyd.md).
   keyd::IdleRelease idle(std::chrono::seconds(2));
   http::Server server(
       [&](http::Request& r) {
@@ -39,9 +38,6 @@ int main(int argc, char** argv) {
       options);
   if (auto s = server.listen(*endpoint); !s)
     return daemon::report("listen on " + config->endpoint, s.error());
-  // Start-up code (config parsing, toml++, key store set-up) is not needed while serving.
-  size_t released = memory::release_file_pages();
-  log::debug("Released " + std::to_string(released) + " KiB of start-up code pages");
   daemon::stop_on_signals(server);
   daemon::notify_ready();
   log::info("Starting aziot-keyd on " + config->endpoint);

@@ -89,6 +89,10 @@ fi
 mkdir -p "$prefix"/{etc/aziot/keyd/config.d,etc/aziot/certd/config.d,etc/aziot/identityd/config.d,etc/aziot/tpmd/config.d,etc/aziot/edged/config.d} \
   "$prefix"/{var/lib/aziot/keyd,var/lib/aziot/certd,var/lib/aziot/identityd,var/lib/aziot/edged,var/secrets/aziot/keyd,run/aziot,run/iotedge,log}
 echo "$mode" >"$prefix/mode"
+# Phase times for bench/run.sh (NAME=epoch seconds).
+rm -f "$prefix/run/timings"
+stamp() { echo "$1=$(date +%s.%N)" >>"$prefix/run/timings"; }
+answers() { curl -s -o /dev/null --max-time 2 --unix-socket "$1" http://localhost/; }
 
 # A small supervisor: restarts a program that exits, until `demo.sh stop` (TERM stops both,
 # the program first).
@@ -241,6 +245,7 @@ touch -d '-1 second' "$prefix/etc/aziot/config.toml"
 # every daemon authorizes anyway).
 uid_of() { id -u "$1" 2>/dev/null || id -u; }
 rm -rf "$prefix/run/apply"
+stamp apply
 env EDGE_CLI_UID_AZIOTKS="$(uid_of aziotks)" EDGE_CLI_UID_AZIOTCS="$(uid_of aziotcs)" \
   EDGE_CLI_UID_AZIOTID="$(uid_of aziotid)" EDGE_CLI_UID_AZIOTTPM="$(uid_of aziottpm)" \
   EDGE_CLI_UID_IOTEDGE="$(uid_of iotedge)" \
@@ -285,6 +290,7 @@ aziot_keyd_url = "unix://$run/aziot/keyd.sock"
 aziot_certd_url = "unix://$run/aziot/certd.sock"
 CFG
 
+stamp daemons
 daemon aziot-keyd KEYD keyd
 daemon aziot-certd CERTD certd
 wait_socket "$run/aziot/keyd.sock"
@@ -298,6 +304,15 @@ fi
 wait_socket "$run/aziot/identityd.sock"
 daemon aziot-edged EDGED edged AZIOT_EDGED_SCOPE_LABEL="$scope"
 wait_socket "$run/iotedge/mgmt.sock"
+for _ in $(seq 100); do
+  all=1
+  for sock in aziot/keyd aziot/certd aziot/identityd iotedge/mgmt iotedge/workload; do
+    answers "$run/$sock.sock" || { all=0; break; }
+  done
+  [ "$all" = 1 ] && break
+  sleep 0.1
+done
+stamp sockets
 echo "demo: keyd, certd, identityd and edged are running (sockets in $run)"
 
 if [ "$offline" = 0 ]; then
@@ -320,10 +335,17 @@ if [ "$offline" = 0 ]; then
 fi
 
 iotedge="$bin/iotedge -H unix://$run/iotedge/mgmt.sock"
-for _ in $(seq 120); do
-  $iotedge list 2>/dev/null | grep -q '^heartbeat .*running' && break
-  sleep 1
+agent_seen=0
+for _ in $(seq 600); do
+  listing=$($iotedge list 2>/dev/null || true)
+  if [ "$agent_seen" = 0 ] && grep -q '^edgeAgent .*running' <<<"$listing"; then
+    stamp agent
+    agent_seen=1
+  fi
+  grep -q '^heartbeat .*running' <<<"$listing" && break
+  sleep 0.2
 done
+stamp modules
 echo
 $iotedge list
 if [ "$offline" = 0 ]; then

@@ -157,18 +157,20 @@ TEST_CASE("seed check preloaded Edge CA full chain serves TLS that verifies up t
              Catch::Contains(edge::test::read_file(pki / "root.pem")));
 
   // A TLS server with it passes a strict client that trusts only the root.
+  // A private loopback address of its own: a random port may be taken (ephemeral range).
   std::random_device rd;
-  int port = 20000 + static_cast<int>(rd() % 20000);
+  std::string addr = "127." + std::to_string(20 + rd() % 200) + "." + std::to_string(rd() % 250 + 1) +
+                     "." + std::to_string(rd() % 250 + 1) + ":4433";
   std::string openssl;
   REQUIRE(edge::test::run("command -v openssl | tr -d '\\n'", &openssl) == 0);
   edge::test::Process server(
-      {openssl, "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
+      {openssl, "s_server", "-accept", addr, "-cert",
        pki / "leaf.pem", "-cert_chain", pki / "chain.pem", "-key", pki / "leaf.key", "-www"},
       {}, pki / "s_server.log");
   int rc = 1;
   for (int i = 0; i < 50 && rc != 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    rc = edge::test::run("echo | openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
+    rc = edge::test::run("echo | openssl s_client -connect " + addr +
                              " -verify_return_error -CAfile " + pki / "root.pem" +
                              " -servername edgehost -verify_hostname edgehost 2>&1",
                          &out);
@@ -177,7 +179,7 @@ TEST_CASE("seed check preloaded Edge CA full chain serves TLS that verifies up t
   CHECK(rc == 0);
   CHECK_THAT(out, Catch::Contains("Verify return code: 0 (ok)"));
   // And one that trusts something else refuses it.
-  CHECK(edge::test::run("echo | openssl s_client -connect 127.0.0.1:" + std::to_string(port) +
+  CHECK(edge::test::run("echo | openssl s_client -connect " + addr +
                         " -verify_return_error -CAfile " + stack.emu.ca() + " >/dev/null 2>&1") !=
         0);
   server.stop();

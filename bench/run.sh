@@ -38,6 +38,14 @@ echo "daemons started -> all 5 sockets answering:         $(span daemons sockets
 echo "daemons started -> agent running:                   $(span daemons agent) s"
 echo "daemons started -> both sample modules running:     $(span daemons modules) s"
 echo "(the agent image is cached; in the default mode the device first provisions through DPS)"
+# Baseline in the same run: the engine alone starting one container (docker run -d returns once
+# it runs), the floor under "daemons started -> agent running".
+b0=$(date +%s.%N)
+docker run -d --name "bench-floor-$$" edge-test-busybox:1 sleep 60 >/dev/null
+b1=$(date +%s.%N)
+docker rm -f "bench-floor-$$" >/dev/null
+awk -v a="$b0" -v b="$b1" -v r="$(span daemons agent)" 'BEGIN {
+  printf "baseline: docker run -d of one busybox container:  %.2f s (daemons started -> agent running is %.1fx)\n", b - a, r / (b - a) }'
 
 run=$prefix/run
 pss() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "tests/cli/check_support.h"
+#include "tests/support/net.h"
 
 using namespace edge::test;
 
@@ -230,40 +231,11 @@ TEST_CASE("check compares https_proxy of the agent dockerd identityd and edged",
 TEST_CASE("check host-local-time asks the given NTP server", "[check]") {
   CheckSandbox s;
   s.apply(manual_sas_config(private_loopback()));
-  // A one-shot SNTP server on loopback that answers with a clock `skew` seconds off.
-  auto serve = [](int fd, long skew) {
-    unsigned char req[48];
-    sockaddr_in peer{};
-    socklen_t len = sizeof peer;
-    if (::recvfrom(fd, req, sizeof req, 0, reinterpret_cast<sockaddr*>(&peer), &len) != 48) return;
-    unsigned char resp[48] = {};
-    resp[0] = 0x24;  // version 4, mode 4 (server)
-    resp[1] = 1;
-    uint32_t secs = static_cast<uint32_t>(std::time(nullptr) + skew + 2208988800L);
-    for (int off : {32, 40})
-      for (int i = 0; i < 4; ++i) resp[off + i] = static_cast<unsigned char>(secs >> (24 - 8 * i));
-    ::sendto(fd, resp, sizeof resp, 0, reinterpret_cast<sockaddr*>(&peer), len);
-  };
-  auto bind_udp = [](int& port) {
-    int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
-    return fd;
-  };
   std::string flags = s.base_flags();
   flags.replace(flags.find("--dont-run host-local-time"), 26, "--dont-run");
   for (long skew : {0L, 120L}) {
-    int port = 0;
-    int fd = bind_udp(port);
-    std::thread server(serve, fd, skew);
-    auto r = s.check_json("--ntp-server 127.0.0.1:" + std::to_string(port) + " " + flags);
-    server.join();
-    ::close(fd);
+    edge::test::SntpServer ntp(skew);  // a clock `skew` seconds off
+    auto r = s.check_json("--ntp-server 127.0.0.1:" + std::to_string(ntp.port()) + " " + flags);
     INFO(r.output);
     CHECK(result_of(r.json, "host-local-time") == (skew ? "warning" : "ok"));
     if (skew) CHECK_THAT(details_of(r.json, "host-local-time"), Catch::StartsWith("Time on the device is out of sync"));

@@ -25,6 +25,7 @@
 
 #include "common/http/message.h"
 #include "tests/support/harness.h"
+#include "tests/support/net.h"
 
 using edge::http::Json;
 using namespace edge::test;
@@ -63,55 +64,6 @@ Json parse(const std::string& text) {
   return j.is_discarded() ? Json() : j;
 }
 
-int free_port(int type) {
-  int fd = ::socket(AF_INET, type, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-// A one-shot SNTP server on loopback answering with this host's clock (check's host-local-time
-// asks it instead of pool.ntp.org).
-struct Sntp {
-  int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
-  int port = 0;
-  std::thread thread;
-  Sntp() {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
-    timeval tv{60, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    thread = std::thread([this] {
-      unsigned char req[48];
-      sockaddr_in peer{};
-      socklen_t plen = sizeof peer;
-      if (::recvfrom(fd, req, sizeof req, 0, reinterpret_cast<sockaddr*>(&peer), &plen) != 48) return;
-      unsigned char resp[48] = {};
-      resp[0] = 0x24;  // version 4, mode 4 (server)
-      resp[1] = 1;
-      uint32_t secs = static_cast<uint32_t>(std::time(nullptr) + 2208988800L);
-      for (int off : {32, 40})
-        for (int i = 0; i < 4; ++i) resp[off + i] = static_cast<unsigned char>(secs >> (24 - 8 * i));
-      ::sendto(fd, resp, sizeof resp, 0, reinterpret_cast<sockaddr*>(&peer), plen);
-    });
-  }
-  ~Sntp() {
-    ::shutdown(fd, SHUT_RDWR);
-    thread.join();
-    ::close(fd);
-  }
-};
-
 struct Stopwatch {
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   std::string marks;
@@ -131,7 +83,7 @@ struct FullStack {
   std::string scope = "fullstack.test.scope=" + suffix;
   std::string agent_image = "iotedge-lite/edge-agent:fs-" + suffix;
   // A local docker-registry the agent image is pulled from (edged's pull, check's pull).
-  std::string registry = "127.0.0.1:" + std::to_string(free_port(SOCK_STREAM));
+  std::string registry = "127.0.0.1:" + std::to_string(edge::test::free_port());
   std::string agent_ref = registry + "/iotedge-lite/edge-agent:fs-" + suffix;
   std::string diag_image = "iotedge-lite/azureiotedge-diagnostics:fs-" + suffix;
   std::string device = "fs-device-" + suffix;
@@ -464,8 +416,8 @@ TEST_CASE("full stack from config apply to a deployed module signing through the
   write_file(s.dir / "daemon.json",
              R"({"dns": ["1.1.1.1"], "log-driver": "json-file", "log-opts": {"max-size": "10m", "max-file": "3"}})");
   int code = 0;
-  Sntp ntp;
-  std::string out = s.cli("check -o json --ntp-server 127.0.0.1:" + std::to_string(ntp.port) + " --iothub-hostname " + s.hub + " --aziot-edged " + quote(bin("aziot-edged")) +
+  edge::test::SntpServer ntp;
+  std::string out = s.cli("check -o json --ntp-server 127.0.0.1:" + std::to_string(ntp.port()) + " --iothub-hostname " + s.hub + " --aziot-edged " + quote(bin("aziot-edged")) +
                               " --expected-aziot-version " EDGE_VERSION " --expected-aziot-edged-version " EDGE_VERSION
                               " --container-engine-config-file " + quote(s.dir / "daemon.json") +
                               " --diagnostics-image-name " + s.diag_image +

@@ -9,6 +9,8 @@
 #include <chrono>
 #include <thread>
 
+#include "tests/support/net.h"
+
 namespace identityd_test {
 using edge::test::run;
 
@@ -41,17 +43,7 @@ const Pki& pki() {
 
 std::string Pki::ca_pem() const { return edge::test::read_file(dir + "/ca.pem"); }
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+int free_port() { return edge::test::free_port(); }
 
 bool wait_for_port(int port, int timeout_ms) {
   auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);

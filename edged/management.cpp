@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "edged/auth.h"
+#include "edged/expose.h"
 #include "edged/agent_spec.h"
 #include "edged/image_gc.h"
 #include "edged/events.h"
@@ -34,21 +35,6 @@ const ApiRange kV2019_01{"2019-01-30", ""};
 const ApiRange kV2019_10{"2019-10-22", ""};
 const ApiRange kV2019_11{"2019-11-05", ""};
 
-// edged reports engine failures with their message, also for 500s (the agent shows them).
-Response error_to_response(const edge::Error& e) {
-  int status = edge::http_status(e.kind);
-  if (e.kind == ErrorKind::Unavailable) status = 500;
-  return Response::error(status, e.message);
-}
-
-template <class F>
-edge::http::RouteHandler expose(F f) {
-  return [f](Request& r) -> Result<Response> {
-    auto result = f(r);
-    if (!result) return error_to_response(result.error());
-    return result;
-  };
-}
 
 Result<bool> bool_param(const Request& r, const char* name, bool fallback) {
   const auto* v = r.query_param(name);

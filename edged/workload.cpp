@@ -3,6 +3,7 @@
 #include "common/base64.h"
 #include "common/crypto.h"
 #include "edged/csr.h"
+#include "edged/expose.h"
 #include "edged/management.h"
 
 namespace edged {
@@ -15,19 +16,6 @@ using edge::http::Response;
 
 const ApiRange kV2018{"2018-06-28", ""};
 
-// Upstream answers its own errors with their message, 500s included.
-template <class F>
-edge::http::RouteHandler expose(F f) {
-  return [f](Request& r) -> Result<Response> {
-    auto result = f(r);
-    if (!result) {
-      int status = edge::http_status(result.error().kind);
-      if (result.error().kind == ErrorKind::Unavailable) status = 500;
-      return Response::error(status, result.error().message);
-    }
-    return result;
-  };
-}
 
 template <class Semaphore>
 struct Slot {

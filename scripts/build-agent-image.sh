@@ -5,6 +5,7 @@
 # comes from the workload API). Usage: build-agent-image.sh [TAG]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/lib/engine-build.sh"
 tag=${1:-iotedge-lite/edge-agent:1.5}
 binary=${EDGE_AGENT_BINARY:-$root/build/bin/edge-agent}
 [ -x "$binary" ] || { echo "build-agent-image: $binary not built (run scripts/build.sh)" >&2; exit 1; }
@@ -26,9 +27,5 @@ COPY . /
 ENV StorageFolder=/tmp SSL_CERT_DIR=/etc/ssl/certs
 ENTRYPOINT ["/usr/local/bin/edge-agent"]
 DOCKERFILE
-tar -C "$ctx" -cf "$ctx.tar" .
-curl -sf --unix-socket /var/run/docker.sock -X POST -H 'Content-Type: application/x-tar' \
-  --data-binary @"$ctx.tar" "http://localhost/v1.41/build?t=$(printf %s "$tag" | sed 's|/|%2F|g; s|:|%3A|g')&rm=1" \
-  | grep -q "Successfully tagged" || { rm -f "$ctx.tar"; echo "build-agent-image: build failed" >&2; exit 1; }
-rm -f "$ctx.tar"
+engine_build "$ctx" "$tag" || { echo "build-agent-image: build failed" >&2; exit 1; }
 echo "$tag"

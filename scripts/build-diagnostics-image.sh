@@ -5,6 +5,7 @@
 # Usage: build-diagnostics-image.sh [TAG]   (EXTRA_CA_FILE=pem adds trusted roots, e.g. a test CA)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+. "$root/scripts/lib/engine-build.sh"
 tag=${1:-iotedge-lite/azureiotedge-diagnostics:1.5.0}
 binary=${EDGE_DIAGNOSTICS_BINARY:-$root/build/bin/iotedge-diagnostics}
 [ -x "$binary" ] || { echo "build-diagnostics-image: $binary not built (run scripts/build.sh)" >&2; exit 1; }
@@ -27,8 +28,5 @@ ENTRYPOINT []
 CMD ["/usr/local/bin/iotedge-diagnostics", "local-time"]
 DOCKERFILE
 rm "$ctx/Dockerfile.tmp" 2>/dev/null || true
-tar -C "$ctx" -cf "$ctx.tar" .
-curl -sf --unix-socket /var/run/docker.sock -X POST -H 'Content-Type: application/x-tar' \
-  --data-binary @"$ctx.tar" "http://localhost/v1.41/build?t=$(printf %s "$tag" | sed 's|/|%2F|g; s|:|%3A|g')&rm=1" \
-  | grep -q "Successfully tagged" || { echo "build-diagnostics-image: build failed" >&2; exit 1; }
+engine_build "$ctx" "$tag" || { echo "build-diagnostics-image: build failed" >&2; exit 1; }
 echo "$tag"

@@ -4,12 +4,14 @@
 
 #include "certd/service.h"
 #include "certd/watcher.h"
+#include "common/crypto.h"
 #include "common/daemon.h"
 #include "common/log.h"
 
 int main(int argc, char** argv) {
   using namespace edge;
   daemon::init_process();
+  edge::crypto::init();
   log::init_from_env("AZIOT_LOG");
   if (argc > 1 && (std::strcmp(argv[1], "--version") == 0 || std::strcmp(argv[1], "-V") == 0)) {
     std::cout << "aziot-certd " << EDGE_VERSION << "\n";

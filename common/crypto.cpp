@@ -8,6 +8,8 @@
 
 namespace edge::crypto {
 
+void init() { OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr); }
+
 std::string last_error() {
   unsigned long code = ERR_get_error();
   ERR_clear_error();

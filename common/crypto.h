@@ -25,6 +25,9 @@ using X509Req = std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>>;
 inline void bio_free(BIO* b) { BIO_free_all(b); }
 using Bio = std::unique_ptr<BIO, Deleter<BIO, bio_free>>;
 
+// OpenSSL without its config file (openssl.cnf could load engines or providers into a daemon);
+// call once at start-up, before any other OpenSSL call.
+void init();
 // The most recent OpenSSL error as text (and clears the queue).
 std::string last_error();
 Result<std::string> random_bytes(size_t n);

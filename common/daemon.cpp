@@ -1,7 +1,6 @@
 #include "common/daemon.h"
 
 #include <malloc.h>
-#include <openssl/crypto.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -17,7 +16,6 @@ namespace edge::daemon {
 
 void init_process() {
   mallopt(M_ARENA_MAX, 2);
-  OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr);
 }
 
 void stop_on_signals(http::Server& server) {

@@ -11,7 +11,8 @@ namespace edge::daemon {
 constexpr int kExitBadConfig = 153;
 
 // Process-wide set-up every daemon does first: few malloc arenas (one per thread would cost
-// resident memory for little gain with our short handlers), OpenSSL without its config file.
+// resident memory for little gain with our short handlers). Daemons that use OpenSSL also call
+// edge::crypto::init().
 void init_process();
 // Blocks SIGTERM/SIGINT in all threads and stops `server` when one arrives.
 void stop_on_signals(http::Server& server);

@@ -1,6 +1,6 @@
 // A byte buffer for key material, PINs and passwords: zeroed on destruction, never printed.
 #pragma once
-#include <openssl/crypto.h>
+#include <string.h>  // explicit_bzero: the wipe is not optimised away
 
 #include <string>
 #include <string_view>
@@ -29,7 +29,7 @@ class Secret {
 
  private:
   void wipe() {
-    if (!bytes_.empty()) OPENSSL_cleanse(bytes_.data(), bytes_.size());
+    if (!bytes_.empty()) ::explicit_bzero(bytes_.data(), bytes_.size());
     bytes_.clear();
   }
   std::string bytes_;

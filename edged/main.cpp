@@ -18,6 +18,7 @@
 
 #include "cli/bundle/bundle.h"
 #include "common/config.h"
+#include "common/crypto.h"
 #include "common/daemon.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -235,6 +236,7 @@ int run(edged::Config config) {
 
 int main(int argc, char** argv) {
   daemon::init_process();
+  edge::crypto::init();
   log::init_from_env("AZIOT_LOG");
   if (argc > 1 && (std::strcmp(argv[1], "--version") == 0 || std::strcmp(argv[1], "-V") == 0)) {
     std::cout << "aziot-edged " << EDGE_VERSION << "\n";

@@ -2,6 +2,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "common/crypto.h"
 #include "common/daemon.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -12,6 +13,7 @@
 int main(int argc, char** argv) {
   using namespace edge;
   daemon::init_process();
+  edge::crypto::init();
   log::init_from_env("AZIOT_LOG");
   if (argc > 1 && (std::strcmp(argv[1], "--version") == 0 || std::strcmp(argv[1], "-V") == 0)) {
     std::cout << "aziot-identityd " << EDGE_VERSION << "\n";

@@ -175,7 +175,7 @@ Result<Blob> create(Connection& tpm, const TPM2B_PUBLIC& tmpl, const edge::Secre
     TSS2_RC rc =
         Esys_Create(esys.ctx(), srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive,
                     &tmpl, &outside, &pcrs, &priv, &pub, nullptr, nullptr, nullptr);
-    OPENSSL_cleanse(&sensitive, sizeof sensitive);
+    ::explicit_bzero(&sensitive, sizeof sensitive);
     if (rc != TSS2_RC_SUCCESS) return tpm::fail("creating a key in the TPM (TPM2_Create)", rc);
     Blob b;
     b.pub = *pub;

@@ -88,7 +88,7 @@ Status Esys::set_hierarchy_auth(const HierarchyAuth& auth) {
     a.size = static_cast<UINT16>(value.size());
     std::memcpy(a.buffer, value.data(), value.size());
     TSS2_RC rc = Esys_TR_SetAuth(ctx_, h, &a);
-    OPENSSL_cleanse(a.buffer, sizeof a.buffer);
+    ::explicit_bzero(a.buffer, sizeof a.buffer);
     if (rc != TSS2_RC_SUCCESS) return fail("Esys_TR_SetAuth", rc);
     return {};
   };

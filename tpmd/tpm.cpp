@@ -162,7 +162,7 @@ Status Tpm::import_auth_key(std::string_view blob_bytes) {
     TPM2B_DATA encryption_key{};
     encryption_key.size = inner->size;
     std::memcpy(encryption_key.buffer, inner->buffer, inner->size);
-    OPENSSL_cleanse(inner->buffer, inner->size);
+    ::explicit_bzero(inner->buffer, inner->size);
     Esys_Free(inner);
 
     TPMT_SYM_DEF_OBJECT inner_sym{};
@@ -172,7 +172,7 @@ Status Tpm::import_auth_key(std::string_view blob_bytes) {
     TPM2B_PRIVATE* imported = nullptr;
     rc = Esys_Import(ctx, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &encryption_key,
                      &blob.object, &blob.duplicate, &blob.seed, &inner_sym, &imported);
-    OPENSSL_cleanse(encryption_key.buffer, sizeof encryption_key.buffer);
+    ::explicit_bzero(encryption_key.buffer, sizeof encryption_key.buffer);
     if (rc != TSS2_RC_SUCCESS) return blob_rejected("TPM2_Import", rc);
 
     ESYS_TR loaded = ESYS_TR_NONE;

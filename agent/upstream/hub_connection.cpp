@@ -1,5 +1,6 @@
 #include "agent/upstream/hub_connection.h"
 
+#include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -173,7 +174,7 @@ edge::Status HubConnection::session() {
   o.password = std::string(token.view());
   o.keepalive_seconds = static_cast<uint16_t>(settings_.keepalive.count());
   auto connecting = MqttSession::connect(std::move(transport), o, 30s);
-  OPENSSL_cleanse(o.password.data(), o.password.size());
+  ::explicit_bzero(o.password.data(), o.password.size());
   auto session = EDGE_TRY(std::move(connecting));
   EDGE_TRY_VOID(session->subscribe({{"$iothub/twin/res/#", 0},
                                     {"$iothub/twin/PATCH/properties/desired/#", 0},

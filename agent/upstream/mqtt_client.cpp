@@ -1,5 +1,6 @@
 #include "agent/upstream/mqtt_client.h"
 
+#include <string.h>
 #include <openssl/crypto.h>
 #include <poll.h>
 #include <unistd.h>
@@ -16,7 +17,7 @@ Result<std::unique_ptr<MqttSession>> MqttSession::connect(std::unique_ptr<Transp
   std::unique_ptr<MqttSession> s(new MqttSession(std::move(transport), options.keepalive_seconds));
   std::string packet = mqtt::encode_connect(options);
   s->send(packet);
-  OPENSSL_cleanse(packet.data(), packet.size());  // it holds the SAS token
+  ::explicit_bzero(packet.data(), packet.size());  // it holds the SAS token
   auto deadline = Clock::now() + timeout;
   while (s->control_.empty()) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());

@@ -236,7 +236,7 @@ Status proxy_connect(int fd, const Proxy& proxy, const Url& url, Clock::time_poi
     std::string creds =
         *proxy.user + ":" + std::string(proxy.password ? proxy.password->view() : "");
     Secret encoded(base64::encode(creds));
-    OPENSSL_cleanse(creds.data(), creds.size());
+    ::explicit_bzero(creds.data(), creds.size());
     req += "Proxy-Authorization: Basic " + std::string(encoded.view()) + "\r\n";
   }
   req += "\r\n";

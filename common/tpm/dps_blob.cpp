@@ -194,10 +194,10 @@ Result<std::string> make_auth_key_blob(std::string_view ek_public, std::string_v
   uint8_t sbuf[sizeof(TPMT_SENSITIVE)];
   size_t soff = 0;
   TSS2_RC rc = Tss2_MU_TPMT_SENSITIVE_Marshal(&sens, sbuf, sizeof sbuf, &soff);
-  OPENSSL_cleanse(&sens, sizeof sens);
+  ::explicit_bzero(&sens, sizeof sens);
   if (rc != TSS2_RC_SUCCESS) return internal("marshaling TPMT_SENSITIVE failed: " + rc_text(rc));
   edge::Secret sens2b(sized(std::string_view(reinterpret_cast<char*>(sbuf), soff)));
-  OPENSSL_cleanse(sbuf, sizeof sbuf);
+  ::explicit_bzero(sbuf, sizeof sbuf);
 
   // Inner wrap: AES-128-CFB with a fresh key that reaches the TPM only through the credential.
   edge::Secret inner_key(EDGE_TRY(crypto::random_bytes(16)));

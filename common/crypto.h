@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/hex.h"
 #include "common/result.h"
 #include "common/secret.h"
 
@@ -32,7 +33,6 @@ void init();
 std::string last_error();
 Result<std::string> random_bytes(size_t n);
 std::string sha256(std::string_view data);
-std::string hex(std::string_view bytes);
 Result<std::string> hmac_sha256(std::string_view key, std::string_view data);
 bool constant_time_equal(std::string_view a, std::string_view b);
 

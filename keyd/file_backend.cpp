@@ -52,9 +52,8 @@ Result<std::shared_ptr<KeyPair>> FileBackend::open_key_pair(const std::string& p
     std::lock_guard lock(mutex_);
     if (auto* c = cached(path, st); c && c->pair) return c->pair;
   }
-  auto pem = EDGE_TRY(edge::fs::read_file(path, kMaxKeyFileSize));
-  Secret secret(std::move(pem));
-  auto key = edge::crypto::private_key_from_pem(secret.view());
+  Secret pem(EDGE_TRY(edge::fs::read_file(path, kMaxKeyFileSize)));
+  auto key = crypto::PrivateKey::parse(pem);
   if (!key) return edge::invalid("parameter \"id\" has an invalid value\ncaused by: key file " + path + " is not a key pair");
   std::shared_ptr<KeyPair> pair(new MemoryKeyPair(std::move(*key)));
   remember(path, st, pair, nullptr);
@@ -63,9 +62,9 @@ Result<std::shared_ptr<KeyPair>> FileBackend::open_key_pair(const std::string& p
 
 Result<std::shared_ptr<KeyPair>> FileBackend::create_key_pair(
     const std::string& path, const std::vector<KeyPairAlgorithm>& preferred) {
-  // As upstream, files use only the first preference: OpenSSL can make every algorithm.
+  // As upstream, files use only the first preference: software can make every algorithm.
   auto key = EDGE_TRY(generate_key_pair(preferred.front()));
-  Secret pem(EDGE_TRY(edge::crypto::private_key_to_pkcs8_pem(key.get())));
+  Secret pem(EDGE_TRY(key.to_pkcs8_pem()));
   EDGE_TRY_VOID(edge::fs::write_atomic(path, pem.view(), 0600));
   return std::shared_ptr<KeyPair>(new MemoryKeyPair(std::move(key)));
 }
@@ -98,7 +97,7 @@ Result<std::shared_ptr<SymmetricKey>> FileBackend::open_key(const std::string& p
 }
 
 Result<std::shared_ptr<SymmetricKey>> FileBackend::create_key(const std::string& path, Usage) {
-  Secret bytes(EDGE_TRY(edge::crypto::random_bytes(kSymmetricKeySize)));
+  Secret bytes(EDGE_TRY(crypto::random_bytes(kSymmetricKeySize)));
   EDGE_TRY_VOID(edge::fs::write_atomic(path, bytes.view(), 0600));
   return std::shared_ptr<SymmetricKey>(new MemoryKey(std::move(bytes)));
 }

@@ -25,7 +25,7 @@ Result<std::string> issue_handle(SymmetricKey& validation_key, const KeyRef& ref
       break;
     }
   }
-  auto nonce = EDGE_TRY(edge::crypto::random_bytes(64));
+  auto nonce = EDGE_TRY(crypto::random_bytes(64));
   std::string sr = Json{{"key_id", key_id}, {"nonce", edge::base64::encode(nonce)}}.dump();
   auto sig = EDGE_TRY(validation_key.hmac_sha256(sr));
   return "sr=" + edge::base64::encode(sr) + "&sig=" + edge::base64::encode(sig);
@@ -41,7 +41,7 @@ Result<KeyRef> verify_handle(SymmetricKey& validation_key, std::string_view hand
   auto sig = edge::base64::decode(second.substr(4));
   if (!sr || !sig) return invalid_handle();
   auto expected = EDGE_TRY(validation_key.hmac_sha256(*sr));
-  if (!edge::crypto::constant_time_equal(expected, *sig)) return invalid_handle();
+  if (!crypto::constant_time_equal(expected, *sig)) return invalid_handle();
   // Authentic from here on; the JSON was written by us, but parse it defensively anyway.
   Json doc = Json::parse(*sr, nullptr, false);
   if (doc.is_discarded() || !doc.is_object() || !doc.contains("key_id") || !doc["key_id"].is_object())

@@ -5,9 +5,9 @@
 #include <string_view>
 #include <vector>
 
-#include "common/crypto.h"
 #include "common/result.h"
 #include "common/secret.h"
+#include "keyd/crypto.h"
 
 namespace keyd {
 
@@ -34,7 +34,7 @@ enum class RsaPadding { Pkcs1, None };
 class KeyPair {
  public:
   virtual ~KeyPair() = default;
-  virtual Result<edge::crypto::PKey> public_key() = 0;
+  virtual Result<crypto::PublicKey> public_key() = 0;
   // ECDSA over a precomputed digest; DER-encoded ECDSA-Sig-Value.
   virtual Result<std::string> sign_digest(std::string_view digest) = 0;
   // RSA private-key operation ("encrypt" in upstream's API: PKCS#1 type 1 or raw).
@@ -70,17 +70,15 @@ class MemoryKey final : public SymmetricKey {
 // A key pair whose private key is in this process (file keys).
 class MemoryKeyPair final : public KeyPair {
  public:
-  explicit MemoryKeyPair(edge::crypto::PKey key) : key_(std::move(key)) {}
-  Result<edge::crypto::PKey> public_key() override;
+  explicit MemoryKeyPair(crypto::PrivateKey key) : key_(std::move(key)) {}
+  Result<crypto::PublicKey> public_key() override;
   Result<std::string> sign_digest(std::string_view digest) override;
   Result<std::string> private_encrypt(std::string_view data, RsaPadding padding) override;
 
  private:
-  edge::crypto::PKey key_;
+  crypto::PrivateKey key_;
 };
 
-Result<edge::crypto::PKey> generate_key_pair(KeyPairAlgorithm algorithm);
-// ECDSA r||s (as PKCS#11 returns it) to DER.
-Result<std::string> ecdsa_raw_to_der(std::string_view raw);
+Result<crypto::PrivateKey> generate_key_pair(KeyPairAlgorithm algorithm);
 
 }  // namespace keyd

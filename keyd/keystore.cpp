@@ -1,6 +1,7 @@
 #include "keyd/keystore.h"
 
 #include "common/fs.h"
+#include "common/hex.h"
 #include "common/uri.h"
 #include "keyd/pkcs11.h"
 #include "keyd/tpm_backend.h"
@@ -27,7 +28,7 @@ std::string key_file_path(const std::string& homedir, const std::string& id) {
   std::string clean;
   for (char c : id)
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) clean += c;
-  return homedir + "/keys/" + clean + "-" + edge::crypto::hex(edge::crypto::sha256(id)) + ".key";
+  return homedir + "/keys/" + clean + "-" + edge::crypto::hex(crypto::sha256(id)) + ".key";
 }
 
 Result<std::unique_ptr<KeyStore>> KeyStore::open(const Config& config) {

@@ -3,8 +3,6 @@
 #include "keyd/pkcs11.h"
 
 #include <dlfcn.h>
-#include <openssl/core_names.h>
-#include <openssl/param_build.h>
 
 #include <cstring>
 #include <map>
@@ -21,7 +19,6 @@ using edge::ErrorKind;
 using edge::fail;
 using edge::internal;
 using edge::invalid;
-namespace crypto = edge::crypto;
 
 namespace {
 
@@ -73,7 +70,6 @@ std::string trim_label(const unsigned char* label, size_t n) {
   return s;
 }
 
-const unsigned char kP256Oid[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07};
 
 // One loaded module; every call is serialized through one logged-in session per slot.
 class Module {
@@ -219,66 +215,40 @@ Result<std::string> sign_with(Module& m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h
   return out;
 }
 
-Result<crypto::PKey> public_key_from_object(Module& m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub) {
+// CKA_EC_POINT of a P-256 key: a DER OCTET STRING (0x04 0x41) around the 65-byte uncompressed
+// point, or (some tokens) the bare point.
+std::string unwrap_ec_point(const std::string& point) {
+  if (point.size() == 67 && point[0] == 0x04 && point[1] == 0x41) return point.substr(2);
+  return point;
+}
+
+Result<crypto::PublicKey> public_key_from_object(Module& m, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE pub) {
   auto type_bytes = EDGE_TRY(get_attribute(m, s, pub, CKA_KEY_TYPE));
   CK_KEY_TYPE type = 0;
   std::memcpy(&type, type_bytes.data(), std::min(type_bytes.size(), sizeof type));
-  OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
-  const char* algo = nullptr;
-  BIGNUM* n = nullptr;
-  BIGNUM* e = nullptr;
-  std::string point;
+  crypto::PublicKey key;
   if (type == CKK_EC) {
     auto params = EDGE_TRY(get_attribute(m, s, pub, CKA_EC_PARAMS));
-    auto wrapped = EDGE_TRY(get_attribute(m, s, pub, CKA_EC_POINT));
-    if (params != std::string(reinterpret_cast<const char*>(kP256Oid), sizeof kP256Oid)) {
-      OSSL_PARAM_BLD_free(bld);
-      return internal("unsupported EC curve in PKCS#11 key");
-    }
-    // CKA_EC_POINT is a DER OCTET STRING around the uncompressed point.
-    const auto* p = reinterpret_cast<const unsigned char*>(wrapped.data());
-    ASN1_OCTET_STRING* os = d2i_ASN1_OCTET_STRING(nullptr, &p, static_cast<long>(wrapped.size()));
-    if (os) {
-      point.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(os)),
-                   static_cast<size_t>(ASN1_STRING_length(os)));
-      ASN1_OCTET_STRING_free(os);
-    } else {
-      point = wrapped;
-    }
-    algo = "EC";
-    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
-    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size());
+    if (params != crypto::kP256CurveOid) return internal("unsupported EC curve in PKCS#11 key");
+    key.type = crypto::PublicKey::Type::Ec;
+    key.ec_curve_oid = params;
+    key.ec_point = unwrap_ec_point(EDGE_TRY(get_attribute(m, s, pub, CKA_EC_POINT)));
   } else if (type == CKK_RSA) {
-    auto mod = EDGE_TRY(get_attribute(m, s, pub, CKA_MODULUS));
-    auto exp = EDGE_TRY(get_attribute(m, s, pub, CKA_PUBLIC_EXPONENT));
-    n = BN_bin2bn(reinterpret_cast<const unsigned char*>(mod.data()), static_cast<int>(mod.size()), nullptr);
-    e = BN_bin2bn(reinterpret_cast<const unsigned char*>(exp.data()), static_cast<int>(exp.size()), nullptr);
-    algo = "RSA";
-    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n);
-    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e);
+    key.type = crypto::PublicKey::Type::Rsa;
+    key.rsa_modulus = crypto::strip_leading_zeros(EDGE_TRY(get_attribute(m, s, pub, CKA_MODULUS)));
+    key.rsa_exponent = crypto::strip_leading_zeros(EDGE_TRY(get_attribute(m, s, pub, CKA_PUBLIC_EXPONENT)));
   } else {
-    OSSL_PARAM_BLD_free(bld);
     return internal("unsupported PKCS#11 key type");
   }
-  OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
-  crypto::PKeyCtx ctx(EVP_PKEY_CTX_new_from_name(nullptr, algo, nullptr));
-  EVP_PKEY* key = nullptr;
-  bool ok = ctx && EVP_PKEY_fromdata_init(ctx.get()) > 0 &&
-            EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_PUBLIC_KEY, params) > 0;
-  OSSL_PARAM_free(params);
-  OSSL_PARAM_BLD_free(bld);
-  BN_free(n);
-  BN_free(e);
-  if (!ok) return internal("could not build public key: " + crypto::last_error());
-  return crypto::PKey(key);
+  return key;
 }
 
 class Pkcs11KeyPair final : public KeyPair {
  public:
   Pkcs11KeyPair(std::shared_ptr<Module> m, Pkcs11Uri uri) : m_(std::move(m)), uri_(std::move(uri)) {}
 
-  Result<crypto::PKey> public_key() override {
-    return with_session(*m_, uri_, [&](CK_SESSION_HANDLE s) -> Result<crypto::PKey> {
+  Result<crypto::PublicKey> public_key() override {
+    return with_session(*m_, uri_, [&](CK_SESSION_HANDLE s) -> Result<crypto::PublicKey> {
       auto pub = EDGE_TRY(find_object(*m_, s, CKO_PUBLIC_KEY, *uri_.object));
       return public_key_from_object(*m_, s, pub);
     });
@@ -291,7 +261,7 @@ class Pkcs11KeyPair final : public KeyPair {
       if (EDGE_TRY(key_type(s, priv)) != CKK_EC)
         return invalid("parameter \"algorithm\" has an invalid value\ncaused by: ECDSA needs an EC key pair");
       auto raw = EDGE_TRY(sign_with(*m_, s, priv, CK_MECHANISM{CKM_ECDSA, nullptr, 0}, digest));
-      return ecdsa_raw_to_der(raw);
+      return crypto::ecdsa_raw_to_der(raw);
     });
   }
 
@@ -522,7 +492,7 @@ class Pkcs11Backend final : public Backend {
         {CKA_TOKEN, &yes, sizeof yes}, {CKA_PRIVATE, &no, sizeof no},
         {CKA_VERIFY, &yes, sizeof yes}, {CKA_LABEL, lbl, label.size()}};
     if (ec) {
-      pub.push_back({CKA_EC_PARAMS, const_cast<unsigned char*>(kP256Oid), sizeof kP256Oid});
+      pub.push_back({CKA_EC_PARAMS, const_cast<char*>(crypto::kP256CurveOid.data()), crypto::kP256CurveOid.size()});
     } else {
       pub.push_back({CKA_MODULUS_BITS, &bits, sizeof bits});
       pub.push_back({CKA_PUBLIC_EXPONENT, exponent, sizeof exponent});

@@ -1,9 +1,5 @@
 #include "keyd/service.h"
 
-#include <openssl/core_names.h>
-#include <openssl/ec.h>
-#include <openssl/objects.h>
-
 #include "common/base64.h"
 
 namespace keyd {
@@ -33,48 +29,18 @@ edge::Status as_parameter_error(edge::Status r) {
   return r;
 }
 
-Result<std::string> public_parameter(EVP_PKEY* key, const std::string& name) {
-  int type = EVP_PKEY_get_base_id(key);
-  if (name == "algorithm") return std::string(type == EVP_PKEY_EC ? "ECDSA" : "RSA");
-  if (type == EVP_PKEY_EC && name == "ec-curve-oid") {
-    char group[64];
-    size_t len = 0;
-    if (!EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &len))
-      return edge::internal("could not read the EC curve");
-    ASN1_OBJECT* obj = OBJ_nid2obj(OBJ_txt2nid(group));
-    unsigned char* der = nullptr;
-    int n = i2d_ASN1_OBJECT(obj, &der);
-    if (n <= 0) return edge::internal("could not encode the EC curve OID");
-    std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(n));
-    OPENSSL_free(der);
-    return edge::base64::encode(out);
+Result<std::string> public_parameter(const crypto::PublicKey& key, const std::string& name) {
+  bool ec = key.type == crypto::PublicKey::Type::Ec;
+  if (name == "algorithm") return std::string(ec ? "ECDSA" : "RSA");
+  if (ec && name == "ec-curve-oid") return edge::base64::encode(key.ec_curve_oid);
+  if (ec && name == "ec-point") {
+    // Compressed form, as upstream returns it.
+    auto point = key.compressed_ec_point();
+    if (point.empty()) return edge::internal("could not encode the EC point");
+    return edge::base64::encode(point);
   }
-  if (type == EVP_PKEY_EC && name == "ec-point") {
-    unsigned char buf[133];
-    size_t len = 0;
-    if (!EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, buf, sizeof buf, &len))
-      return edge::internal("could not read the EC point");
-    // Re-encode in compressed form, as upstream returns it.
-    EC_GROUP* group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
-    EC_POINT* point = EC_POINT_new(group);
-    unsigned char out[65];
-    size_t n = 0;
-    if (EC_POINT_oct2point(group, point, buf, len, nullptr) == 1)
-      n = EC_POINT_point2oct(group, point, POINT_CONVERSION_COMPRESSED, out, sizeof out, nullptr);
-    EC_POINT_free(point);
-    EC_GROUP_free(group);
-    if (n == 0) return edge::internal("could not encode the EC point");
-    return edge::base64::encode(std::string_view(reinterpret_cast<char*>(out), n));
-  }
-  if (type == EVP_PKEY_RSA && (name == "rsa-modulus" || name == "rsa-exponent")) {
-    BIGNUM* bn = nullptr;
-    if (!EVP_PKEY_get_bn_param(key, name == "rsa-modulus" ? OSSL_PKEY_PARAM_RSA_N : OSSL_PKEY_PARAM_RSA_E, &bn))
-      return edge::internal("could not read the RSA key");
-    std::string out(static_cast<size_t>(BN_num_bytes(bn)), '\0');
-    BN_bn2bin(bn, reinterpret_cast<unsigned char*>(out.data()));
-    BN_free(bn);
-    return edge::base64::encode(out);
-  }
+  if (!ec && name == "rsa-modulus") return edge::base64::encode(key.rsa_modulus);
+  if (!ec && name == "rsa-exponent") return edge::base64::encode(key.rsa_exponent);
   return invalid("parameter \"type\" has an invalid value\ncaused by: unknown parameter \"" + name +
                  "\" for this key");
 }
@@ -211,7 +177,7 @@ void Service::add_routes() {
     auto* body = EDGE_TRY(http::require_body(req));
     auto key = EDGE_TRY(key_pair_for(EDGE_TRY(http::string_field(*body, "keyHandle"))));
     auto pub = EDGE_TRY(key->public_key());
-    auto value = EDGE_TRY(public_parameter(pub.get(), req.params["parameterName"]));
+    auto value = EDGE_TRY(public_parameter(pub, req.params["parameterName"]));
     return Response::json(200, Json{{"value", value}});
   });
 

@@ -12,7 +12,6 @@
 #include <thread>
 
 #include "common/fs.h"
-#include "common/tpm/dps_blob.h"
 #include "tpmd/esys.h"
 
 namespace keyd {
@@ -186,14 +185,38 @@ Result<Blob> create(Connection& tpm, const TPM2B_PUBLIC& tmpl, const edge::Secre
   });
 }
 
+// The public half of a TPM key as plain bytes (x and y are left-padded to the curve size).
+Result<crypto::PublicKey> public_key_of(const TPMT_PUBLIC& pub) {
+  crypto::PublicKey key;
+  if (pub.type == TPM2_ALG_RSA) {
+    key.type = crypto::PublicKey::Type::Rsa;
+    key.rsa_modulus = crypto::strip_leading_zeros(
+        std::string_view(reinterpret_cast<const char*>(pub.unique.rsa.buffer), pub.unique.rsa.size));
+    uint32_t e = pub.parameters.rsaDetail.exponent ? pub.parameters.rsaDetail.exponent : 65537;
+    std::string exponent;
+    for (int shift = 24; shift >= 0; shift -= 8) exponent.push_back(static_cast<char>((e >> shift) & 0xff));
+    key.rsa_exponent = crypto::strip_leading_zeros(exponent);
+    return key;
+  }
+  const auto& x = pub.unique.ecc.x;
+  const auto& y = pub.unique.ecc.y;
+  if (pub.type != TPM2_ALG_ECC || pub.parameters.eccDetail.curveID != TPM2_ECC_NIST_P256 || x.size > 32 ||
+      y.size > 32)
+    return invalid("unsupported TPM public key type");
+  key.type = crypto::PublicKey::Type::Ec;
+  key.ec_curve_oid = crypto::kP256CurveOid;
+  key.ec_point = std::string(1, '\x04') + std::string(32 - x.size, '\0') +
+                 std::string(reinterpret_cast<const char*>(x.buffer), x.size) + std::string(32 - y.size, '\0') +
+                 std::string(reinterpret_cast<const char*>(y.buffer), y.size);
+  return key;
+}
+
 class TpmKeyPair final : public KeyPair {
  public:
   TpmKeyPair(std::shared_ptr<Connection> tpm, Blob blob, std::string path)
       : tpm_(std::move(tpm)), blob_(blob), path_(std::move(path)) {}
 
-  Result<edge::crypto::PKey> public_key() override {
-    return tpm::dps::to_pkey(blob_.pub.publicArea);
-  }
+  Result<crypto::PublicKey> public_key() override { return public_key_of(blob_.pub.publicArea); }
 
   Result<std::string> sign_digest(std::string_view digest) override {
     if (blob_.pub.publicArea.type != TPM2_ALG_ECC)
@@ -228,7 +251,7 @@ class TpmKeyPair final : public KeyPair {
           std::string raw =
               part(sig->signature.ecdsa.signatureR) + part(sig->signature.ecdsa.signatureS);
           Esys_Free(sig);
-          return ecdsa_raw_to_der(raw);
+          return crypto::ecdsa_raw_to_der(raw);
         });
   }
 
@@ -370,7 +393,7 @@ class TpmBackend final : public Backend {
     if (usage.encrypt) return fail(ErrorKind::Unsupported, "the TPM cannot hold AES-GCM keys");
     // HMAC replaces keys longer than the block size by their hash: same MACs, fits the TPM.
     Secret material =
-        bytes.size() > kHmacBlockSize ? Secret(edge::crypto::sha256(bytes.view())) : bytes;
+        bytes.size() > kHmacBlockSize ? Secret(crypto::sha256(bytes.view())) : bytes;
     auto blob = EDGE_TRY(create(*tpm_, hmac_template(false), &material));
     EDGE_TRY_VOID(edge::fs::write_atomic(path, EDGE_TRY(encode_blob(blob)), 0600));
     return std::shared_ptr<SymmetricKey>(new TpmHmacKey(tpm_, blob, path));

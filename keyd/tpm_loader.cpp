@@ -4,7 +4,7 @@
 
 #include <climits>
 
-#include "common/crypto.h"
+#include "common/hex.h"
 #include "keyd/tpm_backend.h"
 
 namespace keyd {
@@ -13,7 +13,7 @@ std::string tpm_key_file_path(const std::string& homedir, const std::string& id)
   std::string clean;
   for (char c : id)
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) clean += c;
-  return homedir + "/keys/" + clean + "-" + edge::crypto::hex(edge::crypto::sha256(id)) + ".tpmkey";
+  return homedir + "/keys/" + clean + "-" + edge::crypto::hex(crypto::sha256(id)) + ".tpmkey";
 }
 
 namespace {

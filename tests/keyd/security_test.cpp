@@ -1,5 +1,6 @@
 // keyd under hostile input: forged handles, bad JSON, wrong callers, floods, crashes.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -209,16 +210,50 @@ TEST_CASE("preloaded keys from file URIs", "[integration]") {
   edge::test::TempDir pre;
   std::string raw(32, '\x07');
   edge::test::write_file(pre / "device-id", raw, 0600);
+  // Every PEM form a user may have: PKCS#8, SEC 1 ("EC PRIVATE KEY"), PKCS#1 ("RSA PRIVATE KEY").
   REQUIRE(edge::test::run("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " + pre / "ca.key.pem 2>/dev/null") == 0);
-  Keyd keyd(Backend::Files, "\n[preloaded_keys]\ndevice-id = \"file://" + pre / "device-id" + "\"\nca = \"file://" + pre / "ca.key.pem" + "\"\n");
+  REQUIRE(edge::test::run("openssl ecparam -name prime256v1 -genkey -noout -out " + pre / "sec1.pem 2>/dev/null") == 0);
+  REQUIRE(edge::test::run("openssl genrsa -traditional -out " + pre / "pkcs1.pem 2048 2>/dev/null") == 0);
+  Keyd keyd(Backend::Files, "\n[preloaded_keys]\ndevice-id = \"file://" + pre / "device-id" + "\"\nca = \"file://" +
+                                pre / "ca.key.pem" + "\"\nsec1 = \"file://" + pre / "sec1.pem" + "\"\npkcs1 = \"file://" +
+                                pre / "pkcs1.pem" + "\"\n");
   auto h = keyd.call("GET", api("/key/device-id"));
   REQUIRE(h.status == 200);
   auto s = keyd.call("POST", api("/sign"), Json{{"keyHandle", h.json["keyHandle"]}, {"algorithm", "HMAC-SHA256"}, {"parameters", {{"message", b64("m")}}}});
   CHECK(unb64(s.json["signature"]) == *edge::crypto::hmac_sha256(raw, "m"));
-  auto kp = keyd.call("GET", api("/keypair/ca"));
-  REQUIRE(kp.status == 200);
-  auto pub = keyd.public_key(kp.json["keyHandle"]);
-  std::string expected_pem;
-  edge::test::run("openssl pkey -in " + pre / "ca.key.pem" + " -pubout 2>/dev/null", &expected_pem);
-  CHECK(*edge::crypto::public_key_to_pem(pub.get()) == expected_pem);
+  for (std::string id : {"ca", "sec1", "pkcs1"}) {
+    INFO(id);
+    auto kp = keyd.call("GET", api("/keypair/" + id));
+    REQUIRE(kp.status == 200);
+    auto pub = keyd.public_key(kp.json["keyHandle"]);
+    std::string expected_pem;
+    edge::test::run("openssl pkey -in " + pre / (id == "ca" ? "ca.key.pem" : id + ".pem") + " -pubout 2>/dev/null", &expected_pem);
+    CHECK(*edge::crypto::public_key_to_pem(pub.get()) == expected_pem);
+  }
+}
+
+TEST_CASE("key pair files are PKCS#8 PEM that OpenSSL reads", "[integration]") {
+  Keyd keyd(Backend::Files);
+  for (std::string algorithm : {"ec-p256", "rsa-2048"}) {
+    INFO(algorithm);
+    auto pub = keyd.public_key(keyd.create_key_pair("kp-" + algorithm.substr(0, 2), algorithm));
+    std::string file;
+    for (const auto& f : keyd.key_files())
+      if (f.starts_with("kp" + algorithm.substr(0, 2))) file = keyd.dir / ("home/keys/" + f);
+    REQUIRE(!file.empty());
+    struct stat st {};
+    REQUIRE(::stat(file.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    auto text = edge::test::read_file(file);
+    CHECK(text.starts_with("-----BEGIN PRIVATE KEY-----\n"));
+    CHECK(text.ends_with("-----END PRIVATE KEY-----\n"));
+    std::string from_openssl;
+    REQUIRE(edge::test::run("openssl pkey -in " + file + " -pubout 2>/dev/null", &from_openssl) == 0);
+    CHECK(*edge::crypto::public_key_to_pem(pub.get()) == from_openssl);
+    // And the file survives a restart with the same public key.
+    keyd.restart();
+    auto again = keyd.call("GET", api("/keypair/kp-" + algorithm.substr(0, 2)));
+    REQUIRE(again.status == 200);
+    CHECK(*edge::crypto::public_key_to_pem(keyd.public_key(again.json["keyHandle"]).get()) == from_openssl);
+  }
 }

@@ -194,7 +194,11 @@ Result<PrivateKey> PrivateKey::generate(KeyType type) {
 
 Result<PrivateKey> PrivateKey::parse(const Secret& text) {
   // PEM input must be NUL-terminated, with the NUL counted in the length.
-  Secret input(std::string(text.view()) + '\0');
+  std::string copy;
+  copy.reserve(text.size() + 1);
+  copy.append(text.view());
+  copy.push_back('\0');
+  Secret input(std::move(copy));
   size_t len = text.view().find("-----BEGIN") != std::string_view::npos ? input.size() : text.size();
   PrivateKey key;
   int rc = mbedtls_pk_parse_key(key.pk_.get(), input.data(), len, nullptr, 0);

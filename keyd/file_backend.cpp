@@ -54,7 +54,9 @@ Result<std::shared_ptr<KeyPair>> FileBackend::open_key_pair(const std::string& p
   }
   Secret pem(EDGE_TRY(edge::fs::read_file(path, kMaxKeyFileSize)));
   auto key = crypto::PrivateKey::parse(pem);
-  if (!key) return edge::invalid("parameter \"id\" has an invalid value\ncaused by: key file " + path + " is not a key pair");
+  if (!key)
+    return edge::invalid("parameter \"id\" has an invalid value\ncaused by: key file " + path +
+                         " is not a key pair: " + key.error().message);
   std::shared_ptr<KeyPair> pair(new MemoryKeyPair(std::move(*key)));
   remember(path, st, pair, nullptr);
   return pair;

@@ -257,3 +257,29 @@ TEST_CASE("key pair files are PKCS#8 PEM that OpenSSL reads", "[integration]") {
     CHECK(*edge::crypto::public_key_to_pem(keyd.public_key(again.json["keyHandle"]).get()) == from_openssl);
   }
 }
+
+TEST_CASE("unreadable key pair files give a clear error and stay untouched", "[integration]") {
+  edge::test::TempDir pre;
+  std::string good;
+  REQUIRE(edge::test::run("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null", &good) == 0);
+  edge::test::write_file(pre / "truncated.pem", good.substr(0, good.size() / 2), 0600);
+  edge::test::write_file(pre / "garbage.pem", "-----BEGIN PRIVATE KEY-----\nnot base64 at all\n-----END PRIVATE KEY-----\n", 0600);
+  edge::test::write_file(pre / "empty.pem", "", 0600);
+  REQUIRE(edge::test::run("openssl genpkey -algorithm ED25519 -out " + pre / "ed25519.pem 2>/dev/null") == 0);
+  REQUIRE(edge::test::run("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes256 -pass pass:secret -out " +
+                          pre / "encrypted.pem 2>/dev/null") == 0);
+  std::string config = "\n[preloaded_keys]\n";
+  std::vector<std::string> ids = {"truncated", "garbage", "empty", "ed25519", "encrypted"};
+  for (const auto& id : ids) config += id + " = \"file://" + pre / (id + ".pem") + "\"\n";
+  Keyd keyd(Backend::Files, config);
+  for (const auto& id : ids) {
+    INFO(id);
+    std::string before = edge::test::read_file(pre / (id + ".pem"));
+    auto r = keyd.call("GET", api("/keypair/" + id));
+    CHECK(r.status == 400);
+    CHECK_THAT(r.json["message"].get<std::string>(), Catch::Contains("is not a key pair"));
+    CHECK(edge::test::read_file(pre / (id + ".pem")) == before);
+  }
+  CHECK(keyd.call("GET", api("/keypair/truncated")).status == 400);
+  CHECK(!keyd.create_key_pair("still-serving", "ec-p256").empty());
+}

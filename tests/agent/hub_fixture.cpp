@@ -11,7 +11,8 @@
 #include <random>
 #include <thread>
 
-#include "common/cloud/https_client.h"
+#include "agent/upstream/tls.h"
+#include "common/cloud/exchange.h"
 #include "common/fs.h"
 
 namespace agent_test {
@@ -59,14 +60,14 @@ HubEmulator::~HubEmulator() {
 
 edge::test::Reply HubEmulator::call(const std::string& method, const std::string& path,
                                     const Json& body) {
-  edge::cloud::Options o;
-  o.extra_roots_pem = ca_;
-  o.system_roots = false;
+  // Over the agent's own TLS (Mbed TLS), trusting only the emulator's CA.
+  edge::cloud::ExchangeOptions o;
   o.proxy = std::optional<edge::cloud::Proxy>();
   o.timeout = std::chrono::milliseconds(60000);
-  auto r = edge::cloud::request(method, "https://" + address_ + path,
-                                {{"Content-Type", "application/json"}},
-                                body.is_null() ? "" : body.dump(), o);
+  auto r = edge::cloud::request_over(agent::upstream::tls_connector(ca_, false), method,
+                                     "https://" + address_ + path,
+                                     {{"Content-Type", "application/json"}},
+                                     body.is_null() ? "" : body.dump(), o);
   edge::test::Reply reply;
   if (!r) {
     reply.body = r.error().message;

@@ -37,10 +37,12 @@ std::string random_loopback() {
   return "127." + std::to_string(a(rd)) + "." + std::to_string(b(rd)) + "." + std::to_string(b(rd));
 }
 
-HubEmulator::HubEmulator() : address_(random_loopback()) {
+HubEmulator::HubEmulator() : HubEmulator(Named{"", random_loopback()}) {}
+
+HubEmulator::HubEmulator(const Named& named) : address_(named.bind), hostname_(named.hostname) {
   process_ = std::make_unique<edge::test::Process>(
       std::vector<std::string>{edge::test::bin("iothub-emulator"), "--state-dir", dir_ / "state",
-                               "--hostname", address_, "--bind", address_},
+                               "--hostname", this->hostname(), "--bind", address_},
       std::map<std::string, std::string>{}, dir_ / "emulator.log");
   for (int i = 0; i < 300 && !edge::fs::exists(dir_ / "state/info.json"); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -110,11 +112,11 @@ Json HubEmulator::agent_twin(const std::string& device) {
   return r.json;
 }
 
-Tinyproxy::Tinyproxy(const std::string& user, const std::string& password) {
+Tinyproxy::Tinyproxy(const std::string& user, const std::string& password, int connect_port) {
   port_ = free_port();
   std::string conf = "User nobody\nGroup nogroup\nPort " + std::to_string(port_) +
                      "\nListen 127.0.0.1\nTimeout 60\nLogLevel Connect\nMaxClients 20\nAllow "
-                     "127.0.0.1\nConnectPort 443\n";
+                     "127.0.0.1\nConnectPort " + std::to_string(connect_port) + "\n";
   if (!user.empty()) conf += "BasicAuth " + user + " " + password + "\n";
   edge::test::write_file(dir_ / "tinyproxy.conf", conf);
   process_ = std::make_unique<edge::test::Process>(

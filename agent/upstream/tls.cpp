@@ -4,11 +4,11 @@
 #include <dirent.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>  // error codes only
-#include <mbedtls/platform_util.h>
 #include <poll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>

@@ -184,11 +184,13 @@ struct Rig {
   }
   std::atomic<int> bundle_status{0};  // edged's answer to the agent's support bundle request
   std::string bundle_since;
+  std::atomic<bool> hub_ca_in_bundle{true};  // the stand-in's trust bundle names the hub's CA
 
   edge::http::Response workload(edge::http::Request& r) {
     if (workload_api) return workload_api->handle(r);
     if (r.method == "GET" && r.path == "/trust-bundle")
-      return edge::http::Response::json(200, Json{{"certificate", hub.ca_pem() + extra_trust}});
+      return edge::http::Response::json(
+          200, Json{{"certificate", (hub_ca_in_bundle ? hub.ca_pem() : "") + extra_trust}});
     if (r.method == "POST" && r.path == "/modules/$edgeAgent/genid/" + gen + "/sign") {
       Json body = Json::parse(r.body, nullptr, false);
       if (!body.is_object() || body.value("keyId", "") != "primary" ||
@@ -661,4 +663,31 @@ TEST_CASE("the agent reaches the hub by host name from its container", "[docker]
     rig.start_agent({}, Json{{"NetworkMode", net}});
     connected(rig, relay);
   }
+}
+
+// A hub the trust bundle does not vouch for (as the real IoT Hub, under a public root): the
+// agent reads the system roots for that handshake only, and its footprint stays that of an
+// agent trusting its bundle.
+TEST_CASE("the agent trusts the hub through the system roots when its bundle lacks the hub's CA",
+          "[docker][e2e]") {
+  Rig rig(WorkloadKind::StandIn, "-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n");
+  rig.hub_ca_in_bundle = false;
+  // The image's roots and the hub's CA, hashed as c_rehash names them.
+  std::string roots = rig.dir / "roots", out;
+  int rc = edge::test::run(
+      "set -e; mkdir -p " + roots + "; for c in /etc/ssl/certs/*.[0-9]; do cp -L \"$c\" " + roots +
+          "/; done; cp " + rig.hub.ca_file() + " " + roots +
+          "/$(openssl x509 -hash -noout -in " + rig.hub.ca_file() + ").9 2>&1",
+      &out);
+  INFO(out);
+  REQUIRE(rc == 0);
+  rig.start_agent({"SSL_CERT_DIR=/edge/roots"});
+  INFO(rig.agent_log());
+  CHECK_THAT(rig.agent_log(), Catch::Contains("Connected to " + rig.hub.hostname()));
+  CHECK(rig.reported().is_object());
+  long long pid = (*rig.docker.inspect_container(rig.agent))["State"]["Pid"];
+  std::ifstream smaps("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  for (std::string line; std::getline(smaps, line);)
+    if (line.starts_with("Pss:") || line.starts_with("Pss_Anon:"))
+      WARN("edge agent connected through the system roots: " + line);
 }

@@ -77,12 +77,14 @@ edge::Status BlobContainer::put(const std::string& name, const std::string& comp
     if (!transient || attempt == 2) {
       // The SAS (query) never goes into a message.
       std::string where = "blob " + name;
-      if (!r) return edge::fail(r.error().kind, "could not upload " + where + ": " + r.error().message);
+      if (!r)
+        return edge::fail(r.error().kind, "could not upload " + where + ": " + r.error().message);
       std::string code;
       if (const auto* c = r->header("x-ms-error-code")) code = " " + *c;
-      return edge::fail(r->status == 403 ? edge::ErrorKind::Forbidden : edge::ErrorKind::Unavailable,
-                        "could not upload " + where + ": the storage service answered " +
-                            std::to_string(r->status) + code);
+      return edge::fail(
+          r->status == 403 ? edge::ErrorKind::Forbidden : edge::ErrorKind::Unavailable,
+          "could not upload " + where + ": the storage service answered " +
+              std::to_string(r->status) + code);
     }
     std::this_thread::sleep_for(std::chrono::seconds(2 << attempt));
   }

@@ -40,7 +40,8 @@ Result<std::string> KeySigner::sign(std::string_view data) {
   if (mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), raw.data(), raw.size(),
                       reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac) != 0)
     return edge::internal("HMAC-SHA256 failed");
-  std::string out = edge::base64::encode(std::string_view(reinterpret_cast<char*>(mac), sizeof mac));
+  std::string out =
+      edge::base64::encode(std::string_view(reinterpret_cast<char*>(mac), sizeof mac));
   mbedtls_platform_zeroize(mac, sizeof mac);
   return out;
 }

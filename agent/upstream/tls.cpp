@@ -224,8 +224,8 @@ Status TlsSession::handshake(const TlsOptions& o, Clock::time_point deadline) {
   mbedtls_x509_crt_free(&bundle_);
   mbedtls_x509_crt_init(&bundle_);
   if (flags != 0)
-    return fail(ErrorKind::Unavailable, failed + "server certificate not trusted: " +
-                                            verify_text(flags));
+    return fail(ErrorKind::Unavailable,
+                failed + "server certificate not trusted: " + verify_text(flags));
   return {};
 }
 

@@ -68,7 +68,7 @@ class TlsSession {
   mbedtls_ssl_config conf_;
   mbedtls_ssl_context ssl_;
   mbedtls_x509_crt bundle_;
-  IpName ip_;  // the host as an IP address, when it is one
+  IpName ip_;                 // the host as an IP address, when it is one
   size_t pending_write_ = 0;  // a record Mbed TLS holds until the same write is retried
   short wants_ = 0;
   bool closed_ = false;
@@ -77,8 +77,7 @@ class TlsSession {
 // A blocking stream over a session, bounded by `deadline`.
 class TlsByteStream : public edge::cloud::ByteStream {
  public:
-  TlsByteStream(std::unique_ptr<TlsSession> session,
-                std::chrono::steady_clock::time_point deadline)
+  TlsByteStream(std::unique_ptr<TlsSession> session, std::chrono::steady_clock::time_point deadline)
       : session_(std::move(session)), deadline_(deadline) {}
   edge::Status write(std::string_view data) override;
   edge::Result<size_t> read(char* buf, size_t size) override;

@@ -147,8 +147,8 @@ Result<std::unique_ptr<TlsTransport>> open_tls(const TransportOptions& o,
   std::string what = o.host + ":" + std::to_string(o.port);
   std::optional<edge::cloud::Proxy> proxy = o.websocket ? o.proxy : std::nullopt;
   int fd = EDGE_TRY(edge::cloud::open_tunnel(o.host, o.port, proxy, deadline));
-  auto session =
-      TlsSession::connect(fd, TlsOptions{o.host, o.trust_bundle_pem, o.system_roots}, deadline, what);
+  auto session = TlsSession::connect(fd, TlsOptions{o.host, o.trust_bundle_pem, o.system_roots},
+                                     deadline, what);
   if (!session) {
     ::close(fd);
     return std::unexpected(session.error());
@@ -159,7 +159,8 @@ Result<std::unique_ptr<TlsTransport>> open_tls(const TransportOptions& o,
 Result<std::unique_ptr<Transport>> upgrade(std::unique_ptr<TlsTransport> tls,
                                            const TransportOptions& o, Clock::time_point deadline) {
   unsigned char nonce[16];
-  if (!random_bytes(nonce, sizeof nonce)) return edge::internal("no randomness for the WebSocket key");
+  if (!random_bytes(nonce, sizeof nonce))
+    return edge::internal("no randomness for the WebSocket key");
   std::string key =
       edge::base64::encode(std::string_view(reinterpret_cast<char*>(nonce), sizeof nonce));
   std::string host = o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host;

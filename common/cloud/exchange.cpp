@@ -265,8 +265,8 @@ Result<Response> read_response(Reader& s, size_t max_response, const std::string
     return response;
 
   auto too_large = [&] {
-    return fail(ErrorKind::PayloadTooLarge, what + " sent a response larger than " +
-                                                std::to_string(max_response) + " bytes");
+    return fail(ErrorKind::PayloadTooLarge,
+                what + " sent a response larger than " + std::to_string(max_response) + " bytes");
   };
   const std::string* te = response.header("transfer-encoding");
   const std::string* cl = response.header("content-length");

@@ -72,7 +72,8 @@ using TlsConnector = std::function<Result<std::unique_ptr<ByteStream>>(
     int fd, const Url& url, std::chrono::steady_clock::time_point deadline)>;
 
 struct ExchangeOptions {
-  std::chrono::milliseconds timeout{30000};  // whole exchange: connect, proxy, TLS, request, response
+  std::chrono::milliseconds timeout{
+      30000};  // whole exchange: connect, proxy, TLS, request, response
   size_t max_response = kDefaultMaxResponse;
   // Unset: from the environment (proxy_from_env). Set to nullopt-in-optional to force direct.
   std::optional<std::optional<Proxy>> proxy;

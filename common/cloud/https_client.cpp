@@ -66,7 +66,10 @@ Result<int> ssl_io(SSL* ssl, int fd, Clock::time_point deadline, F&& op, const s
 class OpenSslStream : public ByteStream {
  public:
   OpenSslStream(SslCtx ctx, SslPtr ssl, int fd, Clock::time_point deadline, std::string what)
-      : ctx_(std::move(ctx)), ssl_(std::move(ssl)), fd_(fd), deadline_(deadline),
+      : ctx_(std::move(ctx)),
+        ssl_(std::move(ssl)),
+        fd_(fd),
+        deadline_(deadline),
         what_(std::move(what)) {}
   Status write(std::string_view data) override {
     while (!data.empty()) {

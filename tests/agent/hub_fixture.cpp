@@ -3,7 +3,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
 #include <zlib.h>
 
 #include <catch2/catch.hpp>
@@ -66,10 +65,9 @@ edge::test::Reply HubEmulator::call(const std::string& method, const std::string
   edge::cloud::ExchangeOptions o;
   o.proxy = std::optional<edge::cloud::Proxy>();
   o.timeout = std::chrono::milliseconds(60000);
-  auto r = edge::cloud::request_over(agent::upstream::tls_connector(ca_, false), method,
-                                     "https://" + address_ + path,
-                                     {{"Content-Type", "application/json"}},
-                                     body.is_null() ? "" : body.dump(), o);
+  auto r = edge::cloud::request_over(
+      agent::upstream::tls_connector(ca_, false), method, "https://" + address_ + path,
+      {{"Content-Type", "application/json"}}, body.is_null() ? "" : body.dump(), o);
   edge::test::Reply reply;
   if (!r) {
     reply.body = r.error().message;
@@ -116,7 +114,8 @@ Tinyproxy::Tinyproxy(const std::string& user, const std::string& password, int c
   port_ = free_port();
   std::string conf = "User nobody\nGroup nogroup\nPort " + std::to_string(port_) +
                      "\nListen 127.0.0.1\nTimeout 60\nLogLevel Connect\nMaxClients 20\nAllow "
-                     "127.0.0.1\nConnectPort " + std::to_string(connect_port) + "\n";
+                     "127.0.0.1\nConnectPort " +
+                     std::to_string(connect_port) + "\n";
   if (!user.empty()) conf += "BasicAuth " + user + " " + password + "\n";
   edge::test::write_file(dir_ / "tinyproxy.conf", conf);
   process_ = std::make_unique<edge::test::Process>(

@@ -30,10 +30,14 @@ struct Pki {
     static int n = 0;  // each CA its own name (and so its own hashed file name)
     sh("cd " + dir.path() +
        " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1"
-       " -subj /CN=agent-tls-test-ca-" + std::to_string(++n) + " -keyout ca.key -out ca.pem"
+       " -subj /CN=agent-tls-test-ca-" +
+       std::to_string(++n) +
+       " -keyout ca.key -out ca.pem"
        " && openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=server"
        " -keyout server.key -out server.csr"
-       " && printf 'subjectAltName=" + sans + "\\nextendedKeyUsage=serverAuth\\n' > ext"
+       " && printf 'subjectAltName=" +
+       sans +
+       "\\nextendedKeyUsage=serverAuth\\n' > ext"
        " && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1"
        " -extfile ext -out server.pem");
     ca_pem = edge::test::read_file(dir / "ca.pem");
@@ -48,9 +52,15 @@ struct Server {
   int port = edge::test::free_port();
   std::unique_ptr<edge::test::Process> process;
   Server(const Pki& pki, const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv{"/usr/bin/openssl", "s_server", "-accept",
-                                  "127.0.0.1:" + std::to_string(port), "-cert",
-                                  pki.dir / "server.pem", "-key", pki.dir / "server.key", "-www"};
+    std::vector<std::string> argv{"/usr/bin/openssl",
+                                  "s_server",
+                                  "-accept",
+                                  "127.0.0.1:" + std::to_string(port),
+                                  "-cert",
+                                  pki.dir / "server.pem",
+                                  "-key",
+                                  pki.dir / "server.key",
+                                  "-www"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     process = std::make_unique<edge::test::Process>(argv, std::map<std::string, std::string>{},
                                                     pki.dir / ("s_server" + std::to_string(port)));
@@ -112,7 +122,8 @@ TEST_CASE("the agent's TLS checks the trust bundle the host name and the address
   auto noisy = server.get("127.0.0.1", "garbage\n" + pki.ca_pem + "\nmore garbage");
   INFO(message(noisy));
   CHECK(noisy);
-  auto garbage = server.get("127.0.0.1", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+  auto garbage =
+      server.get("127.0.0.1", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
   CHECK_FALSE(garbage);
 }
 

@@ -16,7 +16,6 @@
 #include "agent/agent.h"
 #include "agent/events.h"
 #include "agent/local_source.h"
-#include "common/crypto.h"
 #include "common/daemon.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -33,7 +32,6 @@ volatile std::sig_atomic_t stop_requested = 0;
 int main() {
   using namespace edge;
   daemon::init_process();
-  edge::crypto::init();
   // The agent idles most of the time with a handful of threads: one malloc arena for all of
   // them (each extra arena keeps its own pages resident).
   mallopt(M_ARENA_MAX, 1);

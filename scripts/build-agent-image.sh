@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the edge agent's container image from build/bin/edge-agent: FROM scratch, holding
-# only the binary, the shared libraries it loads and the public root certificates (as a hashed
-# directory, so OpenSSL loads only the roots a handshake needs; the device's own trust bundle
-# comes from the workload API). Usage: build-agent-image.sh [TAG]
+# only the binary (a static PIE: no shared library; a dynamic build gets the ones it loads) and
+# the public root certificates as a hashed directory (the agent reads only the roots that
+# anchor a server its trust bundle does not, and only during that handshake; the device's own
+# trust bundle comes from the workload API). Usage: build-agent-image.sh [TAG]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 . "$root/scripts/lib/engine-build.sh"
@@ -14,10 +15,14 @@ chmod 0755 "$ctx"
 trap 'rm -rf "$ctx"' EXIT
 install -D -m 0755 "$binary" "$ctx/usr/local/bin/edge-agent"
 strip --strip-all "$ctx/usr/local/bin/edge-agent"
-for lib in $(ldd "$binary" | grep -o '/[^ ]*'); do
-  install -D -m 0755 "$(readlink -f "$lib")" "$ctx$lib"
-done
+if readelf -l "$binary" | grep -q 'Requesting program interpreter'; then
+  for lib in $(ldd "$binary" | grep -o '/[^ ]*'); do
+    install -D -m 0755 "$(readlink -f "$lib")" "$ctx$lib"
+  done
+fi
 mkdir -p "$ctx/tmp" "$ctx/etc/ssl/certs" && chmod 1777 "$ctx/tmp"
+# Host names: the engine's /etc/hosts, then DNS (glibc's built-in lookups, no NSS module).
+echo 'hosts: files dns' > "$ctx/etc/nsswitch.conf"
 for cert in /etc/ssl/certs/*.[0-9]; do
   [ -e "$cert" ] && install -m 0644 "$(readlink -f "$cert")" "$ctx/etc/ssl/certs/$(basename "$cert")"
 done

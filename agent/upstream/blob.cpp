@@ -3,6 +3,7 @@
 #include <chrono>
 #include <thread>
 
+#include "agent/upstream/tls.h"
 #include "common/uri.h"
 
 namespace agent::upstream {
@@ -53,7 +54,7 @@ edge::Result<BlobContainer> BlobContainer::open(const std::string& sas_url,
   BlobContainer c;
   c.base_ = url.substr(0, url.find('/', 8)) + path;
   c.query_ = q == std::string::npos ? "" : target.substr(q + 1);
-  c.options_.extra_roots_pem = trust_pem;
+  c.trust_pem_ = trust_pem;
   c.options_.max_response = 64 * 1024;
   c.options_.timeout = std::chrono::milliseconds(60000);
   return c;
@@ -68,19 +69,22 @@ edge::Status BlobContainer::put(const std::string& name, const std::string& comp
   h.emplace_back("x-ms-version", "2020-04-08");
   h.emplace_back("x-ms-date", http_date(std::time(nullptr)));
   // Upstream retries twice; here only what may pass on a retry: no answer or a 5xx.
+  auto tls = tls_connector(trust_pem_);
   for (int attempt = 0;; ++attempt) {
-    auto r = edge::cloud::request("PUT", url, h, body, options_);
+    auto r = edge::cloud::request_over(tls, "PUT", url, h, body, options_);
     bool transient = !r || r->status >= 500;
     if (r && r->status / 100 == 2) return {};
     if (!transient || attempt == 2) {
       // The SAS (query) never goes into a message.
       std::string where = "blob " + name;
-      if (!r) return edge::fail(r.error().kind, "could not upload " + where + ": " + r.error().message);
+      if (!r)
+        return edge::fail(r.error().kind, "could not upload " + where + ": " + r.error().message);
       std::string code;
       if (const auto* c = r->header("x-ms-error-code")) code = " " + *c;
-      return edge::fail(r->status == 403 ? edge::ErrorKind::Forbidden : edge::ErrorKind::Unavailable,
-                        "could not upload " + where + ": the storage service answered " +
-                            std::to_string(r->status) + code);
+      return edge::fail(
+          r->status == 403 ? edge::ErrorKind::Forbidden : edge::ErrorKind::Unavailable,
+          "could not upload " + where + ": the storage service answered " +
+              std::to_string(r->status) + code);
     }
     std::this_thread::sleep_for(std::chrono::seconds(2 << attempt));
   }

@@ -6,7 +6,7 @@
 #include <ctime>
 #include <string>
 
-#include "common/cloud/https_client.h"
+#include "common/cloud/exchange.h"
 #include "common/result.h"
 
 namespace agent::upstream {
@@ -17,6 +17,7 @@ class BlobContainer {
  public:
   // `sas_url`: the container URL with its SAS query; `$upstream` in it is replaced by
   // `gateway` (nested edge, as upstream). `trust_pem`: roots trusted besides the system ones.
+  // Over the agent's Mbed TLS (tls.h).
   static edge::Result<BlobContainer> open(const std::string& sas_url, const std::string& gateway,
                                           const std::string& trust_pem);
   edge::Status put_block_blob(const std::string& name, const std::string& body,
@@ -31,7 +32,8 @@ class BlobContainer {
                    const edge::cloud::HeaderList& headers, const std::string& body) const;
   std::string base_;   // https://host[:port]/container
   std::string query_;  // the SAS, without '?'
-  edge::cloud::Options options_;
+  std::string trust_pem_;
+  edge::cloud::ExchangeOptions options_;
 };
 
 // Upstream's blob names: "{hub}/{device}/{id}-{yyyy-MM-dd--HH-mm-ss}.{extension}" (UTC).

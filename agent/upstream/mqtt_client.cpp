@@ -1,7 +1,6 @@
 #include "agent/upstream/mqtt_client.h"
 
 #include <string.h>
-#include <openssl/crypto.h>
 #include <poll.h>
 #include <unistd.h>
 

@@ -1,7 +1,9 @@
 #include "agent/upstream/sas.h"
 
+#include <mbedtls/md.h>
+#include <mbedtls/platform_util.h>
+
 #include "common/base64.h"
-#include "common/crypto.h"
 #include "common/uri.h"
 
 namespace agent::upstream {
@@ -34,8 +36,14 @@ Result<std::string> KeySigner::sign(std::string_view data) {
   auto key = edge::base64::decode(key_.view());
   if (!key) return edge::invalid("the module key is not base64");
   edge::Secret raw(std::move(*key));
-  auto mac = EDGE_TRY(edge::crypto::hmac_sha256(raw.view(), data));
-  return edge::base64::encode(mac);
+  unsigned char mac[32];
+  if (mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), raw.data(), raw.size(),
+                      reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac) != 0)
+    return edge::internal("HMAC-SHA256 failed");
+  std::string out =
+      edge::base64::encode(std::string_view(reinterpret_cast<char*>(mac), sizeof mac));
+  mbedtls_platform_zeroize(mac, sizeof mac);
+  return out;
 }
 
 Result<edge::Secret> make_sas_token(Signer& signer, const std::string& resource, long long expiry) {

@@ -5,7 +5,7 @@
 #include <optional>
 #include <string>
 
-#include "common/cloud/https_client.h"
+#include "common/cloud/exchange.h"
 #include "common/result.h"
 
 namespace agent::upstream {

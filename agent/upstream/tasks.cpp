@@ -1,16 +1,15 @@
 #include "agent/upstream/tasks.h"
 
-#include <openssl/rand.h>
-
 #include <cstdio>
 
+#include "agent/upstream/tls.h"
 #include "common/log.h"
 
 namespace agent::upstream {
 
 std::string new_guid() {
   unsigned char b[16];
-  if (RAND_bytes(b, sizeof b) != 1)
+  if (!random_bytes(b, sizeof b))
     for (auto& c : b) c = static_cast<unsigned char>(std::rand());
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;

@@ -1,15 +1,10 @@
 #include "agent/upstream/transport.h"
 
-#include <arpa/inet.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/rand.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
+#include <mbedtls/sha1.h>
 #include <poll.h>
 #include <unistd.h>
 
+#include "agent/upstream/tls.h"
 #include "common/base64.h"
 
 namespace agent::upstream {
@@ -20,76 +15,47 @@ using edge::Status;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-std::string ssl_errors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    out += (out.empty() ? "" : "; ") + std::string(buf);
-  }
-  return out.empty() ? "connection reset" : out;
-}
-
 bool wait_fd(int fd, short events, Clock::time_point deadline) {
-  auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  if (left <= 0) return false;
-  pollfd p{fd, events, 0};
-  return ::poll(&p, 1, static_cast<int>(left)) > 0;
+  return edge::cloud::wait_fd(fd, events, deadline);
 }
 
 class TlsTransport : public Transport {
  public:
-  TlsTransport(int fd, SSL_CTX* ctx, SSL* ssl, std::string what)
-      : fd_(fd), ctx_(ctx), ssl_(ssl), what_(std::move(what)) {}
+  TlsTransport(int fd, std::unique_ptr<TlsSession> session)
+      : fd_(fd), session_(std::move(session)) {}
   ~TlsTransport() override {
-    if (ssl_) SSL_free(ssl_);
-    if (ctx_) SSL_CTX_free(ctx_);
-    if (fd_ >= 0) ::close(fd_);
+    session_.reset();  // its close_notify goes out before the socket closes
+    ::close(fd_);
   }
   int fd() const override { return fd_; }
   void send(std::string_view bytes) override { out_.append(bytes); }
   Result<bool> flush() override {
     while (!out_.empty()) {
-      ERR_clear_error();
-      int n = SSL_write(ssl_, out_.data(), static_cast<int>(std::min<size_t>(out_.size(), 16384)));
-      if (n > 0) {
-        out_.erase(0, static_cast<size_t>(n));
-        continue;
-      }
-      int err = SSL_get_error(ssl_, n);
-      if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ) return false;
-      return fail(ErrorKind::Unavailable, "could not send to " + what_ + ": " + ssl_errors());
+      auto n = EDGE_TRY(session_->write_some(out_));  // same leading bytes on a retry
+      if (n == 0) return false;
+      out_.erase(0, n);
     }
     return true;
   }
   Status receive(std::string& into) override {
     char buf[16384];
     for (int i = 0; i < 8; ++i) {
-      ERR_clear_error();
-      int n = SSL_read(ssl_, buf, sizeof buf);
-      if (n > 0) {
-        into.append(buf, static_cast<size_t>(n));
-        continue;
+      auto n = session_->read_some(buf, sizeof buf);
+      if (!n) {
+        if (session_->closed() && i > 0) return {};  // hand over what came first; next call fails
+        return std::unexpected(n.error());
       }
-      int err = SSL_get_error(ssl_, n);
-      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return {};
-      if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)) {
-        if (i > 0) return {};  // hand over what came before the close; the next call reports it
-        return fail(ErrorKind::Unavailable, what_ + " closed the connection");
-      }
-      return fail(ErrorKind::Unavailable, "could not read from " + what_ + ": " + ssl_errors());
+      if (*n == 0) return {};
+      into.append(buf, *n);
     }
     return {};
   }
-  bool has_buffered_input() const override { return SSL_pending(ssl_) > 0; }
-  const std::string& what() const { return what_; }
+  bool has_buffered_input() const override { return session_->has_buffered_input(); }
+  const std::string& what() const { return session_->what(); }
 
  private:
   int fd_;
-  SSL_CTX* ctx_;
-  SSL* ssl_;
-  std::string what_;
+  std::unique_ptr<TlsSession> session_;
   std::string out_;
 };
 
@@ -165,7 +131,7 @@ class WebSocketTransport : public Transport {
       for (int i = 7; i >= 0; --i) f.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
     }
     unsigned char mask[4];
-    RAND_bytes(mask, sizeof mask);
+    random_bytes(mask, sizeof mask);
     f.append(reinterpret_cast<char*>(mask), 4);
     size_t start = f.size();
     f.append(payload);
@@ -176,72 +142,25 @@ class WebSocketTransport : public Transport {
   std::string raw_;
 };
 
-bool is_ip(const std::string& host) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
-
 Result<std::unique_ptr<TlsTransport>> open_tls(const TransportOptions& o,
                                                Clock::time_point deadline) {
   std::string what = o.host + ":" + std::to_string(o.port);
   std::optional<edge::cloud::Proxy> proxy = o.websocket ? o.proxy : std::nullopt;
   int fd = EDGE_TRY(edge::cloud::open_tunnel(o.host, o.port, proxy, deadline));
-  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
-  if (!ctx) {
+  auto session = TlsSession::connect(fd, TlsOptions{o.host, o.trust_bundle_pem, o.system_roots},
+                                     deadline, what);
+  if (!session) {
     ::close(fd);
-    return edge::internal("SSL_CTX_new: " + ssl_errors());
+    return std::unexpected(session.error());
   }
-  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-  if (o.system_roots) SSL_CTX_set_default_verify_paths(ctx);
-  if (!o.trust_bundle_pem.empty()) {
-    BIO* bio =
-        BIO_new_mem_buf(o.trust_bundle_pem.data(), static_cast<int>(o.trust_bundle_pem.size()));
-    while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
-      X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), cert);
-      X509_free(cert);
-    }
-    BIO_free(bio);
-    ERR_clear_error();
-  }
-  // SSL_new copies the context's verify mode and parameters: configure the context first.
-  SSL* ssl = SSL_new(ctx);
-  auto t = std::make_unique<TlsTransport>(fd, ctx, ssl, what);  // owns fd, ctx, ssl from here
-  if (!ssl) return edge::internal("SSL_new: " + ssl_errors());
-  SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-  SSL_set_fd(ssl, fd);
-  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
-  if (is_ip(o.host)) {
-    X509_VERIFY_PARAM_set1_ip_asc(param, o.host.c_str());
-  } else {
-    SSL_set_tlsext_host_name(ssl, o.host.c_str());
-    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    X509_VERIFY_PARAM_set1_host(param, o.host.c_str(), 0);
-  }
-  for (;;) {
-    ERR_clear_error();
-    int r = SSL_connect(ssl);
-    if (r == 1) break;
-    int err = SSL_get_error(ssl, r);
-    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-      if (!wait_fd(fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline))
-        return fail(ErrorKind::Timeout, "TLS handshake with " + what + " timed out");
-      continue;
-    }
-    long verify = SSL_get_verify_result(ssl);
-    if (verify != X509_V_OK)
-      return fail(ErrorKind::Unavailable, "TLS handshake with " + what +
-                                              " failed: server certificate not trusted: " +
-                                              X509_verify_cert_error_string(verify));
-    return fail(ErrorKind::Unavailable, "TLS handshake with " + what + " failed: " + ssl_errors());
-  }
-  return t;
+  return std::make_unique<TlsTransport>(fd, std::move(*session));
 }
 
 Result<std::unique_ptr<Transport>> upgrade(std::unique_ptr<TlsTransport> tls,
                                            const TransportOptions& o, Clock::time_point deadline) {
   unsigned char nonce[16];
-  RAND_bytes(nonce, sizeof nonce);
+  if (!random_bytes(nonce, sizeof nonce))
+    return edge::internal("no randomness for the WebSocket key");
   std::string key =
       edge::base64::encode(std::string_view(reinterpret_cast<char*>(nonce), sizeof nonce));
   std::string host = o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host;
@@ -269,7 +188,8 @@ Result<std::unique_ptr<Transport>> upgrade(std::unique_ptr<TlsTransport> tls,
                                             head.substr(0, head.find("\r\n")));
   unsigned char digest[20];
   std::string accept_src = key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-  EVP_Digest(accept_src.data(), accept_src.size(), digest, nullptr, EVP_sha1(), nullptr);
+  mbedtls_sha1_ret(reinterpret_cast<const unsigned char*>(accept_src.data()), accept_src.size(),
+                   digest);
   std::string accept = edge::base64::encode(std::string_view(reinterpret_cast<char*>(digest), 20));
   std::string accept_lower = accept;
   for (auto& c : accept_lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/cloud/https_client.h"
+#include "common/cloud/exchange.h"
 #include "common/result.h"
 
 namespace agent::upstream {
@@ -33,8 +33,8 @@ struct TransportOptions {
   uint16_t port = 8883;
   bool websocket = false;                   // wss://host:port/$iothub/websocket
   std::optional<edge::cloud::Proxy> proxy;  // only used for websockets, as upstream
-  std::string trust_bundle_pem;             // extra trusted roots
-  bool system_roots = true;
+  std::string trust_bundle_pem;             // trusted roots, tried first
+  bool system_roots = true;                 // then the system's (tls.h)
   std::chrono::milliseconds timeout{30000};  // TCP + proxy + TLS + WebSocket upgrade
 };
 

@@ -103,10 +103,12 @@ AgentRig::AgentRig(std::map<std::string, std::string> env)
       mgmt_(edged::ManagementOptions{"/var/run/docker.sock", agent_, "1.5.0", owner()}),
       server_([this](edge::http::Request& r) { return mgmt_.handle(r); }, {}) {
   std::string out;
-  REQUIRE(edge::test::run("EDGE_AGENT_BINARY=" + edge::test::bin("edge-agent") +
-                              " " EDGE_SOURCE_DIR "/scripts/build-agent-image.sh " + image_ +
-                              " 2>&1",
-                          &out) == 0);
+  int rc = edge::test::run("EDGE_AGENT_BINARY=" + edge::test::bin("edge-agent") +
+                               " " EDGE_SOURCE_DIR "/scripts/build-agent-image.sh " + image_ +
+                               " 2>&1",
+                           &out);
+  INFO(out);  // the engine's answer when the build fails
+  REQUIRE(rc == 0);
   REQUIRE(server_.listen(*edge::uri::parse_endpoint("unix://" + dir_ / "mgmt.sock")));
   thread_ = std::thread([this] { server_.run(); });
 }

@@ -3,7 +3,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
 #include <zlib.h>
 
 #include <catch2/catch.hpp>
@@ -11,7 +10,8 @@
 #include <random>
 #include <thread>
 
-#include "common/cloud/https_client.h"
+#include "agent/upstream/tls.h"
+#include "common/cloud/exchange.h"
 #include "common/fs.h"
 
 namespace agent_test {
@@ -36,10 +36,12 @@ std::string random_loopback() {
   return "127." + std::to_string(a(rd)) + "." + std::to_string(b(rd)) + "." + std::to_string(b(rd));
 }
 
-HubEmulator::HubEmulator() : address_(random_loopback()) {
+HubEmulator::HubEmulator() : HubEmulator(Named{"", random_loopback()}) {}
+
+HubEmulator::HubEmulator(const Named& named) : address_(named.bind), hostname_(named.hostname) {
   process_ = std::make_unique<edge::test::Process>(
       std::vector<std::string>{edge::test::bin("iothub-emulator"), "--state-dir", dir_ / "state",
-                               "--hostname", address_, "--bind", address_},
+                               "--hostname", this->hostname(), "--bind", address_},
       std::map<std::string, std::string>{}, dir_ / "emulator.log");
   for (int i = 0; i < 300 && !edge::fs::exists(dir_ / "state/info.json"); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -59,14 +61,13 @@ HubEmulator::~HubEmulator() {
 
 edge::test::Reply HubEmulator::call(const std::string& method, const std::string& path,
                                     const Json& body) {
-  edge::cloud::Options o;
-  o.extra_roots_pem = ca_;
-  o.system_roots = false;
+  // Over the agent's own TLS (Mbed TLS), trusting only the emulator's CA.
+  edge::cloud::ExchangeOptions o;
   o.proxy = std::optional<edge::cloud::Proxy>();
   o.timeout = std::chrono::milliseconds(60000);
-  auto r = edge::cloud::request(method, "https://" + address_ + path,
-                                {{"Content-Type", "application/json"}},
-                                body.is_null() ? "" : body.dump(), o);
+  auto r = edge::cloud::request_over(
+      agent::upstream::tls_connector(ca_, false), method, "https://" + address_ + path,
+      {{"Content-Type", "application/json"}}, body.is_null() ? "" : body.dump(), o);
   edge::test::Reply reply;
   if (!r) {
     reply.body = r.error().message;
@@ -109,11 +110,12 @@ Json HubEmulator::agent_twin(const std::string& device) {
   return r.json;
 }
 
-Tinyproxy::Tinyproxy(const std::string& user, const std::string& password) {
+Tinyproxy::Tinyproxy(const std::string& user, const std::string& password, int connect_port) {
   port_ = free_port();
   std::string conf = "User nobody\nGroup nogroup\nPort " + std::to_string(port_) +
                      "\nListen 127.0.0.1\nTimeout 60\nLogLevel Connect\nMaxClients 20\nAllow "
-                     "127.0.0.1\nConnectPort 443\n";
+                     "127.0.0.1\nConnectPort " +
+                     std::to_string(connect_port) + "\n";
   if (!user.empty()) conf += "BasicAuth " + user + " " + password + "\n";
   edge::test::write_file(dir_ / "tinyproxy.conf", conf);
   process_ = std::make_unique<edge::test::Process>(

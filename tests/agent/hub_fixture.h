@@ -16,10 +16,17 @@ using Json = nlohmann::json;
 class HubEmulator {
  public:
   HubEmulator();
+  // A hub named `hostname` (its certificate, SAS audience, MQTT user names) listening on `bind`;
+  // address() stays the bind address, for the test's own admin calls.
+  struct Named {
+    std::string hostname, bind;
+  };
+  explicit HubEmulator(const Named& named);
   // An emulator someone else runs (e.g. the identity-services stack's), by address and state dir.
   HubEmulator(std::string address, std::string state_dir);
   ~HubEmulator();
   const std::string& address() const { return address_; }
+  const std::string& hostname() const { return hostname_.empty() ? address_ : hostname_; }
   const std::string& ca_pem() const { return ca_; }
   std::string ca_file() const { return state_ + "/ca.pem"; }
   std::string service_connection_string() const;
@@ -36,6 +43,7 @@ class HubEmulator {
  private:
   edge::test::TempDir dir_;
   std::string address_;
+  std::string hostname_;
   std::string state_ = dir_ / "state";
   std::string ca_;
   std::unique_ptr<edge::test::Process> process_;
@@ -44,7 +52,8 @@ class HubEmulator {
 class Tinyproxy {
  public:
   // With credentials the proxy asks for Basic authentication.
-  explicit Tinyproxy(const std::string& user = "", const std::string& password = "");
+  explicit Tinyproxy(const std::string& user = "", const std::string& password = "",
+                     int connect_port = 443);
   ~Tinyproxy();
   std::string url(const std::string& userinfo = "") const;
   std::string log() const;

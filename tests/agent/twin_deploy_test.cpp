@@ -109,15 +109,18 @@ struct Rig {
     o.certd_extra += "aziot-edged-trust-bundle = [" + bundle + "]\n";
     return std::make_unique<workload_test::Stack>(o);
   }
-  static HubEmulator make_hub(const workload_test::Stack* stack) {
-    return stack ? HubEmulator(stack->emu.host, stack->emu.state) : HubEmulator();
+  static HubEmulator make_hub(const workload_test::Stack* stack,
+                              const std::optional<HubEmulator::Named>& named) {
+    if (stack) return HubEmulator(stack->emu.host, stack->emu.state);
+    return named ? HubEmulator(*named) : HubEmulator();
   }
 
-  explicit Rig(WorkloadKind k = WorkloadKind::Edged, std::string extra = "")
+  explicit Rig(WorkloadKind k = WorkloadKind::Edged, std::string extra = "",
+               std::optional<HubEmulator::Named> named_hub = std::nullopt)
       : kind(k),
         extra_trust(std::move(extra)),
         stack(make_stack(kind, trust_dir.path(), extra_trust)),
-        hub(make_hub(stack.get())) {
+        hub(make_hub(stack.get(), named_hub)) {
     if (stack) {
       device = "dev1";  // the device the stack provisioned
       keyd = std::make_unique<edge::clients::KeydClient>(stack->keyd_socket);
@@ -181,11 +184,13 @@ struct Rig {
   }
   std::atomic<int> bundle_status{0};  // edged's answer to the agent's support bundle request
   std::string bundle_since;
+  std::atomic<bool> hub_ca_in_bundle{true};  // the stand-in's trust bundle names the hub's CA
 
   edge::http::Response workload(edge::http::Request& r) {
     if (workload_api) return workload_api->handle(r);
     if (r.method == "GET" && r.path == "/trust-bundle")
-      return edge::http::Response::json(200, Json{{"certificate", hub.ca_pem() + extra_trust}});
+      return edge::http::Response::json(
+          200, Json{{"certificate", (hub_ca_in_bundle ? hub.ca_pem() : "") + extra_trust}});
     if (r.method == "POST" && r.path == "/modules/$edgeAgent/genid/" + gen + "/sign") {
       Json body = Json::parse(r.body, nullptr, false);
       if (!body.is_object() || body.value("keyId", "") != "primary" ||
@@ -199,10 +204,11 @@ struct Rig {
     return edge::http::Response::error(404, "not found");
   }
 
-  void start_agent(std::vector<std::string> extra_env = {}) {
+  // `host_config`: more HostConfig keys (NetworkMode, ExtraHosts) over the defaults.
+  void start_agent(std::vector<std::string> extra_env = {}, const Json& host_config = {}) {
     std::vector<std::string> env = {"IOTEDGE_MANAGEMENTURI=unix:///edge/mgmt.sock",
                                     "IOTEDGE_WORKLOADURI=unix:///edge/workload.sock",
-                                    "IOTEDGE_IOTHUBHOSTNAME=" + hub.address(),
+                                    "IOTEDGE_IOTHUBHOSTNAME=" + hub.hostname(),
                                     "IOTEDGE_DEVICEID=" + device,
                                     "IOTEDGE_MODULEID=$edgeAgent",
                                     "IOTEDGE_MODULEGENERATIONID=" + gen,
@@ -215,6 +221,7 @@ struct Rig {
     Json create{{"Image", image},
                 {"Env", env},
                 {"HostConfig", {{"Binds", {dir.path() + ":/edge"}}, {"NetworkMode", "host"}}}};
+    if (host_config.is_object()) create["HostConfig"].update(host_config);
     REQUIRE(docker.create_container(agent, create));
     REQUIRE(docker.start(agent));
     // Connected and subscribed (the hub answers methods only after that).
@@ -611,4 +618,76 @@ TEST_CASE("the agent uploads module logs and the support bundle to a blob contai
   REQUIRE(zips.size() == 1);
   CHECK_THAT(zips[0], Catch::Contains("/support-bundle-20"));
   CHECK(blob.read(zips[0]).starts_with("PK"));
+}
+
+// The agent is one static binary: host names resolve through glibc's built-in files and dns
+// lookups, with no NSS module in its image. Here the hub's name (in its certificate too) comes
+// from the container's /etc/hosts (ExtraHosts), then from the embedded DNS of a user-defined
+// network, where it is the name of a relay container in front of the hub.
+TEST_CASE("the agent reaches the hub by host name from its container", "[docker][e2e]") {
+  std::string suffix = std::to_string(getpid());
+  auto connected = [](Rig& rig, const std::string& name) {
+    rig.reported();  // the twin is there
+    INFO(rig.agent_log());
+    CHECK_THAT(rig.agent_log(), Catch::Contains("Connected to " + name + " over Mqtt"));
+    CHECK_THAT(rig.agent_log(), !Catch::Contains("could not resolve"));
+  };
+  SECTION("a name from ExtraHosts") {
+    std::string name = "hub-" + suffix + ".test", ip = agent_test::random_loopback();
+    Rig rig(WorkloadKind::StandIn, "", HubEmulator::Named{name, ip});
+    rig.start_agent({}, Json{{"ExtraHosts", {name + ":" + ip}}});
+    connected(rig, name);
+  }
+  SECTION("a name from a user-defined network's DNS") {
+    docker::Client docker;
+    std::string net = "agent-dns-" + suffix, relay = "agent-hubrelay-" + suffix;
+    struct Cleanup {
+      docker::Client& d;
+      std::string relay, net;
+      ~Cleanup() {
+        (void)d.remove_container(relay, true);
+        (void)d.remove_network(net);
+      }
+    } cleanup{docker, relay, net};  // after the rig's agent container is gone
+    REQUIRE(docker.create_network(Json{{"Name", net}}));
+    auto info = docker.inspect_network(net);
+    REQUIRE(info);
+    std::string gateway = (*info)["IPAM"]["Config"][0]["Gateway"];
+    // The relay hands each connection on its port 8883 to the hub on the network's gateway.
+    REQUIRE(docker.create_container(
+        relay, Json{{"Image", "edge-test-busybox:1"},
+                    {"Cmd", {"nc", "-ll", "-p", "8883", "-e", "nc", gateway, "8883"}},
+                    {"HostConfig", {{"NetworkMode", net}}}}));
+    REQUIRE(docker.start(relay));
+    Rig rig(WorkloadKind::StandIn, "", HubEmulator::Named{relay, gateway});
+    rig.start_agent({}, Json{{"NetworkMode", net}});
+    connected(rig, relay);
+  }
+}
+
+// A hub the trust bundle does not vouch for (as the real IoT Hub, under a public root): the
+// agent reads the system roots for that handshake only, and its footprint stays that of an
+// agent trusting its bundle.
+TEST_CASE("the agent trusts the hub through the system roots when its bundle lacks the hub's CA",
+          "[docker][e2e]") {
+  Rig rig(WorkloadKind::StandIn, "-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n");
+  rig.hub_ca_in_bundle = false;
+  // The image's roots and the hub's CA, hashed as c_rehash names them.
+  std::string roots = rig.dir / "roots", out;
+  int rc = edge::test::run(
+      "set -e; mkdir -p " + roots + "; for c in /etc/ssl/certs/*.[0-9]; do cp -L \"$c\" " + roots +
+          "/; done; cp " + rig.hub.ca_file() + " " + roots +
+          "/$(openssl x509 -hash -noout -in " + rig.hub.ca_file() + ").9 2>&1",
+      &out);
+  INFO(out);
+  REQUIRE(rc == 0);
+  rig.start_agent({"SSL_CERT_DIR=/edge/roots"});
+  INFO(rig.agent_log());
+  CHECK_THAT(rig.agent_log(), Catch::Contains("Connected to " + rig.hub.hostname()));
+  CHECK(rig.reported().is_object());
+  long long pid = (*rig.docker.inspect_container(rig.agent))["State"]["Pid"];
+  std::ifstream smaps("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  for (std::string line; std::getline(smaps, line);)
+    if (line.starts_with("Pss:") || line.starts_with("Pss_Anon:"))
+      WARN("edge agent connected through the system roots: " + line);
 }

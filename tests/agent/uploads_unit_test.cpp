@@ -132,3 +132,26 @@ TEST_CASE("blob uploads reach the container and failures say why", "[integration
   REQUIRE_FALSE(u);
   CHECK(u.error().kind == edge::ErrorKind::Unavailable);
 }
+
+TEST_CASE("blob uploads go through the HTTPS proxy over the agent's TLS", "[integration]") {
+  agent_test::BlobServer server;
+  std::string sas = server.sas_url();
+  int port = std::stoi(sas.substr(sas.rfind(':') + 1));
+  agent_test::Tinyproxy proxy("agent", "pr0xy", port);
+  ::setenv("https_proxy", proxy.url("agent:pr0xy").c_str(), 1);
+  ::unsetenv("no_proxy");
+  ::unsetenv("NO_PROXY");
+  auto c = BlobContainer::open(sas, "", server.cert_pem());
+  REQUIRE(c);
+  auto put = c->put_block_blob("hub/dev/proxied.json", "{\"via\":\"proxy\"}", "application/json", "");
+  INFO((put ? "" : put.error().message) << "\n" << proxy.log());
+  REQUIRE(put);
+  CHECK(server.read("hub/dev/proxied.json") == "{\"via\":\"proxy\"}");
+  CHECK_THAT(proxy.log(), Catch::Contains("CONNECT"));
+  // Refused credentials fail at once with the proxy's answer, and never show the password.
+  ::setenv("https_proxy", proxy.url("agent:wrong").c_str(), 1);
+  auto refused = c->put_block_blob("hub/dev/refused.json", "{}", "", "");
+  ::unsetenv("https_proxy");
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(refused.error().message, Catch::Contains("refused CONNECT") && !Catch::Contains("wrong"));
+}

@@ -11,23 +11,14 @@
 #include <cstring>
 
 #include "common/base64.h"
+#include "common/text.h"
 #include "common/uri.h"
 
 namespace edge::cloud {
 namespace {
+using edge::text::lower;
+using edge::text::trim;
 using Clock = std::chrono::steady_clock;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
 
 Result<uint16_t> parse_port(std::string_view text) {
   if (text.empty() || text.size() > 5) return invalid("invalid port \"" + std::string(text) + "\"");

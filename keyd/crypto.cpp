@@ -12,11 +12,12 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/rsa.h>
 #include <mbedtls/sha256.h>
-#include <sys/random.h>
 
 #include <cerrno>
 #include <cstring>
 #include <vector>
+
+#include "common/random.h"
 
 namespace keyd::crypto {
 using edge::internal;
@@ -25,16 +26,7 @@ using edge::invalid;
 namespace {
 
 int kernel_random(void*, unsigned char* out, size_t len) {
-  while (len > 0) {
-    ssize_t n = ::getrandom(out, len, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return MBEDTLS_ERR_ENTROPY_SOURCE_FAILED;
-    }
-    out += n;
-    len -= static_cast<size_t>(n);
-  }
-  return 0;
+  return edge::fill_random(out, len) ? 0 : MBEDTLS_ERR_ENTROPY_SOURCE_FAILED;
 }
 
 std::string error_text(int code) {

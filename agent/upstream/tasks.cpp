@@ -2,14 +2,14 @@
 
 #include <cstdio>
 
-#include "agent/upstream/tls.h"
 #include "common/log.h"
+#include "common/random.h"
 
 namespace agent::upstream {
 
 std::string new_guid() {
   unsigned char b[16];
-  if (!random_bytes(b, sizeof b))
+  if (!edge::fill_random(b, sizeof b))
     for (auto& c : b) c = static_cast<unsigned char>(std::rand());
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;

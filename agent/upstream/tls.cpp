@@ -5,7 +5,6 @@
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>  // error codes only
 #include <poll.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 
 #include <cctype>
@@ -14,6 +13,8 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include "common/random.h"
 
 namespace agent::upstream {
 using edge::ErrorKind;
@@ -24,7 +25,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 int rng(void*, unsigned char* out, size_t size) {
-  return random_bytes(out, size) ? 0 : MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+  return edge::fill_random(out, size) ? 0 : MBEDTLS_ERR_SSL_INTERNAL_ERROR;
 }
 
 int net_send(void* ctx, const unsigned char* buf, size_t len) {
@@ -127,19 +128,6 @@ void load_system_issuers(const mbedtls_x509_crt* chain, mbedtls_x509_crt* roots)
   }
 }
 }  // namespace
-
-bool random_bytes(unsigned char* out, size_t size) {
-  while (size > 0) {
-    ssize_t n = ::getrandom(out, size, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    out += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
 
 TlsSession::TlsSession(int fd, std::string what) : fd_(fd), what_(std::move(what)) {
   mbedtls_ssl_config_init(&conf_);

@@ -90,7 +90,5 @@ class TlsByteStream : public edge::cloud::ByteStream {
 // request_over()'s TLS for the agent: verification as above (host from the URL).
 edge::cloud::TlsConnector tls_connector(std::string trust_bundle_pem, bool system_roots = true);
 
-// Kernel randomness (getrandom); false only if the kernel refuses.
-bool random_bytes(unsigned char* out, size_t size);
 
 }  // namespace agent::upstream

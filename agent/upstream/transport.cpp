@@ -6,6 +6,7 @@
 
 #include "agent/upstream/tls.h"
 #include "common/base64.h"
+#include "common/random.h"
 
 namespace agent::upstream {
 using edge::ErrorKind;
@@ -131,7 +132,7 @@ class WebSocketTransport : public Transport {
       for (int i = 7; i >= 0; --i) f.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
     }
     unsigned char mask[4];
-    random_bytes(mask, sizeof mask);
+    edge::fill_random(mask, sizeof mask);
     f.append(reinterpret_cast<char*>(mask), 4);
     size_t start = f.size();
     f.append(payload);
@@ -159,7 +160,7 @@ Result<std::unique_ptr<TlsTransport>> open_tls(const TransportOptions& o,
 Result<std::unique_ptr<Transport>> upgrade(std::unique_ptr<TlsTransport> tls,
                                            const TransportOptions& o, Clock::time_point deadline) {
   unsigned char nonce[16];
-  if (!random_bytes(nonce, sizeof nonce))
+  if (!edge::fill_random(nonce, sizeof nonce))
     return edge::internal("no randomness for the WebSocket key");
   std::string key =
       edge::base64::encode(std::string_view(reinterpret_cast<char*>(nonce), sizeof nonce));

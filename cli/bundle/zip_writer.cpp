@@ -4,6 +4,8 @@
 
 #include <ctime>
 
+#include "common/deflate.h"
+
 namespace edge::cli::bundle {
 namespace {
 
@@ -17,19 +19,9 @@ void put32(std::string& s, uint32_t v) {
 }
 
 Result<std::string> deflate_raw(std::string_view data) {
-  z_stream z{};
-  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-    return internal("could not initialize zlib");
-  std::string out(deflateBound(&z, static_cast<uLong>(data.size())), '\0');
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  z.avail_in = static_cast<uInt>(data.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&z, Z_FINISH);
-  out.resize(z.total_out);
-  deflateEnd(&z);
-  if (rc != Z_STREAM_END) return internal("could not compress");
-  return out;
+  auto out = edge::deflate_bytes(data, -15);
+  if (!out) return internal("could not compress");
+  return std::move(*out);
 }
 
 }  // namespace

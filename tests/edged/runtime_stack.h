@@ -3,7 +3,9 @@
 // busybox "agent". Every container carries a per-test scope label (AZIOT_EDGED_SCOPE_LABEL):
 // the engine is shared.
 #pragma once
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -31,6 +33,37 @@ inline bool wait_until(const std::function<bool()>& f, std::chrono::milliseconds
   return f();
 }
 
+// A 10.231.N.0/24 (and fd7e:231:N::/64) subnet for one stack's module network: free in the
+// engine and claimed with a lock file for the claim's life, so stacks running at the same time
+// (parallel tests) never ask the engine for overlapping pools.
+struct SubnetClaim {
+  SubnetClaim() {
+    std::string used;
+    if (auto nets = Client().list_networks(Json::object()))
+      for (const auto& n : *nets) used += n.dump();
+    int start = static_cast<int>(std::random_device{}() % 200);
+    for (int i = 0; i < 200 && fd < 0; ++i) {
+      int n = (start + i) % 200 + 20;
+      if (used.find("10.231." + std::to_string(n) + ".") != std::string::npos) continue;
+      int f = ::open(("/tmp/edged-test-subnet-" + std::to_string(n) + ".lock").c_str(),
+                     O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+      if (f >= 0 && ::flock(f, LOCK_EX | LOCK_NB) == 0) {
+        fd = f;
+        value = n;
+      } else if (f >= 0) {
+        ::close(f);
+      }
+    }
+  }
+  ~SubnetClaim() {
+    if (fd >= 0) ::close(fd);
+  }
+  SubnetClaim(const SubnetClaim&) = delete;
+  SubnetClaim& operator=(const SubnetClaim&) = delete;
+  int fd = -1;
+  int value = 20;
+};
+
 struct Stack {
   edge::test::TempDir dir;
   std::string suffix =
@@ -42,7 +75,8 @@ struct Stack {
   std::string homedir = dir / "edged-home";
   std::unique_ptr<edge::test::Process> emulator, keyd, certd, identityd, edged;
   Client docker;
-  int subnet = static_cast<int>(std::random_device{}() % 200) + 20;
+  SubnetClaim subnet_claim;
+  int subnet = subnet_claim.value;
 
   // Quickstart Edge CA lifetime; renewal tests use 1 day with a threshold just under it.
   explicit Stack(int ca_expiry_days = 90) {
